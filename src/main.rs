@@ -1,0 +1,145 @@
+//! The `tflq` command line: argument parsing, messages and exit codes only.
+//! Exit codes: 0 success, 1 error (one `error: …` line on stderr), 2 bad usage.
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand, ValueEnum};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+use tflq::tflite::{Layout, WriteOptions};
+
+#[derive(Parser)]
+#[command(
+    name = "tflq",
+    version,
+    about = "Quantize TensorFlow models into TFLite flatbuffers, with no Python or TensorFlow"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Read a model and write it as .tflite, optionally quantized.
+    Convert(ConvertArgs),
+    /// Show a model's tensors, operators, quantization and metadata.
+    Dump {
+        /// The .tflite model to show.
+        model: PathBuf,
+        /// Print JSON with stable keys instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(clap::Args)]
+struct ConvertArgs {
+    /// Input model: a .tflite flatbuffer (told apart by content, not extension).
+    input: PathBuf,
+    /// Output .tflite path. Written to a temporary file, then renamed.
+    #[arg(short, long)]
+    output: PathBuf,
+    /// Quantization mode.
+    #[arg(long, value_enum, default_value_t = Mode::None)]
+    quantize: Mode,
+    /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
+    #[arg(long, value_enum, default_value_t = BufferLayout::Auto, hide = true)]
+    buffer_layout: BufferLayout,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Re-serialize without changing the model.
+    None,
+    /// Int8 weights, float activations (TF's Optimize.DEFAULT without data).
+    Dynamic,
+    /// Float16 constants behind DEQUANTIZE.
+    Float16,
+    /// Int8 weights behind explicit DEQUANTIZE ops, float compute.
+    WeightInt8,
+    /// Full-integer int8, calibrated on data.
+    Int8,
+    /// Int16 activations, int8 weights, calibrated on data.
+    Int16x8,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum BufferLayout {
+    Auto,
+    Inline,
+    Outside,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Convert(args) => convert(&args),
+        Command::Dump { model, json } => dump(&model, json),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let msg = format!("{e:#}");
+            eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn load(path: &Path) -> Result<tflq::Model> {
+    tflq::load(path).with_context(|| format!("{}", path.display()))
+}
+
+fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
+
+fn convert(args: &ConvertArgs) -> Result<()> {
+    let start = Instant::now();
+    if same_file(&args.input, &args.output) {
+        bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
+    }
+    let model = load(&args.input)?;
+    if args.quantize != Mode::None {
+        let name = args.quantize.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+        bail!("--quantize {name} is not available in this version yet");
+    }
+    let layout = match args.buffer_layout {
+        BufferLayout::Auto => Layout::Auto,
+        BufferLayout::Inline => Layout::Inline,
+        BufferLayout::Outside => Layout::Outside,
+    };
+    tflq::save(&model, &args.output, &WriteOptions { layout })?;
+    let in_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
+    let out_bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "wrote {}: {out_bytes} bytes (input {in_bytes} bytes, ratio {:.3}) in {:.0} ms",
+        args.output.display(),
+        out_bytes as f64 / in_bytes.max(1) as f64,
+        start.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn dump(path: &Path, json: bool) -> Result<()> {
+    let model = load(path)?;
+    let file_bytes = std::fs::metadata(path).ok().map(|m| m.len());
+    let text = if json {
+        let mut s = serde_json::to_string_pretty(&tflq::dump::to_json(&model, file_bytes))?;
+        s.push('\n');
+        s
+    } else {
+        tflq::dump::to_text(&model, file_bytes)
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // A closed pipe (e.g. `| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        r => r.context("writing to stdout"),
+    }
+}
