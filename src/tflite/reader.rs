@@ -18,15 +18,17 @@ const IDENTIFIER: &[u8; 4] = b"TFL3";
 /// Why a file could not be read as a TFLite model. Each names what is wrong and where.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot read {path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("the file is empty")]
     Empty,
     #[error("the file is {len} bytes, too short for a TFLite model (truncated?)")]
     TooShort { len: usize },
-    #[error("not a TFLite model: file identifier is {found:?}, expected \"TFL3\"{hint}")]
+    #[error("not a TFLite model: file identifier is {found}, expected \"TFL3\"{hint}")]
     WrongIdentifier { found: String, hint: &'static str },
-    #[error("corrupt or truncated TFLite file ({len} bytes): {detail}")]
+    #[error("truncated or corrupt TFLite file: it is {len} bytes but refers to data up to byte {needed}")]
+    Truncated { len: usize, needed: usize },
+    #[error("corrupt TFLite file ({len} bytes): {detail}")]
     Malformed { len: usize, detail: String },
     #[error("unsupported schema version {0} (only version 3 is supported)")]
     UnsupportedVersion(u32),
@@ -40,7 +42,7 @@ pub enum ReadError {
 
 /// Memory-maps `path` and reads it. The file must not change while the model is alive.
 pub fn load(path: &Path) -> Result<Model, ReadError> {
-    let io = |source| ReadError::Io { path: path.to_path_buf(), source };
+    let io = |err| ReadError::Io { path: path.to_path_buf(), err };
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {
@@ -61,8 +63,12 @@ pub fn read(source: Arc<Source>) -> Result<Model, ReadError> {
         max_apparent_size: 1 << 42,
         ignore_missing_null_terminator: true,
     };
-    let root = fb::root_with_opts(&opts, bytes)
-        .map_err(|e| ReadError::Malformed { len: bytes.len(), detail: one_line(&e.to_string()) })?;
+    let root = fb::root_with_opts(&opts, bytes).map_err(|e| match e {
+        flatbuffers::InvalidFlatbuffer::RangeOutOfBounds { ref range, .. } if range.end > bytes.len() => {
+            ReadError::Truncated { len: bytes.len(), needed: range.end }
+        }
+        e => ReadError::Malformed { len: bytes.len(), detail: one_line(&e.to_string()) },
+    })?;
     if root.version() != SCHEMA_VERSION {
         return Err(ReadError::UnsupportedVersion(root.version()));
     }
@@ -78,7 +84,12 @@ fn check_header(bytes: &[u8]) -> Result<(), ReadError> {
     }
     let id = &bytes[4..8];
     if id != IDENTIFIER {
-        return Err(ReadError::WrongIdentifier { found: String::from_utf8_lossy(id).into_owned(), hint: sniff(bytes) });
+        let found = if id.iter().all(|b| b.is_ascii_graphic()) {
+            format!("\"{}\"", String::from_utf8_lossy(id))
+        } else {
+            format!("bytes {:02x} {:02x} {:02x} {:02x}", id[0], id[1], id[2], id[3])
+        };
+        return Err(ReadError::WrongIdentifier { found, hint: sniff(bytes) });
     }
     Ok(())
 }

@@ -23,8 +23,8 @@ const OUTSIDE_FLATBUFFERS: &[u8] = b"outside flatbuffers";
 
 #[derive(Debug, thiserror::Error)]
 pub enum WriteError {
-    #[error("cannot write {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    #[error("cannot write {path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("invalid model: {0}")]
     Invalid(#[from] crate::ir::IndexError),
     #[error("the model's structure alone is {0} bytes, over the 2 GiB flatbuffer limit")]
@@ -51,7 +51,7 @@ pub struct WriteOptions {
 pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> {
     let mut out = Vec::new();
     write_to(model, opts, &mut out).map_err(|e| match e {
-        WriteError::Io { source, .. } => WriteError::Io { path: PathBuf::from("<memory>"), source },
+        WriteError::Io { err, .. } => WriteError::Io { path: PathBuf::from("<memory>"), err },
         other => other,
     })?;
     Ok(out)
@@ -60,7 +60,7 @@ pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> 
 /// Writes `model` to `path` through a temporary file in the same directory,
 /// renamed into place only on success: a failed run leaves no partial output.
 pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), WriteError> {
-    let io = |source| WriteError::Io { path: path.to_path_buf(), source };
+    let io = |err| WriteError::Io { path: path.to_path_buf(), err };
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -70,7 +70,10 @@ pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), Write
     let result = (|| {
         let file = File::create(&tmp).map_err(io)?;
         let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_to(model, opts, &mut w)?;
+        write_to(model, opts, &mut w).map_err(|e| match e {
+            WriteError::Io { err, .. } => io(err),
+            other => other,
+        })?;
         w.into_inner().map_err(|e| io(e.into_error()))?;
         fs::rename(&tmp, path).map_err(io)
     })();
@@ -82,7 +85,7 @@ pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), Write
 
 fn write_to(model: &Model, opts: &WriteOptions, out: &mut impl Write) -> Result<(), WriteError> {
     model.validate()?;
-    let io = |source| WriteError::Io { path: PathBuf::new(), source };
+    let io = |err| WriteError::Io { path: PathBuf::new(), err };
     let data_bytes: u64 = model.buffers.iter().map(|b| b.data.len() as u64 + 16).sum();
     let outside = match opts.layout {
         Layout::Inline => false,

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Regenerate the committed fixtures in testdata/ with pinned TensorFlow.
+# Run by hand only (never in CI); needs network access to PyPI the first time
+# and ~1.5 GB for .venv-gen (gitignored). Extra arguments go to generate.py.
+#
+#   scripts/gen-fixtures.sh --venv-only
+#     only makes sure .venv-gen holds the pins, then prints the path of its
+#     python on stdout (used by scripts/bench.sh; no fixture is touched).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="$ROOT/.venv-gen"
+PY="$VENV/bin/python"
+MARKER="$VENV/.tflq-pins"
+BASE_PYTHON="${PYTHON:-python3}"
+
+# ai-edge-litert is used by generate.py to check that every model runs.
+PINS="tensorflow-cpu==2.21.0
+scikit-learn==1.9.1
+numpy==2.4.6
+pillow==13.0.0
+ai-edge-litert==2.3.0"
+
+if ! { [ -x "$PY" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PINS" ]; }; then
+  if [ ! -x "$PY" ]; then
+    echo "gen-fixtures.sh: creating $VENV" >&2
+    "$BASE_PYTHON" -m venv "$VENV"
+  fi
+  echo "gen-fixtures.sh: installing pinned packages" >&2
+  rm -f "$MARKER"
+  # shellcheck disable=SC2086
+  "$PY" -m pip install -q --disable-pip-version-check --no-input $PINS >&2
+  printf '%s' "$PINS" >"$MARKER"
+fi
+
+if [ "${1:-}" = "--venv-only" ]; then
+  echo "$PY"
+  exit 0
+fi
+
+cd "$ROOT"
+export PYTHONHASHSEED=0
+exec "$PY" testdata/generate.py "$@"

@@ -1,0 +1,579 @@
+#!/usr/bin/env python3
+"""Build the committed test fixtures in testdata/ with a pinned TensorFlow.
+
+Run it through scripts/gen-fixtures.sh, which creates the pinned .venv-gen.
+It is never run in CI: the Rust tests only read the files it writes.
+
+Every fixture is described in testdata/README.md. In short:
+  * cnn*.tflite / cnn.*.npy   a small CIFAR-style CNN trained on scikit-learn's
+                              digits, plus TF's own quantized conversions of it
+  * op_*.tflite, mlp.tflite   tiny float models, one per op family
+  * with_signature / no_signature / fp16_weights / sparse_densify / custom_op
+                              models that exercise reader/writer corner cases
+  * cnn_frozen.pb (+ .json, .tf.tflite)  a frozen GraphDef of the CNN
+
+Seeds are fixed so that reruns give the same weights on the same machine;
+bit-identical output across CPUs/TF builds is not guaranteed.
+"""
+
+import json
+import os
+import sys
+
+# Quiet TF and keep it from competing for the (2) cores with other builds.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from PIL import Image  # noqa: E402
+from sklearn.datasets import load_digits  # noqa: E402
+
+import flatbuffers  # noqa: E402
+from flatbuffers import flexbuffers  # noqa: E402
+from ai_edge_litert import schema_py_generated as schema  # noqa: E402
+from ai_edge_litert.interpreter import Interpreter  # noqa: E402
+
+keras = tf.keras
+
+OUT = os.path.dirname(os.path.abspath(__file__))
+
+CALIB_N = 80  # samples in cnn.calib.npy (12 KiB each; 80 keeps it < 1 MB)
+TEST_N = 80  # samples in cnn.test_x.npy, kept small so the file stays < 1 MB
+EPOCHS = 4
+
+tf.config.threading.set_intra_op_parallelism_threads(2)
+tf.config.threading.set_inter_op_parallelism_threads(1)
+tf.keras.utils.set_random_seed(0)
+tf.config.experimental.enable_op_determinism()
+
+
+def path(name):
+    return os.path.join(OUT, name)
+
+
+def write(name, data):
+    with open(path(name), "wb") as f:
+        f.write(data)
+    print(f"wrote {name} ({len(data)} bytes)")
+
+
+def convert(converter):
+    return converter.convert()
+
+
+# --------------------------------------------------------------------------
+# Flatbuffer helpers (object API of the TFLite schema)
+
+
+def load_model_t(data):
+    return schema.ModelT.InitFromObj(schema.Model.GetRootAs(data, 0))
+
+
+def pack_model_t(model_t):
+    builder = flatbuffers.Builder(1024)
+    builder.Finish(model_t.Pack(builder), file_identifier=b"TFL3")
+    return bytes(builder.Output())
+
+
+_BUILTIN_NAMES = {v: k for k, v in vars(schema.BuiltinOperator).items() if not k.startswith("_")}
+
+
+def op_names(data):
+    """Operator names of subgraph 0, in execution order."""
+    m = load_model_t(data)
+    names = []
+    for op in m.subgraphs[0].operators or []:
+        code = m.operatorCodes[op.opcodeIndex]
+        builtin = max(code.builtinCode, code.deprecatedBuiltinCode)
+        if builtin == schema.BuiltinOperator.CUSTOM:
+            names.append(code.customCode.decode())
+        else:
+            names.append(_BUILTIN_NAMES.get(builtin, str(builtin)))
+    return names
+
+
+# --------------------------------------------------------------------------
+# Data: scikit-learn digits, 8x8 grey in [0, 16] -> 32x32x3 in [0, 1]
+
+
+def digits_to_rgb32(images):
+    out = np.empty((len(images), 32, 32, 3), np.float32)
+    for i, img in enumerate(images):
+        # Bilinear upsampling through PIL on float ("F") images: smooth and
+        # deterministic.
+        small = Image.fromarray((img / 16.0).astype(np.float32), mode="F")
+        big = np.asarray(small.resize((32, 32), Image.BILINEAR), np.float32)
+        out[i] = np.clip(big, 0.0, 1.0)[:, :, None]
+    return out
+
+
+def load_data():
+    d = load_digits()
+    x = digits_to_rgb32(d.images)
+    y = d.target.astype(np.int64)
+    perm = np.random.RandomState(0).permutation(len(x))
+    x, y = x[perm], y[perm]
+    x_test, y_test = x[:TEST_N], y[:TEST_N]
+    x_train, y_train = x[TEST_N:], y[TEST_N:]
+    calib = np.ascontiguousarray(x_train[:CALIB_N])
+    return x_train, y_train, x_test, y_test, calib
+
+
+# --------------------------------------------------------------------------
+# The CNN and TF's conversions of it
+
+
+def build_cnn(batch_size=None):
+    inp = keras.Input(shape=(32, 32, 3), name="image", batch_size=batch_size)
+    x = keras.layers.Conv2D(32, 3, activation="relu", name="conv1")(inp)
+    x = keras.layers.MaxPooling2D(name="pool1")(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu", name="conv2")(x)
+    x = keras.layers.MaxPooling2D(name="pool2")(x)
+    x = keras.layers.Conv2D(64, 3, activation="relu", name="conv3")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(64, activation="relu", name="fc1")(x)
+    out = keras.layers.Dense(10, name="logits")(x)  # logits, no softmax
+    return keras.Model(inp, out, name="cnn")
+
+
+def tflite_accuracy(data, x, y):
+    interp = Interpreter(model_content=data, num_threads=1)
+    interp.allocate_tensors()
+    ind = interp.get_input_details()[0]
+    outd = interp.get_output_details()[0]
+    correct = 0
+    for i in range(len(x)):
+        sample = x[i : i + 1]
+        if ind["dtype"] != np.float32:
+            scale, zp = ind["quantization"]
+            info = np.iinfo(ind["dtype"])
+            sample = np.clip(np.round(sample / scale + zp), info.min, info.max).astype(ind["dtype"])
+        interp.set_tensor(ind["index"], sample)
+        interp.invoke()
+        out = interp.get_tensor(outd["index"])
+        correct += int(np.argmax(out[0]) == y[i])
+    return correct / len(x)
+
+
+def make_cnn():
+    x_train, y_train, x_test, y_test, calib = load_data()
+    model = build_cnn()
+    model.compile(
+        optimizer=keras.optimizers.Adam(1e-3),
+        loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        metrics=["accuracy"],
+    )
+    model.fit(x_train, y_train, epochs=EPOCHS, batch_size=32, shuffle=True, verbose=2)
+    _, keras_acc = model.evaluate(x_test, y_test, verbose=0)
+    print(f"keras test accuracy: {keras_acc:.4f}")
+
+    # Convert a batch-1 copy: with a static batch, Flatten is a plain RESHAPE
+    # instead of a SHAPE/STRIDED_SLICE/PACK/RESHAPE chain.
+    trained = model
+    model = build_cnn(batch_size=1)
+    model.set_weights(trained.get_weights())
+
+    np.save(path("cnn.calib.npy"), calib)
+    np.save(path("cnn.test_x.npy"), np.ascontiguousarray(x_test, np.float32))
+    np.save(path("cnn.test_y.npy"), y_test.astype(np.int64))
+
+    yielded = []
+
+    def representative_dataset():
+        # One sample per step, in the order stored in cnn.calib.npy.
+        for i in range(len(calib)):
+            sample = calib[i : i + 1]
+            yielded.append(sample)
+            yield [sample]
+
+    def conv(**kw):
+        c = tf.lite.TFLiteConverter.from_keras_model(model)
+        for k, v in kw.items():
+            if k == "supported_types":
+                c.target_spec.supported_types = v
+            elif k == "supported_ops":
+                c.target_spec.supported_ops = v
+            else:
+                setattr(c, k, v)
+        return convert(c)
+
+    D = [tf.lite.Optimize.DEFAULT]
+    models = {
+        "cnn.tflite": conv(),
+        "cnn.dynamic.tflite": conv(optimizations=D),
+        "cnn.float16.tflite": conv(optimizations=D, supported_types=[tf.float16]),
+    }
+    yielded.clear()
+    models["cnn.int8.tflite"] = conv(optimizations=D, representative_dataset=representative_dataset)
+    # The calibrator must have seen exactly the stored samples, in order.
+    assert len(yielded) == len(calib) and all(np.array_equal(a, calib[i : i + 1]) for i, a in enumerate(yielded))
+    models["cnn.int8io.tflite"] = conv(
+        optimizations=D,
+        representative_dataset=representative_dataset,
+        inference_input_type=tf.int8,
+        inference_output_type=tf.int8,
+    )
+    models["cnn.int16x8.tflite"] = conv(
+        optimizations=D,
+        representative_dataset=representative_dataset,
+        supported_ops=[tf.lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8],
+    )
+    for name, data in models.items():
+        write(name, data)
+
+    acc = {"keras": keras_acc}
+    for name, data in models.items():
+        acc[name] = tflite_accuracy(data, x_test, y_test)
+    print("CNN test accuracy (n=%d):" % len(x_test))
+    for k, v in acc.items():
+        print(f"  {k:24s} {v:.4f}")
+
+    make_frozen(model)
+    return acc
+
+
+def make_frozen(model):
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    fn = tf.function(lambda image: model(image, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([1, 32, 32, 3], tf.float32, name="image"))
+    frozen = convert_variables_to_constants_v2(concrete)
+    graph_def = frozen.graph.as_graph_def()
+    # deterministic=True sorts map fields (node attrs) so reruns match byte for byte.
+    write("cnn_frozen.pb", graph_def.SerializeToString(deterministic=True))
+    # Names without the ":0" output suffix, as TF's converters expect them.
+    inputs = [t.name.split(":")[0] for t in frozen.inputs]
+    outputs = [t.name.split(":")[0] for t in frozen.outputs]
+    sidecar = {"inputs": inputs, "outputs": outputs, "input_shapes": [[1, 32, 32, 3]]}
+    write("cnn_frozen.json", (json.dumps(sidecar) + "\n").encode())
+    print("frozen graph ops:", sorted({n.op for n in graph_def.node}))
+
+    c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+        path("cnn_frozen.pb"),
+        input_arrays=inputs,
+        output_arrays=outputs,
+        input_shapes={inputs[0]: [1, 32, 32, 3]},
+    )
+    write("cnn_frozen.tf.tflite", convert(c))
+
+
+# --------------------------------------------------------------------------
+# Small op-coverage models (random weights; only the graph matters)
+
+
+_RNG = np.random.RandomState(1234)
+
+
+def fill_zero_weights(model):
+    """Give all-zero variables (Keras' default bias init) small random values.
+
+    A zero bias is dropped by the converter (FULLY_CONNECTED gets bias index
+    -1, TRANSPOSE_CONV loses its bias input); random ones keep bias tensors
+    in the fixtures so that bias quantization is exercised.
+    """
+    for w in model.weights:
+        v = w.numpy()
+        if v.size and not np.any(v):
+            w.assign(_RNG.uniform(-0.1, 0.1, v.shape).astype(v.dtype))
+    return model
+
+
+def from_keras(model):
+    fill_zero_weights(model)
+    return convert(tf.lite.TFLiteConverter.from_keras_model(model))
+
+
+def from_function(fn, *specs):
+    """Convert a tf.function with fixed input signature (constants embedded)."""
+    module = tf.Module()
+    module.f = tf.function(fn, input_signature=list(specs))
+    concrete = module.f.get_concrete_function()
+    return convert(tf.lite.TFLiteConverter.from_concrete_functions([concrete], module))
+
+
+def rand(*shape, scale=0.5):
+    # Drawn from one shared stream so equal shapes still get distinct values
+    # (the converter would otherwise merge identical constants).
+    return tf.constant(_RNG.uniform(-scale, scale, shape).astype(np.float32))
+
+
+def op_models():
+    L = keras.layers
+    out = {}
+
+    # DEPTHWISE_CONV_2D: filter [1,3,3,32*4] = 1152 elements.
+    inp = keras.Input((8, 8, 32), name="x", batch_size=1)
+    y = L.DepthwiseConv2D(3, depth_multiplier=4, padding="same", activation="relu")(inp)
+    y = L.Conv2D(16, 1)(y)  # 128*16 = 2048
+    out["op_depthwise.tflite"] = from_keras(keras.Model(inp, y))
+
+    # CONCATENATION of two FC branches.
+    inp = keras.Input((64,), name="x", batch_size=1)
+    a = L.Dense(32, activation="relu")(inp)
+    b = L.Dense(48, activation="tanh")(inp)
+    y = L.Concatenate()([a, b])
+    y = L.Dense(10)(y)
+    out["op_concat.tflite"] = from_keras(keras.Model(inp, y))
+
+    # SOFTMAX after an FC with 64*32 = 2048 weights.
+    inp = keras.Input((64,), name="x", batch_size=1)
+    y = L.Dense(32)(inp)
+    y = L.Softmax()(y)
+    out["op_softmax.tflite"] = from_keras(keras.Model(inp, y))
+
+    # ADD and MUL of two branches, plus MUL/ADD by broadcast constants.
+    w1, w2 = rand(64, 64), rand(64, 64)
+    c_mul, c_add = rand(1, 64, scale=2.0), rand(1, 64, scale=1.0)
+
+    def addmul(x):
+        a = tf.matmul(x, w1)
+        b = tf.nn.relu(tf.matmul(x, w2))
+        s = a + b  # ADD of two branches
+        p = a * b  # MUL of two branches
+        return (s * c_mul) + (p + c_add) * 0.5
+
+    out["op_addmul.tflite"] = from_function(addmul, tf.TensorSpec([1, 64], tf.float32, name="x"))
+
+    # PAD (ZeroPadding2D) followed by a valid conv (3*3*4*32 = 1152 weights).
+    inp = keras.Input((8, 8, 4), name="x", batch_size=1)
+    y = L.ZeroPadding2D(((1, 2), (2, 1)))(inp)
+    y = L.Conv2D(32, 3, activation="relu")(y)
+    out["op_pad.tflite"] = from_keras(keras.Model(inp, y))
+
+    # MEAN: conv then global average pooling over H, W.
+    inp = keras.Input((8, 8, 8), name="x", batch_size=1)
+    y = L.Conv2D(32, 3, padding="same")(inp)  # 3*3*8*32 = 2304
+    y = L.GlobalAveragePooling2D()(y)
+    y = L.Dense(10)(y)
+    out["op_mean.tflite"] = from_keras(keras.Model(inp, y))
+
+    # RESIZE_BILINEAR and RESIZE_NEAREST_NEIGHBOR, concatenated on channels.
+    def resize(x):
+        a = tf.image.resize(x, [16, 16], method="bilinear")
+        b = tf.image.resize(x, [16, 16], method="nearest")
+        return tf.concat([a, b], axis=-1)
+
+    out["op_resize.tflite"] = from_function(resize, tf.TensorSpec([1, 8, 8, 4], tf.float32, name="x"))
+
+    # TRANSPOSE_CONV: 3*3*16*16 = 2304 weights, stride 2.
+    inp = keras.Input((8, 8, 16), name="x", batch_size=1)
+    y = L.Conv2DTranspose(16, 3, strides=2, padding="same")(inp)
+    out["op_transpose_conv.tflite"] = from_keras(keras.Model(inp, y))
+
+    # BATCH_MATMUL: batch 4 on both sides so it cannot become FULLY_CONNECTED.
+    rhs = rand(4, 32, 48)  # 6144 elements
+
+    def bmm(x):
+        return tf.matmul(x, rhs)
+
+    out["op_batch_matmul.tflite"] = from_function(bmm, tf.TensorSpec([4, 8, 32], tf.float32, name="x"))
+
+    # GATHER from a Keras Embedding: vocab 64 (>= 10 so the oracle's [0,10)
+    # indices are valid), 64*32 = 2048 elements; int32 indices.
+    inp = keras.Input((8,), dtype="int32", name="ids", batch_size=1)
+    y = L.Embedding(64, 32)(inp)
+    y = L.Flatten()(y)
+    y = L.Dense(4)(y)
+    out["op_embedding.tflite"] = from_keras(keras.Model(inp, y))
+
+    # Plain MLP, also the base of fp16_weights / custom_op.
+    mlp = build_mlp()
+    out["mlp.tflite"] = from_keras(mlp)
+    return out, mlp
+
+
+def build_mlp():
+    L = keras.layers
+    inp = keras.Input((64,), name="x")
+    y = L.Dense(128, activation="relu", name="fc1")(inp)
+    y = L.Dense(64, activation="relu", name="fc2")(y)
+    y = L.Dense(10, name="fc3")(y)
+    return keras.Model(inp, y, name="mlp")
+
+
+# --------------------------------------------------------------------------
+# Reader/writer corner cases
+
+
+def signature_models():
+    out = {}
+
+    class Scorer(tf.Module):
+        def __init__(self):
+            super().__init__()
+            rng = np.random.RandomState(7)
+            self.w = tf.Variable(rng.normal(0, 0.1, (32, 40)).astype(np.float32))
+            self.b = tf.Variable(rng.normal(0, 0.1, (40,)).astype(np.float32))
+
+        @tf.function(input_signature=[tf.TensorSpec([1, 32], tf.float32, name="features")])
+        def serve(self, features):
+            logits = tf.matmul(features, self.w) + self.b
+            return {"scores": tf.nn.softmax(logits), "logits": logits}
+
+    m = Scorer()
+    c = tf.lite.TFLiteConverter.from_concrete_functions([m.serve.get_concrete_function()], m)
+    data = convert(c)
+    out["with_signature.tflite"] = data
+
+    mt = load_model_t(data)
+    assert mt.signatureDefs, "expected a signature def"
+    assert mt.signatureDefs[0].signatureKey == b"serving_default", mt.signatureDefs[0].signatureKey
+    mt.signatureDefs = None
+    stripped = pack_model_t(mt)
+    assert not load_model_t(stripped).signatureDefs
+    out["no_signature.tflite"] = stripped
+    return out
+
+
+def other_producer_models(mlp, mlp_model_bytes):
+    out = {}
+
+    # float16 weights (same MLP weights as mlp.tflite): FLOAT16 constants
+    # behind DEQUANTIZE ops.
+    c = tf.lite.TFLiteConverter.from_keras_model(mlp)
+    c.optimizations = [tf.lite.Optimize.DEFAULT]
+    c.target_spec.supported_types = [tf.float16]
+    out["fp16_weights.tflite"] = convert(c)
+
+    # Sparse weights. TF's DenseToSparse pass encodes a float constant that is
+    # >= 30% zeros. When the zeros match a block shape the op's kernel supports
+    # (FULLY_CONNECTED: 1x4 blocks along the input dimension) the op reads the
+    # sparse tensor directly; otherwise (CONV_2D, element-wise zeros) the
+    # tensor is followed by a DENSIFY op.
+    L = keras.layers
+    inp = keras.Input((8, 8, 16), name="x", batch_size=1)
+    conv = L.Conv2D(32, 3, padding="same", name="sparse_conv")
+    y = conv(inp)
+    y = L.Flatten()(y)
+    fc = L.Dense(64, name="sparse_fc")
+    y = fc(y)
+    model = fill_zero_weights(keras.Model(inp, y))
+    rng = np.random.RandomState(3)
+    kernel, bias = conv.get_weights()
+    # ~85% zeros: whole (in, out) channel pairs are zero across the 3x3 window.
+    mask = (rng.rand(1, 1, 16, 32) < 0.15).astype(np.float32)
+    conv.set_weights([kernel * mask, bias])
+    kernel, bias = fc.get_weights()  # Keras layout [in, out]
+    # ~90% zeros in blocks of 4 consecutive inputs.
+    block = (rng.rand(kernel.shape[0] // 4, kernel.shape[1]) < 0.1).astype(np.float32)
+    fc.set_weights([kernel * np.kron(block, np.ones((4, 1), np.float32)), bias])
+    c = tf.lite.TFLiteConverter.from_keras_model(model)
+    c.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY]
+    data = convert(c)
+    mt = load_model_t(data)
+    assert "DENSIFY" in op_names(data), op_names(data)
+    assert sum(t.sparsity is not None for t in mt.subgraphs[0].tensors) == 2, "expected two sparse tensors"
+    out["sparse_densify.tflite"] = data
+
+    # Custom op appended to the MLP: output -> TflqTestCustom -> new output.
+    mt = load_model_t(mlp_model_bytes)
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.CUSTOM
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "TflqTestCustom"
+    code.version = 1
+    mt.operatorCodes.append(code)
+    sg = mt.subgraphs[0]
+    old_out = sg.outputs[0]
+    src = sg.tensors[old_out]
+    buf = schema.BufferT()
+    mt.buffers.append(buf)
+    t = schema.TensorT()
+    t.shape = list(src.shape)
+    t.shapeSignature = None if src.shapeSignature is None else list(src.shapeSignature)
+    t.type = schema.TensorType.FLOAT32
+    t.buffer = len(mt.buffers) - 1
+    t.name = "tflq_custom_out"
+    sg.tensors.append(t)
+    new_out = len(sg.tensors) - 1
+    op = schema.OperatorT()
+    op.opcodeIndex = len(mt.operatorCodes) - 1
+    op.inputs = [old_out]
+    op.outputs = [new_out]
+    opts = flexbuffers.Dumps({"alpha": 0.5, "mode": "identity", "k": 3})
+    op.customOptions = list(opts)
+    op.customOptionsFormat = schema.CustomOptionsFormat.FLEXBUFFERS
+    sg.operators.append(op)
+    sg.outputs = [new_out]
+    for sig in mt.signatureDefs or []:
+        for tm in sig.outputs:
+            if tm.tensorIndex == old_out:
+                tm.tensorIndex = new_out
+    out["custom_op.tflite"] = pack_model_t(mt)
+    return out
+
+
+# --------------------------------------------------------------------------
+# Verification
+
+
+def smoke_run(data):
+    interp = Interpreter(model_content=data, num_threads=1)
+    interp.allocate_tensors()
+    rng = np.random.RandomState(0)
+    for d in interp.get_input_details():
+        dt = d["dtype"]
+        if dt == np.float32:
+            v = rng.uniform(0, 1, d["shape"]).astype(dt)
+        elif dt in (np.int32, np.int64):
+            v = rng.randint(0, 10, d["shape"]).astype(dt)
+        else:
+            info = np.iinfo(dt)
+            v = rng.randint(info.min, info.max + 1, d["shape"]).astype(dt)
+        interp.set_tensor(d["index"], v)
+    interp.invoke()
+    for d in interp.get_output_details():
+        assert np.all(np.isfinite(interp.get_tensor(d["index"]).astype(np.float64))), "non-finite output"
+
+
+def image_files():
+    """A few calibration images as files, and a JPEG for the "not a model" tests."""
+    _, _, _, _, calib = load_data()
+    os.makedirs(path("images"), exist_ok=True)
+    for i in range(8):
+        rgb = (calib[i] * 255.0 + 0.5).astype(np.uint8)
+        Image.fromarray(rgb, mode="RGB").save(path(f"images/digit_{i:02d}.png"), optimize=False)
+    rgb = (calib[8] * 255.0 + 0.5).astype(np.uint8)
+    Image.fromarray(rgb, mode="RGB").save(path("digit.jpg"), quality=90)
+
+
+def main():
+    all_models = {}
+    image_files()
+    acc = make_cnn()
+    ops, mlp = op_models()
+    all_models.update(ops)
+    all_models.update(signature_models())
+    all_models.update(other_producer_models(mlp, ops["mlp.tflite"]))
+    for name, data in all_models.items():
+        write(name, data)
+
+    names = sorted(f for f in os.listdir(OUT) if f.endswith(".tflite"))
+    failures = []
+    print()
+    print(f"{'file':28s} {'bytes':>8s}  ops")
+    for name in names:
+        with open(path(name), "rb") as f:
+            data = f.read()
+        status = ""
+        if name != "custom_op.tflite":
+            try:
+                smoke_run(data)
+            except Exception as e:  # report every failure, then fail
+                failures.append(name)
+                status = f"  RUN FAILED: {e}"
+        ops = op_names(data)
+        uniq = sorted(set(ops))
+        print(f"{name:28s} {len(data):8d}  {' '.join(uniq)}{status}")
+    print()
+    for k, v in acc.items():
+        print(f"accuracy {k}: {v:.4f}")
+    if failures:
+        print("failed to run:", failures, file=sys.stderr)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,127 @@
+//! Shared helpers for the integration tests: fixtures, the `tflq` binary, and
+//! the official interpreter via `tests/oracle.py` in the pinned `.venv`.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn testdata(name: &str) -> PathBuf {
+    root().join("testdata").join(name)
+}
+
+/// Every committed `.tflite` fixture, sorted.
+pub fn tflite_fixtures() -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("testdata"))
+        .expect("testdata/ exists")
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+        .collect();
+    v.sort();
+    assert!(v.len() >= 20, "expected the committed fixtures in testdata/, found {}", v.len());
+    v
+}
+
+/// Fixtures the official interpreter cannot run (they need ops it does not have).
+pub fn runnable(path: &Path) -> bool {
+    !path.file_name().unwrap().to_string_lossy().starts_with("custom_op")
+}
+
+pub fn name(path: &Path) -> String {
+    path.file_name().unwrap().to_string_lossy().into_owned()
+}
+
+/// Runs the tflq binary.
+pub fn tflq<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    Command::new(env!("CARGO_BIN_EXE_tflq")).args(args).output().expect("tflq runs")
+}
+
+/// Runs tflq and panics with its stderr unless it succeeds.
+pub fn tflq_ok<I, S>(args: I) -> Output
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = tflq(args);
+    assert!(out.status.success(), "tflq failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// The pinned venv's python. scripts/test.sh creates it; without it these tests cannot judge anything, so they fail.
+pub fn python() -> PathBuf {
+    if let Some(p) = std::env::var_os("TFLQ_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let p = root().join(".venv/bin/python");
+    assert!(p.exists(), "no .venv: run the tests through scripts/test.sh, which installs the pinned ai-edge-litert");
+    p
+}
+
+/// Runs `tests/oracle.py` with `args` and returns its JSON output.
+pub fn oracle<I, S>(args: I) -> Value
+where
+    I: IntoIterator<Item = S>,
+    S: AsRef<std::ffi::OsStr>,
+{
+    let out = Command::new(python()).arg(root().join("tests/oracle.py")).args(args).output().expect("python runs");
+    assert!(out.status.success(), "oracle failed: {}", String::from_utf8_lossy(&out.stderr));
+    serde_json::from_slice(&out.stdout).expect("oracle prints JSON")
+}
+
+/// A minimal .npy reader: (dtype descr, shape, raw little-endian data).
+pub fn read_npy(path: &Path) -> (String, Vec<usize>, Vec<u8>) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..6], b"\x93NUMPY", "{} is not .npy", path.display());
+    let (header_len, start) = if bytes[6] == 1 {
+        (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
+    } else {
+        (u32::from_le_bytes(bytes[8..12].try_into().unwrap()) as usize, 12)
+    };
+    let header = std::str::from_utf8(&bytes[start..start + header_len]).unwrap();
+    let descr = header.split("'descr':").nth(1).unwrap().split('\'').nth(1).unwrap().to_string();
+    let shape_txt = header.split("'shape':").nth(1).unwrap();
+    let shape_txt = &shape_txt[shape_txt.find('(').unwrap() + 1..shape_txt.find(')').unwrap()];
+    let shape = shape_txt.split(',').filter(|s| !s.trim().is_empty()).map(|s| s.trim().parse().unwrap()).collect();
+    assert!(!header.contains("'fortran_order': True"));
+    (descr, shape, bytes[start + header_len..].to_vec())
+}
+
+/// Reads a float32 .npy as values.
+pub fn read_npy_f32(path: &Path) -> Vec<f32> {
+    let (descr, _, data) = read_npy(path);
+    assert_eq!(descr, "<f4", "{}", path.display());
+    data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+}
+
+/// Runs tflq with mixed `&str`/path arguments and requires success: `tflq!("convert", input, "-o", out)`.
+#[macro_export]
+macro_rules! tflq {
+    ($($a:expr),* $(,)?) => {
+        $crate::common::tflq_ok([$(std::ffi::OsStr::new(&$a)),*])
+    };
+}
+
+/// Runs tflq with mixed arguments and returns its output whatever the exit code.
+#[macro_export]
+macro_rules! tflq_any {
+    ($($a:expr),* $(,)?) => {
+        $crate::common::tflq([$(std::ffi::OsStr::new(&$a)),*])
+    };
+}
+
+/// Runs the oracle with mixed arguments.
+#[macro_export]
+macro_rules! oracle {
+    ($($a:expr),* $(,)?) => {
+        $crate::common::oracle([$(std::ffi::OsStr::new(&$a)),*])
+    };
+}
