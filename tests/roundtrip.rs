@@ -97,7 +97,7 @@ fn opcodes_above_127_use_the_placeholder_byte() {
     model.operator_codes.push(tflq::ir::OperatorCode { builtin: BuiltinOperator::GELU, custom_code: None, version: 1 });
     let bytes = tflq::tflite::write(&model, &Default::default()).unwrap();
     let view = tflq::schema::root_with_opts(&Default::default(), &bytes).unwrap();
-    let code = view.operator_codes().unwrap().iter().last().unwrap();
+    let code = view.operator_codes().unwrap().iter().next_back().unwrap();
     assert_eq!(code.deprecated_builtin_code(), 127);
     assert_eq!(code.builtin_code(), BuiltinOperator::GELU);
     let back = tflq::tflite::read(std::sync::Arc::new(tflq::ir::Source::Owned(bytes.clone()))).unwrap();
