@@ -6,6 +6,7 @@
 
 pub mod dump;
 pub mod ir;
+pub mod quantize;
 pub mod schema;
 pub mod tflite;
 

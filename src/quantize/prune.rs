@@ -1,0 +1,1 @@
+//! prune: drop unused tensors, buffers and operator codes; deduplicate buffers.

@@ -1,0 +1,1 @@
+//! The minimum runtime version a model needs, from its (op, version) pairs.
