@@ -7,8 +7,12 @@ use std::sync::Arc;
 
 /// The bytes a model was read from: a memory map of the file, or an owned copy.
 pub enum Source {
-    /// The input file, mapped read-only. The file must not change while mapped.
-    Mapped(memmap2::Mmap),
+    /// The input file, mapped read-only, and the open file (for in-kernel copies).
+    /// The file must not change while mapped.
+    Mapped {
+        map: memmap2::Mmap,
+        file: std::fs::File,
+    },
     Owned(Vec<u8>),
 }
 
@@ -16,18 +20,26 @@ impl Deref for Source {
     type Target = [u8];
     fn deref(&self) -> &[u8] {
         match self {
-            Source::Mapped(m) => m,
+            Source::Mapped { map, .. } => map,
             Source::Owned(v) => v,
         }
     }
 }
 
 impl Source {
+    /// The open input file, when these bytes are a map of one.
+    pub fn file(&self) -> Option<&std::fs::File> {
+        match self {
+            Source::Mapped { file, .. } => Some(file),
+            Source::Owned(_) => None,
+        }
+    }
+
     /// Tells the kernel the mapped pages in `range` are no longer needed, so
     /// they leave the resident set after the writer has copied them.
     pub fn release(&self, range: Range<usize>) {
         #[cfg(unix)]
-        if let Source::Mapped(m) = self {
+        if let Source::Mapped { map: m, .. } = self {
             // Page-align inwards: only whole pages inside the range are dropped.
             const PAGE: usize = 4096;
             let start = range.start.div_ceil(PAGE) * PAGE;

@@ -50,17 +50,22 @@ pub fn load(path: &Path) -> Result<Model, ReadError> {
     }
     // SAFETY: the map is read-only; we document that the input must not be modified while mapped.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    read(Arc::new(Source::Mapped(map)))
+    read(Arc::new(Source::Mapped { map, file }))
 }
 
 /// Reads a model from bytes. Buffer data in the IR stays a view of `source`.
 pub fn read(source: Arc<Source>) -> Result<Model, ReadError> {
     let bytes: &[u8] = &source;
     check_header(bytes)?;
+    // Limits in proportion to the file. Flatbuffer references may be shared
+    // (a DAG), and the IR copies a shared table or vector once per reference,
+    // so a few KB could otherwise unpack into gigabytes. Without sharing a file
+    // has at most one table per 4 bytes, and the verifier counts each byte once
+    // plus one vtable (≤ 40 bytes in this schema) per table: about 11× the length.
     let opts = flatbuffers::VerifierOptions {
         max_depth: 64,
-        max_tables: 1 << 26,
-        max_apparent_size: 1 << 42,
+        max_tables: (bytes.len() / 4).max(1 << 10),
+        max_apparent_size: bytes.len().saturating_mul(64).max(1 << 20),
         ignore_missing_null_terminator: true,
     };
     let root = fb::root_with_opts(&opts, bytes).map_err(|e| match e {

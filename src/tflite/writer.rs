@@ -9,7 +9,7 @@ use crate::ir::{Data, Metadata, Model, Operator, OperatorCode, QuantParams, Subg
 use crate::schema::{self as fb, BuiltinOperator};
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
 use std::fs::{self, File};
-use std::io::{BufWriter, Write};
+use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// The flatbuffer format's hard size limit.
@@ -50,10 +50,14 @@ pub struct WriteOptions {
 /// Serializes `model` to bytes.
 pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> {
     let mut out = Vec::new();
-    write_to(model, opts, &mut out).map_err(|e| match e {
-        WriteError::Io { err, .. } => WriteError::Io { path: PathBuf::from("<memory>"), err },
-        other => other,
-    })?;
+    let pieces = Plan::new(model, opts)?;
+    for p in pieces.pieces() {
+        match p {
+            Piece::Bytes(b) => out.extend_from_slice(b),
+            Piece::Zeros(n) => out.resize(out.len() + n, 0),
+            Piece::Data(d) => out.extend_from_slice(d.as_bytes()),
+        }
+    }
     Ok(out)
 }
 
@@ -61,6 +65,7 @@ pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> 
 /// renamed into place only on success: a failed run leaves no partial output.
 pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), WriteError> {
     let io = |err| WriteError::Io { path: path.to_path_buf(), err };
+    let plan = Plan::new(model, opts)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
@@ -68,67 +73,166 @@ pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), Write
     let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
     let tmp = dir.join(format!(".{}.tflq-{}.tmp", name.to_string_lossy(), std::process::id()));
     let result = (|| {
-        let file = File::create(&tmp).map_err(io)?;
-        let mut w = BufWriter::with_capacity(1 << 20, file);
-        write_to(model, opts, &mut w).map_err(|e| match e {
-            WriteError::Io { err, .. } => io(err),
-            other => other,
-        })?;
-        w.into_inner().map_err(|e| io(e.into_error()))?;
-        fs::rename(&tmp, path).map_err(io)
-    })();
+        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        for p in plan.pieces() {
+            match p {
+                Piece::Bytes(b) => w.write_all(b)?,
+                Piece::Zeros(n) => w.write_all(&[0u8; 16][..n])?,
+                Piece::Data(d) => match d.mapped_range() {
+                    // Weights still in the input file go file-to-file in the kernel, as `cp` does.
+                    Some((src, range)) if src.file().is_some() => {
+                        w.flush()?;
+                        copy_range(src.file().expect("checked"), range, w.get_mut())?;
+                    }
+                    _ => {
+                        w.write_all(d.as_bytes())?;
+                        release(d);
+                    }
+                },
+            }
+        }
+        w.into_inner().map_err(|e| e.into_error())?;
+        fs::rename(&tmp, path)
+    })()
+    .map_err(io);
     if result.is_err() {
         let _ = fs::remove_file(&tmp);
     }
     result
 }
 
-fn write_to(model: &Model, opts: &WriteOptions, out: &mut impl Write) -> Result<(), WriteError> {
-    model.validate()?;
-    let io = |err| WriteError::Io { path: PathBuf::new(), err };
-    let data_bytes: u64 = model.buffers.iter().map(|b| b.data.len() as u64 + 16).sum();
-    let outside = match opts.layout {
-        Layout::Inline => false,
-        Layout::Outside => true,
-        Layout::Auto => needs_outside_layout(data_bytes),
-    };
-    if !outside {
-        let mut fbb = FlatBufferBuilder::with_capacity((data_bytes + (1 << 16)).min(FLATBUFFER_LIMIT) as usize);
-        let metadata = without_buffer_location(model);
-        let root = Builder { fbb: &mut fbb, data_base: None }.model(model, &metadata);
-        fbb.finish(root, Some(fb::FILE_IDENTIFIER));
-        return out.write_all(fbb.finished_data()).map_err(io);
-    }
-    // Outside layout: build once to learn the flatbuffer's size (offsets are
-    // fixed-width, so the size does not depend on their values), then again
-    // with the real base offset.
-    let (model, metadata) = with_buffer_location(model);
-    let build = |base: u64| {
-        let mut fbb = FlatBufferBuilder::new();
-        let root = Builder { fbb: &mut fbb, data_base: Some(base) }.model(&model, &metadata);
-        fbb.finish(root, Some(fb::FILE_IDENTIFIER));
-        fbb
-    };
-    let len = build(0).finished_data().len() as u64;
-    if len > FLATBUFFER_LIMIT {
-        return Err(WriteError::TooLarge(len));
-    }
-    let base = align16(len);
-    let fbb = build(base);
-    debug_assert_eq!(fbb.finished_data().len() as u64, len);
-    out.write_all(fbb.finished_data()).map_err(io)?;
-    let mut pos = len;
-    for b in &model.buffers {
-        if b.data.is_empty() {
-            continue;
-        }
-        let start = align16(pos);
-        out.write_all(&[0u8; 16][..(start - pos) as usize]).map_err(io)?;
-        out.write_all(b.data.as_bytes()).map_err(io)?;
-        release(&b.data);
-        pos = start + b.data.len() as u64;
+fn copy_range(from: &File, range: std::ops::Range<usize>, to: &mut File) -> std::io::Result<()> {
+    let mut f = from;
+    f.seek(SeekFrom::Start(range.start as u64))?;
+    let want = range.len() as u64;
+    if std::io::copy(&mut f.take(want), to)? != want {
+        return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the input file shrank while being read"));
     }
     Ok(())
+}
+
+/// One piece of the output file.
+enum Piece<'m> {
+    Bytes(&'m [u8]),
+    Zeros(usize),
+    Data(&'m Data),
+}
+
+/// The output as a sequence of pieces: the flatbuffer without its buffer data,
+/// then the data, each payload referenced in place rather than copied.
+struct Plan<'m> {
+    /// The model actually written (with `buffer_location` metadata for the outside layout).
+    owned: Option<Box<Model>>,
+    model: &'m Model,
+    head: Vec<u8>,
+    /// For each payload in file order: padding before its length prefix (inline
+    /// layout only), the prefix itself, and the buffer index.
+    tail: Vec<(usize, Option<[u8; 4]>, usize)>,
+}
+
+impl<'m> Plan<'m> {
+    fn new(model: &'m Model, opts: &WriteOptions) -> Result<Plan<'m>, WriteError> {
+        model.validate()?;
+        let data_bytes: u64 = model.buffers.iter().map(|b| b.data.len() as u64 + 16).sum();
+        let outside = match opts.layout {
+            Layout::Inline => false,
+            Layout::Outside => true,
+            Layout::Auto => needs_outside_layout(data_bytes),
+        };
+        if outside {
+            Self::outside(model)
+        } else {
+            Self::inline(model)
+        }
+    }
+
+    fn model(&self) -> &Model {
+        self.owned.as_deref().unwrap_or(self.model)
+    }
+
+    fn pieces(&self) -> impl Iterator<Item = Piece<'_>> {
+        let buffers = &self.model().buffers;
+        std::iter::once(Piece::Bytes(&self.head[..])).chain(self.tail.iter().flat_map(move |(pad, prefix, i)| {
+            [
+                Some(Piece::Zeros(*pad)),
+                prefix.as_ref().map(|p| Piece::Bytes(&p[..])),
+                Some(Piece::Data(&buffers[*i].data)),
+            ]
+            .into_iter()
+            .flatten()
+        }))
+    }
+
+    /// Builds the flatbuffer with empty placeholder vectors for the buffer data
+    /// (they sit at its end), then lays the real payloads out after the rest,
+    /// 16-byte aligned, and points each `Buffer.data` field at its payload.
+    fn inline(model: &'m Model) -> Result<Plan<'m>, WriteError> {
+        let metadata = without_buffer_location(model);
+        let mut fbb = FlatBufferBuilder::with_capacity(1 << 16);
+        let root = Builder { fbb: &mut fbb, data_base: None }.model(model, &metadata);
+        fbb.finish(root, Some(fb::FILE_IDENTIFIER));
+        let skeleton = fbb.finished_data();
+        // SAFETY: our own builder made these bytes; only the placeholder vectors'
+        // contents are missing, and they are not read here.
+        let view = unsafe { flatbuffers::root_unchecked::<fb::Model>(skeleton) };
+        let mut fields = Vec::new(); // (placeholder position, field position, buffer index)
+        if let Some(bufs) = view.buffers() {
+            for i in 0..bufs.len() {
+                let t = bufs.get(i)._tab;
+                let slot = t.vtable().get(fb::Buffer::VT_DATA) as usize;
+                if slot != 0 {
+                    let field = t.loc() + slot;
+                    let rel = u32::from_le_bytes(skeleton[field..field + 4].try_into().expect("4 bytes"));
+                    fields.push((field + rel as usize, field, i));
+                }
+            }
+        }
+        fields.sort_unstable();
+        let tail_start = fields.first().map_or(skeleton.len(), |f| f.0);
+        let mut head = skeleton[..tail_start].to_vec();
+        let mut tail = Vec::with_capacity(fields.len());
+        let mut pos = tail_start as u64;
+        for &(_, field, i) in &fields {
+            let pad = ((16 - (pos + 4) % 16) % 16) as usize;
+            let prefix_at = pos + pad as u64;
+            let len = model.buffers[i].data.len() as u64;
+            pos = prefix_at + 4 + len;
+            if pos > FLATBUFFER_LIMIT {
+                return Err(WriteError::TooLarge(pos));
+            }
+            head[field..field + 4].copy_from_slice(&((prefix_at - field as u64) as u32).to_le_bytes());
+            tail.push((pad, Some((len as u32).to_le_bytes()), i));
+        }
+        Ok(Plan { owned: None, model, head, tail })
+    }
+
+    /// The flatbuffer, then every payload after it at a 16-byte aligned offset.
+    /// Offsets are fixed-width, so a first build with base 0 gives the size.
+    fn outside(model: &'m Model) -> Result<Plan<'m>, WriteError> {
+        let (owned, metadata) = with_buffer_location(model);
+        let build = |base: u64| {
+            let mut fbb = FlatBufferBuilder::new();
+            let root = Builder { fbb: &mut fbb, data_base: Some(base) }.model(&owned, &metadata);
+            fbb.finish(root, Some(fb::FILE_IDENTIFIER));
+            fbb.finished_data().to_vec()
+        };
+        let len = build(0).len() as u64;
+        if len > FLATBUFFER_LIMIT {
+            return Err(WriteError::TooLarge(len));
+        }
+        let head = build(align16(len));
+        debug_assert_eq!(head.len() as u64, len);
+        let mut tail = Vec::new();
+        let mut pos = len;
+        for (i, b) in owned.buffers.iter().enumerate() {
+            if !b.data.is_empty() {
+                let start = align16(pos);
+                tail.push(((start - pos) as usize, None, i));
+                pos = start + b.data.len() as u64;
+            }
+        }
+        Ok(Plan { owned: Some(Box::new(owned)), model, head, tail })
+    }
 }
 
 /// Whether data of this size (with alignment padding) must go after the flatbuffer.
@@ -242,12 +346,13 @@ impl<'b> Builder<'_, 'b> {
         let mut tables = vec![None; n];
         match self.data_base {
             None => {
+                // Placeholders only: Plan::inline lays out the payloads.
                 let mut data = vec![None; n];
                 for i in (0..n).rev() {
-                    let d = &m.buffers[i].data;
-                    if !d.is_empty() {
-                        data[i] = Some(fb::create_aligned_bytes(self.fbb, d.as_bytes()));
-                        release(d);
+                    let len = m.buffers[i].data.len();
+                    if len > 0 {
+                        self.fbb.start_vector::<u8>(0);
+                        data[i] = Some(self.fbb.end_vector::<u8>(len));
                     }
                 }
                 for i in 0..n {
