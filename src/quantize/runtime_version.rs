@@ -618,7 +618,24 @@ mod tests {
         assert_eq!(model.min_runtime_version().as_deref(), Some("1.14.0"));
     }
 
-    /// Every fixture the converter stamped agrees with the recomputed value.
+    /// Fixtures whose stamp is known to be stale. TF quantizes models with
+    /// int16 activations with its older calibrate-and-quantize path instead of
+    /// the MLIR quantizer, and that path bumps op versions without refreshing
+    /// the metadata: the file keeps the float model's "1.5.0" although its
+    /// CONV_2D v3, MAX_POOL_2D v2, FULLY_CONNECTED v4 and DEQUANTIZE v2 all
+    /// first shipped in 1.14.0.
+    const STALE: &[(&str, &str, &str)] = &[("cnn.int16x8.tflite", "1.5.0", "1.14.0")];
+
+    #[test]
+    fn stale_fixtures() {
+        for &(name, stamped, expect) in STALE {
+            let model = crate::load(&testdata(name)).unwrap();
+            assert_eq!(model.min_runtime_version().as_deref(), Some(stamped), "{name}");
+            assert_eq!(min_runtime_version(&model).as_deref(), Some(expect), "{name}");
+        }
+    }
+
+    /// Every other fixture the converter stamped agrees with the recomputed value.
     #[test]
     fn fixtures_agree_with_converter() {
         let mut checked = 0;
@@ -627,6 +644,7 @@ mod tests {
             .unwrap()
             .map(|e| e.unwrap().path())
             .filter(|p| p.extension().is_some_and(|e| e == "tflite"))
+            .filter(|p| !STALE.iter().any(|s| p.file_name().is_some_and(|n| n == s.0)))
             .collect();
         paths.sort();
         for path in paths {
@@ -638,7 +656,7 @@ mod tests {
                 mismatches.push(format!("{}: converter {stamped:?}, ours {ours:?}", path.display()));
             }
         }
-        assert!(checked > 0);
+        assert!(checked >= 20, "only {checked} stamped fixtures");
         assert!(mismatches.is_empty(), "{}", mismatches.join("\n"));
     }
 }
