@@ -319,12 +319,28 @@ fn tensor(si: usize, ti: usize, t: fb::Tensor<'_>) -> Result<Tensor, ReadError> 
         buffer: t.buffer(),
         quantization,
         is_variable: t.is_variable(),
-        sparsity: t.sparsity().map(|s| s.unpack()),
+        sparsity: t.sparsity().map(|s| sparsity(s, loc)).transpose()?,
         shape_signature: vec_of(t.shape_signature()),
         has_rank: t.has_rank(),
         variant_tensors: t.variant_tensors().map(|v| v.iter().map(|x| x.unpack()).collect()),
         external_buffer: t.external_buffer(),
     })
+}
+
+/// Unpacks sparsity parameters, rejecting index-vector unions of a type the schema does not define.
+fn sparsity(s: fb::SparsityParameters<'_>, loc: impl Fn() -> String) -> Result<fb::SparsityParametersT, ReadError> {
+    for dm in s.dim_metadata().iter().flatten() {
+        for tag in [dm.array_segments_type(), dm.array_indices_type()] {
+            if !tag.is_known() {
+                return Err(ReadError::UnknownValue {
+                    location: loc(),
+                    what: "sparse index vector type",
+                    value: tag.0 as i64,
+                });
+            }
+        }
+    }
+    Ok(s.unpack())
 }
 
 fn signature_def(sd: fb::SignatureDef<'_>) -> SignatureDef {

@@ -324,9 +324,12 @@ fn emit_view(o: &mut String, t: &Table) {
                     f.name
                 )
                 .unwrap();
+                // The verifier checks a union value only under a known, non-NONE
+                // tag, so the value is followed only then.
                 writeln!(
                     o,
-                    "    #[inline]\n    pub fn {id}(&self) -> Option<{FB}::Table<'a>> {{\n        unsafe {{ self._tab.get::<{}>(Self::{vt}, None) }}\n    }}",
+                    "    #[inline]\n    pub fn {id}(&self) -> Option<{FB}::Table<'a>> {{\n        let tag = self.{}_type();\n        if tag == {u}::NONE || !tag.is_known() {{\n            return None;\n        }}\n        unsafe {{ self._tab.get::<{}>(Self::{vt}, None) }}\n    }}",
+                    f.name,
                     follow_type(&f.ty, "'a")
                 )
                 .unwrap();

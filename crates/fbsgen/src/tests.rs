@@ -68,6 +68,7 @@ fn emits_views_owned_types_and_verifiers() {
         "pub const FILE_IDENTIFIER: &str = \"DEMO\";",
         "radius: 1.5f32",
         "flag: true",
+        "if tag == Shape::NONE || !tag.is_known() {",
     ] {
         assert!(code.contains(needle), "missing {needle:?}");
     }
