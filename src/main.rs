@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use tflq::quantize::{quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
 
 #[derive(Parser)]
@@ -44,6 +45,15 @@ struct ConvertArgs {
     /// Quantization mode.
     #[arg(long, value_enum, default_value_t = Mode::None)]
     quantize: Mode,
+    /// Weights with fewer elements stay float (dynamic, weight-int8).
+    #[arg(long, value_name = "N", default_value_t = 1024)]
+    min_weight_elements: usize,
+    /// Per-tensor weight scales instead of per-channel.
+    #[arg(long)]
+    per_tensor: bool,
+    /// Write a JSON report: what was quantized, what was skipped and why, sizes, time.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
     /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
     #[arg(long, value_enum, default_value_t = BufferLayout::Auto, hide = true)]
     buffer_layout: BufferLayout,
@@ -104,25 +114,49 @@ fn convert(args: &ConvertArgs) -> Result<()> {
     if same_file(&args.input, &args.output) {
         bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
     }
-    let model = load(&args.input)?;
-    if args.quantize != Mode::None {
-        let name = args.quantize.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
-        bail!("--quantize {name} is not available in this version yet");
-    }
+    let mut model = load(&args.input)?;
+    let weight_mode = match args.quantize {
+        Mode::None => None,
+        Mode::Dynamic => Some(WeightMode::Dynamic),
+        Mode::Float16 => Some(WeightMode::Float16),
+        Mode::WeightInt8 => Some(WeightMode::WeightInt8),
+        Mode::Int8 | Mode::Int16x8 => {
+            let name = args.quantize.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
+            bail!("--quantize {name} (calibrated full-integer quantization) is not available in this version yet");
+        }
+    };
+    let opts = WeightOptions { min_weight_elements: args.min_weight_elements, per_tensor: args.per_tensor };
+    let report = match weight_mode {
+        Some(mode) => {
+            Some(quantize_weights(&mut model, mode, &opts).with_context(|| args.input.display().to_string())?)
+        }
+        None => None,
+    };
     let layout = match args.buffer_layout {
         BufferLayout::Auto => Layout::Auto,
         BufferLayout::Inline => Layout::Inline,
         BufferLayout::Outside => Layout::Outside,
     };
     tflq::save(&model, &args.output, &WriteOptions { layout })?;
+    let seconds = start.elapsed().as_secs_f64();
     let in_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
     let out_bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    let summary = match &report {
+        Some(r) => format!("{}: {} tensors quantized, {} left float; ", r.mode, r.quantized.len(), r.skipped.len()),
+        None => String::new(),
+    };
     eprintln!(
-        "wrote {}: {out_bytes} bytes (input {in_bytes} bytes, ratio {:.3}) in {:.0} ms",
+        "wrote {}: {summary}{in_bytes} -> {out_bytes} bytes ({:.3}x) in {:.0} ms",
         args.output.display(),
         out_bytes as f64 / in_bytes.max(1) as f64,
-        start.elapsed().as_secs_f64() * 1e3
+        seconds * 1e3
     );
+    if let Some(path) = &args.report {
+        let r = report.unwrap_or_else(|| Report::new("none"));
+        let mut text = serde_json::to_string_pretty(&r.to_json(in_bytes, out_bytes, seconds))?;
+        text.push('\n');
+        std::fs::write(path, text).with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
     Ok(())
 }
 

@@ -2,5 +2,103 @@
 //! says which operand of which op is quantized, on which axis, at which version.
 
 pub mod fold;
+mod graph;
+pub mod numerics;
+pub mod policy;
 pub mod prune;
+pub mod report;
 pub mod runtime_version;
+pub mod weights;
+
+pub use report::Report;
+pub use weights::WeightOptions;
+
+use crate::ir::{Data, Metadata, Model};
+use crate::schema::{BuiltinOperator, TensorType};
+
+/// The weight-only modes (no calibration data).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightMode {
+    /// Int8 weights, float activations, hybrid kernels (TF's Optimize.DEFAULT without data).
+    Dynamic,
+    /// Float16 constants behind DEQUANTIZE.
+    Float16,
+    /// Int8 weights behind explicit DEQUANTIZE ops; every kernel stays float.
+    WeightInt8,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QuantizeError {
+    #[error("the model is already quantized (subgraph {subgraph}, tensor {index} {name:?} is {dtype} with scales); quantize its float original instead")]
+    AlreadyQuantized { subgraph: usize, index: usize, name: String, dtype: String },
+    #[error("the model is already quantized (it has a QUANTIZE op); quantize its float original instead")]
+    HasQuantizeOp,
+    #[error("the model has no float32 weights to quantize")]
+    NoFloatWeights,
+    #[error(transparent)]
+    Fold(#[from] fold::FoldError),
+}
+
+/// Refuses models that already carry integer-quantized tensors: quantizing twice loses accuracy for nothing.
+pub fn check_not_quantized(model: &Model) -> Result<(), QuantizeError> {
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        for (ti, t) in sg.tensors.iter().enumerate() {
+            let integer =
+                matches!(t.dtype, TensorType::INT8 | TensorType::UINT8 | TensorType::INT16 | TensorType::INT4);
+            if integer && t.quantization.as_ref().is_some_and(|q| !q.scales().is_empty()) {
+                return Err(QuantizeError::AlreadyQuantized {
+                    subgraph: si,
+                    index: ti,
+                    name: t.name().into(),
+                    dtype: format!("{:?}", t.dtype),
+                });
+            }
+        }
+        let quantize = |o: &crate::ir::Operator| {
+            model.operator_codes[o.opcode_index as usize].builtin == BuiltinOperator::QUANTIZE
+        };
+        if sg.operators.iter().any(quantize) {
+            return Err(QuantizeError::HasQuantizeOp);
+        }
+    }
+    Ok(())
+}
+
+/// Runs a weight-only mode: refuse quantized input, fold FLOAT16/sparse
+/// constants to float32, quantize, drop what became unused, and recompute
+/// op versions and `min_runtime_version`.
+pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOptions) -> Result<Report, QuantizeError> {
+    check_not_quantized(model)?;
+    let folded = fold::fold_dequantize(model)?;
+    let densified = fold::densify(model)?;
+    if !weights::has_float_weights(model) {
+        return Err(QuantizeError::NoFloatWeights);
+    }
+    let mut report = match mode {
+        WeightMode::Dynamic => weights::quantize_dynamic(model, opts),
+        WeightMode::WeightInt8 => weights::quantize_weight_only(model, opts),
+        WeightMode::Float16 => {
+            let r = weights::quantize_float16(model);
+            set_metadata(model, "reduced_precision_support", b"fp16accfp32".to_vec());
+            r
+        }
+    };
+    report.folded_dequantize = folded;
+    report.densified = densified;
+    prune::prune(model);
+    runtime_version::set_min_runtime_version(model);
+    Ok(report)
+}
+
+/// Sets (or replaces) a metadata entry with its own buffer.
+fn set_metadata(model: &mut Model, name: &str, bytes: Vec<u8>) {
+    if let Some(m) = model.metadata.iter().find(|m| m.name.as_deref() == Some(name)) {
+        if m.buffer != 0 {
+            model.buffers[m.buffer as usize].data = Data::from(bytes);
+            return;
+        }
+    }
+    model.metadata.retain(|m| m.name.as_deref() != Some(name));
+    let buffer = graph::add_buffer(model, bytes);
+    model.metadata.push(Metadata { name: Some(name.into()), buffer });
+}

@@ -1,0 +1,111 @@
+//! What a quantization run did: each tensor quantized, each float constant
+//! left alone and why. Written as JSON by `--report`.
+
+use serde_json::{json, Value};
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Quantized {
+    pub subgraph: usize,
+    pub index: usize,
+    pub tensor: String,
+    pub op: String,
+    /// "per-channel", "per-tensor" or "float16".
+    pub granularity: &'static str,
+    pub axis: Option<usize>,
+    pub dtype: &'static str,
+    pub elements: usize,
+    pub scale_range: Option<(f32, f32)>,
+}
+
+impl Quantized {
+    pub fn int8(
+        subgraph: usize,
+        index: usize,
+        tensor: &str,
+        op: &str,
+        axis: Option<usize>,
+        elements: usize,
+        scales: &[f32],
+    ) -> Self {
+        let lo = scales.iter().copied().fold(f32::INFINITY, f32::min);
+        let hi = scales.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        Quantized {
+            subgraph,
+            index,
+            tensor: tensor.into(),
+            op: op.into(),
+            granularity: if axis.is_some() { "per-channel" } else { "per-tensor" },
+            axis,
+            dtype: "INT8",
+            elements,
+            scale_range: Some((lo, hi)),
+        }
+    }
+
+    pub fn float16(subgraph: usize, index: usize, tensor: &str, op: &str, elements: usize) -> Self {
+        Quantized {
+            subgraph,
+            index,
+            tensor: tensor.into(),
+            op: op.into(),
+            granularity: "float16",
+            axis: None,
+            dtype: "FLOAT16",
+            elements,
+            scale_range: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    pub subgraph: usize,
+    pub index: usize,
+    pub tensor: String,
+    pub op: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Report {
+    pub mode: String,
+    pub quantized: Vec<Quantized>,
+    pub skipped: Vec<Skipped>,
+    /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
+    pub folded_dequantize: usize,
+    pub densified: usize,
+}
+
+impl Report {
+    pub fn new(mode: &str) -> Report {
+        Report { mode: mode.into(), ..Report::default() }
+    }
+
+    pub fn to_json(&self, input_bytes: u64, output_bytes: u64, seconds: f64) -> Value {
+        let quantized: Vec<Value> = self
+            .quantized
+            .iter()
+            .map(|q| {
+                json!({
+                    "subgraph": q.subgraph, "index": q.index, "tensor": q.tensor, "op": q.op,
+                    "type": q.dtype, "granularity": q.granularity, "axis": q.axis, "elements": q.elements,
+                    "scale_min": q.scale_range.map(|r| r.0), "scale_max": q.scale_range.map(|r| r.1),
+                })
+            })
+            .collect();
+        let skipped: Vec<Value> = self
+            .skipped
+            .iter()
+            .map(|s| json!({"subgraph": s.subgraph, "index": s.index, "tensor": s.tensor, "op": s.op, "reason": s.reason}))
+            .collect();
+        json!({
+            "mode": self.mode,
+            "quantized": quantized,
+            "skipped": skipped,
+            "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
+            "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
+                      "ratio": output_bytes as f64 / input_bytes.max(1) as f64},
+            "seconds": seconds,
+        })
+    }
+}
