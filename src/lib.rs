@@ -5,6 +5,8 @@
 //! passes transform the IR, and the writer turns it back into bytes.
 
 pub mod dump;
+pub mod graphdef;
+pub mod interp;
 pub mod ir;
 pub mod quantize;
 pub mod schema;
@@ -12,3 +14,33 @@ pub mod tflite;
 
 pub use ir::Model;
 pub use tflite::{load, save, ReadError, WriteError, WriteOptions};
+
+/// Loads a model from a `.tflite` or a frozen GraphDef `.pb`, told apart by content.
+pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Result<Model, LoadError> {
+    let bytes_head = {
+        use std::io::Read;
+        let mut head = [0u8; 8];
+        let n = std::fs::File::open(path)
+            .and_then(|mut f| f.read(&mut head))
+            .map_err(|err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err }))?;
+        head[..n].to_vec()
+    };
+    if bytes_head.len() >= 8 && &bytes_head[4..8] == b"TFL3" || !looks_like_graphdef(&bytes_head) {
+        return Ok(load(path)?);
+    }
+    let bytes = std::fs::read(path).map_err(|err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err }))?;
+    Ok(graphdef::import(&bytes, graph)?)
+}
+
+/// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.
+fn looks_like_graphdef(head: &[u8]) -> bool {
+    matches!(head.first(), Some(0x0A) | Some(0x22))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Import(#[from] graphdef::ImportError),
+}

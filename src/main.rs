@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use tflq::graphdef::ImportOptions;
 use tflq::quantize::{quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
 
@@ -54,6 +55,15 @@ struct ConvertArgs {
     /// Write a JSON report: what was quantized, what was skipped and why, sizes, time.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
+    /// Frozen graphs: input node names, comma-separated (default: the Placeholders).
+    #[arg(long, value_name = "A,B", value_delimiter = ',')]
+    input_arrays: Option<Vec<String>>,
+    /// Frozen graphs: output node names, comma-separated (default: the graph's sinks).
+    #[arg(long, value_name = "C", value_delimiter = ',')]
+    output_arrays: Option<Vec<String>>,
+    /// Frozen graphs: one shape per input, e.g. 1,224,224,3:1,10.
+    #[arg(long, value_name = "SHAPES", value_parser = parse_shapes)]
+    input_shapes: Option<Vec<Vec<i64>>>,
     /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
     #[arg(long, value_enum, default_value_t = BufferLayout::Auto, hide = true)]
     buffer_layout: BufferLayout,
@@ -102,6 +112,21 @@ fn load(path: &Path) -> Result<tflq::Model> {
     tflq::load(path).with_context(|| format!("{}", path.display()))
 }
 
+/// `1,224,224,3:1,10` → [[1,224,224,3],[1,10]].
+fn parse_shapes(s: &str) -> Result<Vec<Vec<i64>>, String> {
+    s.split(':')
+        .map(|shape| {
+            if shape.is_empty() {
+                return Ok(Vec::new());
+            }
+            shape
+                .split(',')
+                .map(|d| d.trim().parse::<i64>().map_err(|_| format!("bad dimension {d:?} in {shape:?}")))
+                .collect()
+        })
+        .collect()
+}
+
 fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
         (Ok(x), Ok(y)) => x == y,
@@ -114,7 +139,12 @@ fn convert(args: &ConvertArgs) -> Result<()> {
     if same_file(&args.input, &args.output) {
         bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
     }
-    let mut model = load(&args.input)?;
+    let graph = ImportOptions {
+        input_arrays: args.input_arrays.clone(),
+        output_arrays: args.output_arrays.clone(),
+        input_shapes: args.input_shapes.clone(),
+    };
+    let mut model = tflq::load_any(&args.input, &graph).with_context(|| args.input.display().to_string())?;
     let weight_mode = match args.quantize {
         Mode::None => None,
         Mode::Dynamic => Some(WeightMode::Dynamic),
