@@ -1,35 +1,54 @@
 #!/usr/bin/env bash
-# Benchmark tflq on a ~100 MB float ResNet50: round trip (convert) and dump
-# wall time as ratios to `cp` of the same file, and peak RSS as a ratio to the
-# file size. The machine is shared, so only the ratios mean anything.
+# Benchmark tflq on a ~100 MB float ResNet50: convert (round trip and
+# --quantize dynamic, float16, weight-int8) and dump wall time as ratios to
+# `cp` of the same file, and peak RSS as a ratio to the file size; then
+# ai-edge-quantizer's dynamic_wi8_afp32 against `tflq convert --quantize
+# dynamic` on MobileNetV2, whole process each. The machine is shared, so
+# only the ratios mean anything.
 #
-#   scripts/bench.sh [--rounds N] [MODEL_NAME]     (default: 7, resnet50)
+#   scripts/bench.sh [--rounds N] [--aeq-rounds N] [--no-aeq] [--no-build]
+#                    [MODEL_NAME]          (defaults: 7, 7, resnet50)
 #
+# --no-build measures the target/release/tflq already there (say, while the
+# work tree does not compile); the report names the commit either way.
 # Builds target/release/tflq, makes bench-out/{resnet50,mobilenet_v2}.tflite
 # with the pinned TensorFlow of .venv-gen when missing (scripts/bench_model.py;
 # the venv comes from scripts/gen-fixtures.sh --venv-only, which needs PyPI the
-# first time), then runs scripts/bench_run.py with the system python3. The
-# markdown report goes to stdout and to bench-out/results.md. bench-out/ is
-# gitignored: nothing here is ever committed. Run by hand, never in CI.
+# first time), makes .venv-bench with the pinned ai-edge-quantizer (PyPI the
+# first time; scripts/bench_aeq.py runs there), then runs scripts/bench_run.py
+# with the system python3. The markdown report goes to stdout and to
+# bench-out/results.md. bench-out/ and .venv-bench/ are gitignored: nothing
+# here is ever committed. Run by hand, never in CI.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 OUT="$ROOT/bench-out"
 ROUNDS=7
+AEQ_ROUNDS=7
+AEQ=1
+BUILD=1
 NAME=resnet50
 while [ $# -gt 0 ]; do
   case "$1" in
     --rounds) ROUNDS="$2"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --aeq-rounds) AEQ_ROUNDS="$2"; shift 2 ;;
+    --no-aeq) AEQ=0; shift ;;
+    --no-build) BUILD=0; shift ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) NAME="${1%.tflite}"; shift ;;
   esac
 done
 cd "$ROOT"
 mkdir -p "$OUT"
 
-echo "bench.sh: building release" >&2
-cargo build --release --quiet
 TFLQ="$ROOT/target/release/tflq"
+if [ "$BUILD" = 1 ]; then
+  echo "bench.sh: building release" >&2
+  cargo build --release --quiet
+else
+  [ -x "$TFLQ" ] || { echo "bench.sh: --no-build but no $TFLQ" >&2; exit 1; }
+  echo "bench.sh: --no-build: measuring $TFLQ as built $(date -r "$TFLQ" '+%F %T')" >&2
+fi
 
 if [ ! -f "$OUT/resnet50.tflite" ] || [ ! -f "$OUT/mobilenet_v2.tflite" ]; then
   PY="$("$ROOT/scripts/gen-fixtures.sh" --venv-only)"
@@ -46,7 +65,46 @@ fi
 MODEL="$OUT/$NAME.tflite"
 [ -f "$MODEL" ] || { echo "bench.sh: no $MODEL" >&2; exit 1; }
 
+# ai-edge-quantizer 0.10.0 and the exact versions pip resolved for it (it
+# pulls ai-edge-litert, not TensorFlow). Kept apart from .venv, whose pins
+# the tests own.
+AEQ_PINS="ai-edge-quantizer==0.10.0
+absl-py==2.5.1
+ai-edge-litert==2.3.0
+backports.strenum==1.2.8
+flatbuffers==25.12.19
+immutabledict==4.3.1
+litert-lm-builder==0.18.1
+ml_dtypes==0.6.0
+numpy==2.4.6
+protobuf==7.36.2
+scipy==1.17.1
+tomli==2.5.0
+tqdm==4.70.1
+typing_extensions==4.16.0"
+AEQ_ARGS=()
+if [ "$AEQ" = 1 ]; then
+  BVENV="$ROOT/.venv-bench"
+  BPY="$BVENV/bin/python"
+  BMARKER="$BVENV/.tflq-pins"
+  if ! { [ -x "$BPY" ] && [ -f "$BMARKER" ] && [ "$(cat "$BMARKER")" = "$AEQ_PINS" ] &&
+         "$BPY" -c 'import ai_edge_quantizer, ai_edge_litert' >/dev/null 2>&1; }; then
+    if [ -e "$BVENV" ] && ! "$BPY" -c 'import sys' >/dev/null 2>&1; then
+      rm -rf "$BVENV"
+    fi
+    [ -x "$BPY" ] || { echo "bench.sh: creating $BVENV" >&2; python3 -m venv "$BVENV"; }
+    echo "bench.sh: installing ai-edge-quantizer pins into $BVENV" >&2
+    rm -f "$BMARKER"
+    # shellcheck disable=SC2086
+    "$BPY" -m pip install -q --disable-pip-version-check --no-input $AEQ_PINS >&2
+    "$BPY" -c 'import ai_edge_quantizer, ai_edge_litert.interpreter' >&2
+    printf '%s' "$AEQ_PINS" >"$BMARKER"
+  fi
+  AEQ_ARGS=(--aeq-python "$BPY" --aeq-model "$OUT/mobilenet_v2.tflite"
+            --aeq-rounds "$AEQ_ROUNDS")
+fi
+
 echo "bench.sh: measuring $MODEL ($ROUNDS rounds)" >&2
 python3 scripts/bench_run.py --tflq "$TFLQ" --model "$MODEL" --out-dir "$OUT" \
-  --rounds "$ROUNDS" --results "$OUT/results.md"
+  --rounds "$ROUNDS" "${AEQ_ARGS[@]}" --results "$OUT/results.md"
 rm -f "$OUT/rt.tflite"

@@ -1,7 +1,17 @@
 """Timing and peak-RSS harness for scripts/bench.sh (system python3, stdlib only).
 
     python3 scripts/bench_run.py --tflq target/release/tflq \
-        --model bench-out/resnet50.tflite --out-dir bench-out [--rounds 7]
+        --model bench-out/resnet50.tflite --out-dir bench-out [--rounds 7] \
+        [--aeq-python .venv-bench/bin/python --aeq-model bench-out/mobilenet_v2.tflite \
+         --aeq-rounds 5]
+
+Part 1, on --model: `tflq convert` round trip and with --quantize dynamic,
+float16 and weight-int8, and `tflq dump`, against `cp` of the same file.
+Part 2 (with --aeq-python): ai-edge-quantizer's dynamic_wi8_afp32 recipe,
+whole process (`python scripts/bench_aeq.py IN OUT`: interpreter start,
+import, quantize, export), against `tflq convert --quantize dynamic` on
+--aeq-model, whole process too; the figure is AEQ time / tflq time. Both
+outputs are loaded and run once in ai_edge_litert (outside the timing).
 
 The machine is shared, so every figure is a ratio to a baseline measured in
 the same run: wall times are medians over --rounds interleaved rounds,
@@ -19,12 +29,18 @@ printed too) says only "at most that"; figures above it are exact. RSS
 includes the file pages that tflq maps (it reads models with mmap), which
 are shared page cache rather than memory of its own.
 
+For each `tflq convert --quantize` the median of the time tflq itself
+reports on stderr ("... in N ms") is printed beside the wall time, which
+tells the process start-up and exit (unmapping, page-cache writeback is not
+waited for) apart from the work.
+
 Prints a markdown report on stdout and writes it to --results too.
 """
 
 import argparse
 import os
 import platform
+import re
 import statistics
 import subprocess
 import sys
@@ -41,7 +57,8 @@ def loadavg():
 
 
 def run(argv):
-    """Run argv with stdout to /dev/null; return (wall seconds, peak RSS bytes).
+    """Run argv with stdout to /dev/null; return (wall seconds, peak RSS bytes,
+    stderr text).
 
     stderr goes to a scratch file (tflq convert reports on it) that is shown
     only if the command fails."""
@@ -57,7 +74,9 @@ def run(argv):
             err.seek(0)
             sys.stderr.write(err.read().decode(errors="replace"))
             sys.exit(f"bench_run.py: {' '.join(argv)} exited {proc.returncode}")
-    return wall, usage.ru_maxrss * 1024  # ru_maxrss is in KiB on Linux
+        err.seek(0)
+        text = err.read().decode(errors="replace")
+    return wall, usage.ru_maxrss * 1024, text  # ru_maxrss is in KiB on Linux
 
 
 def remove(path):
@@ -101,30 +120,19 @@ def ms(s):
     return f"{s * 1e3:.1f} ms"
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--tflq", required=True)
-    ap.add_argument("--model", required=True)
-    ap.add_argument("--out-dir", required=True)
-    ap.add_argument("--rounds", type=int, default=7)
-    ap.add_argument("--results", help="also write the report here")
-    args = ap.parse_args()
-    load_before = loadavg()
+QUANT_MODES = ("dynamic", "float16", "weight-int8")
+# quantize mode -> (wall-time target as a ratio to cp, or None: information only)
+QUANT_TARGET = {"dynamic": 3.0, "float16": 3.0, "weight-int8": None}
+QUANT_AIM = 2.0
+RSS_TARGET = 1.5
+AEQ_TARGET = 10.0
+TFLQ_MS = re.compile(r" in (\d+(?:\.\d+)?) ms\b")
 
-    model, tflq = args.model, args.tflq
-    size = os.path.getsize(model)
-    cp_dst = f"/tmp/tflq-bench-cp-{os.getpid()}.tflite"
-    rt_dst = os.path.join(args.out_dir, "rt.tflite")
 
-    # name -> (argv, file to drop before each run or None)
-    cmds = {
-        "cp": (["cp", model, cp_dst], cp_dst),
-        "convert": ([tflq, "convert", model, "-o", rt_dst], rt_dst),
-        "dump": ([tflq, "dump", model], None),
-        "dump --json": ([tflq, "dump", "--json", model], None),
-    }
-    walls = {name: [] for name in cmds}
-    rss = {name: [] for name in cmds}
+def measure(cmds, rounds, label):
+    """Warm up each of cmds (name -> (argv, file to drop or None)) once, then
+    run `rounds` interleaved rounds, order reversed every other round.
+    Returns name -> list of (wall, peak RSS, stderr)."""
 
     def once(name):
         argv, drop = cmds[name]
@@ -132,52 +140,185 @@ def main():
             remove(drop)
         return run(argv)
 
+    for name in cmds:  # warm-up, not counted
+        once(name)
+    runs = {name: [] for name in cmds}
+    order = list(cmds)
+    for r in range(rounds):
+        for name in order if r % 2 == 0 else reversed(order):
+            runs[name].append(once(name))
+        print(f"bench_run.py: {label} round {r + 1}/{rounds} done", file=sys.stderr)
+    return runs
+
+
+def litert_check(python, script, path):
+    """Load and run `path` once in ai_edge_litert (with the AEQ venv's python);
+    return the one-line summary or the error."""
+    proc = subprocess.run(
+        [python, script, "--load", path], capture_output=True, text=True
+    )
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_aeq.py:")]
+    if proc.returncode != 0 or not lines:
+        return f"**failed** (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    return lines[-1].split(": ", 1)[1]
+
+
+def verdict(value, limit, more_is_better=False):
+    if more_is_better:
+        return "ok" if value >= limit else "**under**"
+    return "ok" if value <= limit else "**over**"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--tflq", required=True)
+    ap.add_argument("--model", required=True)
+    ap.add_argument("--out-dir", required=True)
+    ap.add_argument("--rounds", type=int, default=7)
+    ap.add_argument("--aeq-python", help="python of the venv with ai-edge-quantizer")
+    ap.add_argument("--aeq-model", help="model for the AEQ comparison (MobileNetV2)")
+    ap.add_argument("--aeq-rounds", type=int, help="rounds of part 2 (default: --rounds)")
+    ap.add_argument("--results", help="also write the report here")
+    args = ap.parse_args()
+    load_before = loadavg()
+    here = os.path.dirname(os.path.abspath(__file__))
+    aeq_script = os.path.join(here, "bench_aeq.py")
+
+    model, tflq = args.model, args.tflq
+    size = os.path.getsize(model)
+    cp_dst = f"/tmp/tflq-bench-cp-{os.getpid()}.tflite"
+    rt_dst = os.path.join(args.out_dir, "rt.tflite")
+    q_dst = {m: os.path.join(args.out_dir, f"q-{m}.tflite") for m in QUANT_MODES}
+
+    # Part 1. name -> (argv, file to drop before each run or None)
+    cmds = {
+        "cp": (["cp", model, cp_dst], cp_dst),
+        "convert": ([tflq, "convert", model, "-o", rt_dst], rt_dst),
+    }
+    for m in QUANT_MODES:
+        cmds[f"convert --quantize {m}"] = (
+            [tflq, "convert", model, "-o", q_dst[m], "--quantize", m], q_dst[m]
+        )
+    cmds["dump"] = ([tflq, "dump", model], None)
+    cmds["dump --json"] = ([tflq, "dump", "--json", model], None)
+
     try:
-        _, floor_rss = run(["true"])
-        for name in cmds:  # warm-up, not counted
-            once(name)
-        order = list(cmds)
-        for r in range(args.rounds):
-            for name in order if r % 2 == 0 else reversed(order):
-                wall, peak = once(name)
-                walls[name].append(wall)
-                rss[name].append(peak)
-            print(f"bench_run.py: round {r + 1}/{args.rounds} done", file=sys.stderr)
+        _, floor_rss, _ = run(["true"])
+        runs = measure(cmds, args.rounds, "part 1")
     finally:
         remove(cp_dst)
-
-    med = {name: statistics.median(v) for name, v in walls.items()}
+    walls = {n: [w for w, _, _ in v] for n, v in runs.items()}
+    med = {n: statistics.median(v) for n, v in walls.items()}
+    peak = {n: max(r for _, r, _ in v) for n, v in runs.items()}
     base = med["cp"]
-    peak = {name: max(v) for name, v in rss.items()}
 
-    def verdict(value, limit):
-        return "ok" if value <= limit else "**over**"
+    def self_ms(name, runs_of):
+        got = [float(m.group(1)) for _, _, e in runs_of[name]
+               for m in [TFLQ_MS.search(e)] if m]
+        return statistics.median(got) / 1e3 if got else None
 
-    rows = [
-        ("`cp` median wall time (baseline)", ms(base), "1.00x", "—", ""),
-    ]
-    for name, target in (("convert", 2.0), ("dump", None), ("dump --json", None)):
+    rows = [("`cp` median wall time (baseline)", ms(base), "1.00x", "—", "")]
+    names = ["convert"] + [f"convert --quantize {m}" for m in QUANT_MODES]
+    names += ["dump", "dump --json"]
+    for name in names:
         ratio = med[name] / base
+        mode = name.rsplit(" ", 1)[1] if "--quantize" in name else None
+        target = 2.0 if name == "convert" else QUANT_TARGET.get(mode)
+        absolute = ms(med[name])
+        if mode:
+            own = self_ms(name, runs)
+            if own is not None:
+                absolute += f" (tflq's own: {ms(own)})"
+        if target and mode:
+            tgt = f"≤ {target:.1f}x cp (aim {QUANT_AIM:.0f}x)"
+        elif target:
+            tgt = f"≤ {target:.1f}x cp"
+        else:
+            tgt = "— (information)" if mode else "—"
         rows.append((
             f"`tflq {name}` median wall time",
-            ms(med[name]),
+            absolute,
             f"{ratio:.2f}x cp",
-            f"≤ {target:.1f}x cp" if target else "—",
+            tgt,
             verdict(ratio, target) if target else "",
         ))
-    for name in ("convert", "dump", "dump --json"):
+    for name in names:
         ratio = peak[name] / size
         rows.append((
             f"`tflq {name}` peak RSS",
             mb(peak[name]),
             f"{ratio:.2f}x file",
-            "≤ 1.5x file",
-            verdict(ratio, 1.5),
+            f"≤ {RSS_TARGET:.1f}x file",
+            verdict(ratio, RSS_TARGET),
         ))
-
     spread = ", ".join(
         f"{name} {ms(min(v))}–{ms(max(v))}" for name, v in walls.items()
     )
+    sizes = ", ".join(
+        f"{m} {os.path.getsize(q_dst[m])} bytes ({os.path.getsize(q_dst[m]) / size:.3f}x)"
+        for m in QUANT_MODES
+    )
+
+    # Part 2: ai-edge-quantizer against tflq, whole process, on MobileNetV2.
+    aeq_lines = []
+    if args.aeq_python:
+        amodel = args.aeq_model or model
+        asize = os.path.getsize(amodel)
+        arounds = args.aeq_rounds or args.rounds
+        aeq_dst = os.path.join(args.out_dir, "aeq-dynamic.tflite")
+        tq_dst = os.path.join(args.out_dir, "aeq-tflq-dynamic.tflite")
+        acmds = {
+            "tflq": ([tflq, "convert", amodel, "-o", tq_dst, "--quantize", "dynamic"],
+                     tq_dst),
+            "aeq": ([args.aeq_python, aeq_script, amodel, aeq_dst], aeq_dst),
+        }
+        aruns = measure(acmds, arounds, "part 2 (AEQ)")
+        awalls = {n: [w for w, _, _ in v] for n, v in aruns.items()}
+        amed = {n: statistics.median(v) for n, v in awalls.items()}
+        apeak = {n: max(r for _, r, _ in v) for n, v in aruns.items()}
+        speedup = amed["aeq"] / amed["tflq"]
+        own = self_ms("tflq", aruns)
+        rows += [
+            (f"`tflq convert --quantize dynamic` on {os.path.basename(amodel)}, "
+             "median wall time (baseline)",
+             ms(amed["tflq"]) + (f" (tflq's own: {ms(own)})" if own is not None else ""),
+             "1.00x", "—", ""),
+            (f"AEQ `dynamic_wi8_afp32` on {os.path.basename(amodel)}, whole process, "
+             "median wall time",
+             ms(amed["aeq"]), f"{speedup:.1f}x tflq",
+             f"≥ {AEQ_TARGET:.0f}x tflq", verdict(speedup, AEQ_TARGET, True)),
+            (f"`tflq convert --quantize dynamic` peak RSS on {os.path.basename(amodel)}",
+             mb(apeak["tflq"]), f"{apeak['tflq'] / asize:.2f}x file", "—", ""),
+            (f"AEQ peak RSS on {os.path.basename(amodel)}",
+             mb(apeak["aeq"]), f"{apeak['aeq'] / asize:.2f}x file", "—", ""),
+        ]
+        aeq_ver = subprocess.run(
+            [args.aeq_python, "-c",
+             "import importlib.metadata as m; print(', '.join(p + ' ' + m.version(p) "
+             "for p in ('ai-edge-quantizer', 'ai-edge-litert', 'numpy')))"],
+            capture_output=True, text=True,
+        ).stdout.strip()
+        aspread = ", ".join(
+            f"{name} {ms(min(v))}–{ms(max(v))}" for name, v in awalls.items()
+        )
+        aeq_lines = [
+            "",
+            f"Part 2: {amodel} ({asize} bytes), {aeq_ver}; 1 warm-up + {arounds} "
+            f"interleaved rounds of `tflq convert --quantize dynamic` and "
+            f"`{os.path.relpath(args.aeq_python)} scripts/bench_aeq.py IN OUT` "
+            f"(interpreter start, import, quantize, export). Wall time range: {aspread}.",
+            f"Output sizes: AEQ {os.path.getsize(aeq_dst)} bytes, tflq "
+            f"{os.path.getsize(tq_dst)} bytes.",
+            f"- AEQ output in ai_edge_litert: "
+            f"{litert_check(args.aeq_python, aeq_script, aeq_dst)}",
+            f"- tflq output in ai_edge_litert: "
+            f"{litert_check(args.aeq_python, aeq_script, tq_dst)}",
+        ]
+        remove(aeq_dst)
+        remove(tq_dst)
+    for m in QUANT_MODES:
+        remove(q_dst[m])
+
     lines = [
         f"# tflq benchmark: {os.path.basename(model)}",
         "",
@@ -185,21 +326,28 @@ def main():
         f"- machine: nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), "
         f"CPU {cpu_model()}, {platform.system()} {platform.release()}",
         f"- load average (1/5/15 min) before / after: {load_before} / {loadavg()}",
-        f"- tflq: {git_rev(os.path.dirname(os.path.abspath(__file__)))} ({tflq})",
+        f"- tflq: {git_rev(here)} ({tflq})",
         f"- model: {model}, {size} bytes ({mb(size)})",
         f"- method: 1 warm-up + {args.rounds} interleaved rounds (order reversed every "
-        f"other round), warm page cache, median wall time; destination files "
-        f"dropped before each run; stdout to /dev/null",
+        f"other round), warm page cache, median wall time of the whole process; "
+        f"destination files dropped before each run; stdout to /dev/null",
         "",
-        "| metric | absolute | value | target | |",
+        "| metric | absolute | ratio | target | |",
         "| --- | --- | --- | --- | --- |",
     ]
     lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
     lines += [
         "",
         f"Wall time range over the rounds: {spread}.",
+        f"Quantized output sizes: {sizes}.",
         f"Peak RSS floor of the harness (`true`): {mb(floor_rss)}; RSS counts the "
         f"model's pages that tflq maps (mmap), which are shared page cache.",
+        "\"tflq's own\" is the median of the time tflq prints on stderr (its work, "
+        "without process start-up and exit).",
+    ]
+    lines += aeq_lines
+    lines += [
+        "",
         "Absolute figures vary with the load of the shared machine; compare the ratios.",
     ]
     report = "\n".join(lines) + "\n"

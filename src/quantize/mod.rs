@@ -2,6 +2,7 @@
 //! says which operand of which op is quantized, on which axis, at which version.
 
 pub mod fold;
+pub mod full_integer;
 mod graph;
 pub mod numerics;
 pub mod policy;
@@ -37,6 +38,14 @@ pub enum QuantizeError {
     NoFloatWeights,
     #[error(transparent)]
     Fold(#[from] fold::FoldError),
+    #[error("no calibration range for tensor {0:?}: the calibration run never computed it")]
+    NoRange(String),
+    #[error("--strict: {0}")]
+    Strict(String),
+    #[error("--{what}-type {io} is not available with --quantize {mode}")]
+    IoType { what: &'static str, io: String, mode: &'static str },
+    #[error("internal error: {0}")]
+    Internal(&'static str),
 }
 
 /// Refuses models that already carry integer-quantized tensors: quantizing twice loses accuracy for nothing.

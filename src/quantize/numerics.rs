@@ -29,30 +29,88 @@ pub fn symmetric_scale(max_abs: f32) -> f32 {
     }
 }
 
-fn quantize_value(v: f32, inv_scale_ref: f32) -> i8 {
-    // round half away from zero, as std::round does in TF's quantizer
-    (v / inv_scale_ref).round().clamp(-INT8_MAX_SYMMETRIC, INT8_MAX_SYMMETRIC) as i8
+/// Rounds half away from zero, as `std::round` does in TF's quantizer, without
+/// a libm call (x86-64's baseline has no rounding instruction).
+#[inline]
+pub fn round_half_away(x: f32) -> f32 {
+    if !(x.abs() < 8_388_608.0) {
+        return x; // already integral (or NaN)
+    }
+    let t = x as i32 as f32; // truncates toward zero; exact below 2^23
+    let d = x - t;
+    if d >= 0.5 {
+        t + 1.0
+    } else if d <= -0.5 {
+        t - 1.0
+    } else {
+        t
+    }
+}
+
+/// `round_half_away(v / scale)` clamped to [-127, 127], branch-free and in
+/// float until the end so the loops over a channel vectorize.
+#[inline(always)]
+fn quantize_value(v: f32, scale: f32) -> i8 {
+    // max/min also map NaN to a bound; within ±128 the i32 round trip is exact.
+    let y = (v / scale).max(-128.0).min(128.0);
+    // SAFETY: y is in [-128, 128] and not NaN (f32::max returns the non-NaN operand).
+    let t = unsafe { y.to_int_unchecked::<i32>() } as f32; // truncation toward zero
+    let d = y - t;
+    let r = (t + f32::from(u8::from(d >= 0.5)) - f32::from(u8::from(d <= -0.5))).max(-127.0).min(127.0);
+    // SAFETY: r is in [-127, 127] and not NaN.
+    unsafe { r.to_int_unchecked::<i32>() as i8 }
+}
+
+/// The largest magnitude in `values`, over 8 lanes so it vectorizes.
+#[inline(always)]
+fn max_abs(values: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let mut chunks = values.chunks_exact(8);
+    for c in &mut chunks {
+        for (m, &v) in lanes.iter_mut().zip(c) {
+            let a = v.abs();
+            *m = if a > *m { a } else { *m };
+        }
+    }
+    let tail = chunks.remainder().iter().fold(0f32, |m, v| if v.abs() > m { v.abs() } else { m });
+    lanes.iter().fold(tail, |m, &v| if v > m { v } else { m })
 }
 
 /// Quantizes `values` (row-major with `shape`) per channel along `axis`, or per
 /// tensor when `axis` is None: `scale = max|w| / 127`, `q = round(w / scale)`.
 pub fn quantize_symmetric_int8(values: &[f32], shape: &[usize], axis: Option<usize>) -> SymmetricInt8 {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: the CPU supports AVX2, checked just above.
+        return unsafe { quantize_avx2(values, shape, axis) };
+    }
+    quantize_impl(values, shape, axis)
+}
+
+/// The same code compiled for AVX2 (twice the vector width of the x86-64 baseline).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn quantize_avx2(values: &[f32], shape: &[usize], axis: Option<usize>) -> SymmetricInt8 {
+    quantize_impl(values, shape, axis)
+}
+
+#[inline(always)]
+fn quantize_impl(values: &[f32], shape: &[usize], axis: Option<usize>) -> SymmetricInt8 {
     match axis {
         None => {
-            let max_abs = values.iter().fold(0f32, |m, v| m.max(v.abs()));
-            let scale = symmetric_scale(max_abs);
+            let scale = symmetric_scale(max_abs(values));
             SymmetricInt8 { values: values.iter().map(|&v| quantize_value(v, scale)).collect(), scales: vec![scale] }
         }
         Some(axis) => {
             let (outer, channels, inner) = split_at_axis(shape, axis);
-            let mut max_abs = vec![0f32; channels];
+            let mut maxima = vec![0f32; channels];
             for o in 0..outer {
-                for (c, m) in max_abs.iter_mut().enumerate() {
+                for (c, m) in maxima.iter_mut().enumerate() {
                     let start = (o * channels + c) * inner;
-                    *m = values[start..start + inner].iter().fold(*m, |m, v| m.max(v.abs()));
+                    *m = m.max(max_abs(&values[start..start + inner]));
                 }
             }
-            let scales: Vec<f32> = max_abs.iter().map(|&m| symmetric_scale(m)).collect();
+            let scales: Vec<f32> = maxima.iter().map(|&m| symmetric_scale(m)).collect();
             let mut out = vec![0i8; values.len()];
             for o in 0..outer {
                 for (c, &scale) in scales.iter().enumerate() {
@@ -68,10 +126,22 @@ pub fn quantize_symmetric_int8(values: &[f32], shape: &[usize], axis: Option<usi
 }
 
 /// f32 → f16 bytes (little-endian), clamped to the finite range first as TF does.
+/// Converts in blocks with `half`'s slice conversion (F16C where the CPU has it).
 pub fn to_f16_bytes(values: &[f32]) -> Vec<u8> {
+    use half::slice::HalfFloatSliceExt;
+    const BLOCK: usize = 1024;
     let mut out = Vec::with_capacity(values.len() * 2);
-    for &v in values {
-        out.extend_from_slice(&half::f16::from_f32(v.clamp(-F16_MAX, F16_MAX)).to_le_bytes());
+    let mut clamped = [0f32; BLOCK];
+    let mut halves = [half::f16::ZERO; BLOCK];
+    for chunk in values.chunks(BLOCK) {
+        let n = chunk.len();
+        for (c, &v) in clamped[..n].iter_mut().zip(chunk) {
+            *c = v.clamp(-F16_MAX, F16_MAX);
+        }
+        halves[..n].convert_from_f32_slice(&clamped[..n]);
+        for h in &halves[..n] {
+            out.extend_from_slice(&h.to_le_bytes());
+        }
     }
     out
 }
@@ -79,6 +149,20 @@ pub fn to_f16_bytes(values: &[f32]) -> Vec<u8> {
 /// Little-endian f32 bytes → values. The length must be a multiple of 4.
 pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
     bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
+}
+
+/// Runs `f` on the bytes as f32 values, without copying when they are aligned
+/// (mapped weights are: the writer aligns buffers to 16 bytes).
+pub fn with_f32<R>(bytes: &[u8], f: impl FnOnce(&[f32]) -> R) -> R {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: every bit pattern is a valid f32; align_to only yields whole, aligned elements.
+        let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
+        if head.is_empty() && tail.is_empty() {
+            return f(body);
+        }
+    }
+    f(&f32_values(bytes))
 }
 
 pub fn i8_bytes(values: &[i8]) -> Vec<u8> {
@@ -108,6 +192,20 @@ mod tests {
         assert_eq!(q.values, vec![0, 0]);
         let q = quantize_symmetric_int8(&[0.5, -1.0, 0.0], &[3], None);
         assert_eq!(q.values, vec![64, -127, 0]);
+    }
+
+    #[test]
+    fn rounding_is_half_away_from_zero_and_exact() {
+        for (x, want) in
+            [(0.5, 1.0), (-0.5, -1.0), (1.5, 2.0), (2.5, 3.0), (0.49999997, 0.0), (-126.5, -127.0), (126.49999, 126.0)]
+        {
+            assert_eq!(round_half_away(x), want, "{x}");
+        }
+        let mut x = -130.0f32;
+        while x < 130.0 {
+            assert_eq!(round_half_away(x), x.round(), "{x}");
+            x += 0.013;
+        }
     }
 
     #[test]

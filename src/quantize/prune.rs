@@ -111,11 +111,22 @@ fn dedup_buffers(model: &mut Model) {
             eligible[b] = false;
         }
     }
-    let mut first: HashMap<&[u8], u32> = HashMap::new();
+    // Candidates are grouped by length and leading bytes, so only likely
+    // duplicates are compared in full and most weights are never read.
+    let mut groups: HashMap<(usize, [u8; 32]), Vec<u32>> = HashMap::new();
     let mut canonical: Vec<u32> = (0..n as u32).collect();
     for (i, buf) in model.buffers.iter().enumerate() {
-        if used[i] && eligible[i] && !buf.data.is_empty() {
-            canonical[i] = *first.entry(buf.data.as_bytes()).or_insert(i as u32);
+        if !(used[i] && eligible[i] && !buf.data.is_empty()) {
+            continue;
+        }
+        let bytes = buf.data.as_bytes();
+        let mut head = [0u8; 32];
+        let k = bytes.len().min(32);
+        head[..k].copy_from_slice(&bytes[..k]);
+        let group = groups.entry((bytes.len(), head)).or_default();
+        match group.iter().find(|&&j| model.buffers[j as usize].data.as_bytes() == bytes) {
+            Some(&j) => canonical[i] = j,
+            None => group.push(i as u32),
         }
     }
     for t in model.subgraphs.iter_mut().flat_map(|sg| &mut sg.tensors) {

@@ -66,11 +66,22 @@ pub struct Skipped {
     pub reason: String,
 }
 
+/// An op left float in a full-integer model, between DEQUANTIZE and QUANTIZE.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FloatOp {
+    pub index: usize,
+    pub op: String,
+    pub reason: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
     pub mode: String,
     pub quantized: Vec<Quantized>,
     pub skipped: Vec<Skipped>,
+    pub float_ops: Vec<FloatOp>,
+    /// Calibration: samples used and seconds taken.
+    pub calibration: Option<(usize, f64)>,
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
     pub folded_dequantize: usize,
     pub densified: usize,
@@ -98,10 +109,14 @@ impl Report {
             .iter()
             .map(|s| json!({"subgraph": s.subgraph, "index": s.index, "tensor": s.tensor, "op": s.op, "reason": s.reason}))
             .collect();
+        let float_ops: Vec<Value> =
+            self.float_ops.iter().map(|f| json!({"index": f.index, "op": f.op, "reason": f.reason})).collect();
         json!({
             "mode": self.mode,
             "quantized": quantized,
             "skipped": skipped,
+            "float_ops": float_ops,
+            "calibration": self.calibration.map(|(n, s)| json!({"samples": n, "seconds": s})),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
                       "ratio": output_bytes as f64 / input_bytes.max(1) as f64},

@@ -4,11 +4,12 @@
 //! does with Optimize.DEFAULT and supported_types=[float16].
 
 use super::graph::{self, consumers, is_constant};
-use super::numerics::{f32_values, i8_bytes, quantize_symmetric_int8, to_f16_bytes, SymmetricInt8};
+use super::numerics::{i8_bytes, quantize_symmetric_int8, to_f16_bytes, with_f32, SymmetricInt8};
 use super::policy::{self, weight_rule, WeightRule};
 use super::report::{Quantized, Report, Skipped};
 use crate::ir::{Model, Operator, QuantParams, Tensor};
 use crate::schema::{BuiltinOperator, BuiltinOptionsT, TensorType};
+use rayon::prelude::*;
 
 #[derive(Debug, Clone)]
 pub struct WeightOptions {
@@ -65,10 +66,11 @@ pub fn has_float_weights(model: &Model) -> bool {
     (0..model.subgraphs.len()).any(|si| !float_constants(model, si).is_empty())
 }
 
-fn tensor_values(model: &Model, t: &Tensor) -> Option<(Vec<f32>, Vec<usize>)> {
+/// The tensor's shape, when its data holds exactly that many f32 values.
+fn tensor_shape(model: &Model, t: &Tensor) -> Option<Vec<usize>> {
     let shape: Vec<usize> = t.shape().iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
-    let bytes = model.buffers[t.buffer as usize].data.as_bytes();
-    (bytes.len() == t.num_elements()? * 4).then(|| (f32_values(bytes), shape))
+    let bytes = model.buffers[t.buffer as usize].data.len();
+    (bytes == t.num_elements()?.checked_mul(4)?).then_some(shape)
 }
 
 /// A weight group: the uses that share one quantized form (same channel axis).
@@ -98,14 +100,32 @@ fn int8_params(q: &SymmetricInt8, axis: Option<usize>) -> QuantParams {
     }
 }
 
+/// Lets the input's pages go once a weight has been converted, so memory stays near one model's size.
+fn release(model: &Model, t: &Tensor) {
+    if let Some((src, range)) = model.buffers[t.buffer as usize].data.mapped_range() {
+        src.release(range);
+    }
+}
+
+/// One weight to quantize: where it is, its shape and the groups of its uses.
+struct Job {
+    si: usize,
+    ti: usize,
+    shape: Vec<usize>,
+    groups: Vec<Group>,
+    in_place: bool,
+}
+
 /// Which weights the int8 modes quantize, and why others are skipped. The
-/// `apply` callback does the mode-specific rewrite of one group.
+/// conversions run in parallel; `apply` then rewrites each group in order, so
+/// the output does not depend on scheduling.
 fn for_each_int8_weight(
     model: &mut Model,
     opts: &WeightOptions,
     report: &mut Report,
     mut apply: impl FnMut(&mut Model, usize, usize, &Group, bool, &SymmetricInt8),
 ) {
+    let mut jobs = Vec::new();
     for si in 0..model.subgraphs.len() {
         for (ti, uses) in float_constants(model, si) {
             let u = classify(model, si, &uses);
@@ -128,26 +148,41 @@ fn for_each_int8_weight(
                 report.skipped.push(skip(format!("too small ({n} < {} elements)", opts.min_weight_elements), first_op));
                 continue;
             }
-            let Some((values, shape)) = tensor_values(model, t) else {
+            let Some(shape) = tensor_shape(model, t) else {
                 report.skipped.push(skip("data size does not match the shape".into(), first_op));
                 continue;
             };
             let groups = groups(&u.weight, shape.len(), opts.per_tensor);
             let in_place = groups.len() == 1 && u.other.is_empty();
-            for g in &groups {
-                let q = quantize_symmetric_int8(&values, &shape, g.axis);
-                let t = &model.subgraphs[si].tensors[ti];
-                report.quantized.push(Quantized::int8(
-                    si,
-                    ti,
-                    t.name(),
-                    &op_name(model, si, g.uses[0].0),
-                    g.axis,
-                    n,
-                    &q.scales,
-                ));
-                apply(model, si, ti, g, in_place, &q);
-            }
+            jobs.push(Job { si, ti, shape, groups, in_place });
+        }
+    }
+    let model_ref: &Model = model;
+    let results: Vec<Vec<SymmetricInt8>> = jobs
+        .par_iter()
+        .map(|j| {
+            let t = &model_ref.subgraphs[j.si].tensors[j.ti];
+            let bytes = model_ref.buffers[t.buffer as usize].data.as_bytes();
+            let q =
+                with_f32(bytes, |v| j.groups.iter().map(|g| quantize_symmetric_int8(v, &j.shape, g.axis)).collect());
+            release(model_ref, t);
+            q
+        })
+        .collect();
+    for (j, qs) in jobs.iter().zip(results) {
+        let n = j.shape.iter().product();
+        for (g, q) in j.groups.iter().zip(&qs) {
+            let t = &model.subgraphs[j.si].tensors[j.ti];
+            report.quantized.push(Quantized::int8(
+                j.si,
+                j.ti,
+                t.name(),
+                &op_name(model, j.si, g.uses[0].0),
+                g.axis,
+                n,
+                &q.scales,
+            ));
+            apply(model, j.si, j.ti, g, j.in_place, q);
         }
     }
 }
@@ -281,6 +316,7 @@ pub fn quantize_weight_only(model: &mut Model, opts: &WeightOptions) -> Report {
 pub fn quantize_float16(model: &mut Model) -> Report {
     let mut report = Report::new("float16");
     let mut prepend: Vec<(usize, Operator)> = Vec::new();
+    let mut jobs = Vec::new();
     for si in 0..model.subgraphs.len() {
         for (ti, uses) in float_constants(model, si) {
             let t = &model.subgraphs[si].tensors[ti];
@@ -295,23 +331,35 @@ pub fn quantize_float16(model: &mut Model) -> Report {
                 });
                 continue;
             }
-            let values = f32_values(model.buffers[t.buffer as usize].data.as_bytes());
-            report.quantized.push(Quantized::float16(si, ti, t.name(), &op, values.len()));
-            let buffer = graph::add_buffer(model, to_f16_bytes(&values));
-            let code = graph::opcode(model, BuiltinOperator::DEQUANTIZE, policy::DEQUANTIZE_FLOAT16_VERSION);
-            let sg = &mut model.subgraphs[si];
-            let name = graph::unique_name(sg, sg.tensors[ti].name(), "_dequantized");
-            let float = Tensor { name: Some(name), buffer: 0, ..sg.tensors[ti].clone() };
-            let t = &mut sg.tensors[ti];
-            t.dtype = TensorType::FLOAT16;
-            t.buffer = buffer;
-            t.quantization = None;
-            let ft = graph::add_tensor(sg, float);
-            for &(oi, _) in &uses {
-                rewire(&mut sg.operators[oi], ti, ft);
-            }
-            prepend.push((si, graph::simple_op(code, ti as i32, ft)));
+            jobs.push((si, ti, uses, op));
         }
+    }
+    let model_ref: &Model = model;
+    let converted: Vec<Vec<u8>> = jobs
+        .par_iter()
+        .map(|(si, ti, _, _)| {
+            let t = &model_ref.subgraphs[*si].tensors[*ti];
+            let bytes = with_f32(model_ref.buffers[t.buffer as usize].data.as_bytes(), to_f16_bytes);
+            release(model_ref, t);
+            bytes
+        })
+        .collect();
+    for ((si, ti, uses, op), bytes) in jobs.into_iter().zip(converted) {
+        report.quantized.push(Quantized::float16(si, ti, model.subgraphs[si].tensors[ti].name(), &op, bytes.len() / 2));
+        let buffer = graph::add_buffer(model, bytes);
+        let code = graph::opcode(model, BuiltinOperator::DEQUANTIZE, policy::DEQUANTIZE_FLOAT16_VERSION);
+        let sg = &mut model.subgraphs[si];
+        let name = graph::unique_name(sg, sg.tensors[ti].name(), "_dequantized");
+        let float = Tensor { name: Some(name), buffer: 0, ..sg.tensors[ti].clone() };
+        let t = &mut sg.tensors[ti];
+        t.dtype = TensorType::FLOAT16;
+        t.buffer = buffer;
+        t.quantization = None;
+        let ft = graph::add_tensor(sg, float);
+        for &(oi, _) in &uses {
+            rewire(&mut sg.operators[oi], ti, ft);
+        }
+        prepend.push((si, graph::simple_op(code, ti as i32, ft)));
     }
     prepend_ops(model, prepend);
     report

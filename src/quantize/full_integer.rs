@@ -1,0 +1,608 @@
+//! `quantize_full_integer`: int8 (or 16x8) activations from calibrated ranges,
+//! symmetric int8 weights, int32 (int64) biases, QUANTIZE/DEQUANTIZE at the
+//! model's float boundary and around ops without an integer kernel.
+//!
+//! Each float tensor has a home domain: integer when an integer op (or an
+//! integer model input) produces it, float otherwise. A consumer in the other
+//! domain reads a twin made once by QUANTIZE or DEQUANTIZE, emitted just
+//! before the first such consumer, so the operator order stays topological.
+
+use super::graph::{self, consumers, is_constant};
+use super::numerics::{f32_values, i8_bytes, quantize_symmetric_int8};
+use super::policy::{self, integer_rule, ConstantRole, IntegerRule, OutputParams};
+use super::report::{FloatOp, Quantized, Report};
+use super::QuantizeError;
+use crate::ir::{Model, Operator, QuantParams, Subgraph, Tensor};
+use crate::schema::{AddOptionsT, BuiltinOperator, BuiltinOptionsT, SubOptionsT, TensorType};
+use std::collections::HashMap;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activations {
+    Int8,
+    /// int16 activations, int8 weights, int64 bias ("16x8").
+    Int16,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IoType {
+    Float32,
+    Int8,
+    Uint8,
+    Int16,
+}
+
+#[derive(Debug, Clone)]
+pub struct IntegerOptions {
+    pub activations: Activations,
+    pub input_type: IoType,
+    pub output_type: IoType,
+    pub per_tensor: bool,
+    /// An op without an integer kernel is an error instead of staying float.
+    pub strict: bool,
+}
+
+/// Calibrated (min, max) per tensor of the main subgraph; None where never observed.
+pub type Ranges = Vec<Option<(f32, f32)>>;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct QParams {
+    scale: f32,
+    zero_point: i64,
+}
+
+impl Activations {
+    fn dtype(self) -> TensorType {
+        match self {
+            Activations::Int8 => TensorType::INT8,
+            Activations::Int16 => TensorType::INT16,
+        }
+    }
+
+    /// Int8: asymmetric over the range widened to include 0. Int16: symmetric, zero point 0.
+    fn params(self, (min, max): (f32, f32)) -> QParams {
+        match self {
+            Activations::Int8 => {
+                let (lo, hi) = (min.min(0.0), max.max(0.0));
+                let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 / 255.0 };
+                let zero_point = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i64;
+                QParams { scale, zero_point }
+            }
+            Activations::Int16 => {
+                let m = min.abs().max(max.abs());
+                QParams { scale: if m > 0.0 { m / 32767.0 } else { 1.0 / 32767.0 }, zero_point: 0 }
+            }
+        }
+    }
+
+    fn range(self) -> (f32, f32) {
+        match self {
+            Activations::Int8 => (-128.0, 127.0),
+            Activations::Int16 => (-32768.0, 32767.0),
+        }
+    }
+}
+
+fn per_tensor(p: QParams) -> QuantParams {
+    QuantParams { scale: Some(vec![p.scale]), zero_point: Some(vec![p.zero_point]), ..QuantParams::default() }
+}
+
+fn params_of(t: &Tensor) -> Option<QParams> {
+    let q = t.quantization.as_ref()?;
+    Some(QParams { scale: *q.scales().first()?, zero_point: q.zero_points().first().copied().unwrap_or(0) })
+}
+
+fn min_max(values: &[f32]) -> (f32, f32) {
+    values.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| (lo.min(v), hi.max(v)))
+}
+
+struct Rewriter<'r> {
+    opts: &'r IntegerOptions,
+    ranges: &'r Ranges,
+    sg: Subgraph,
+    /// Uses per original tensor, to decide whether a constant can be converted in place.
+    uses: Vec<usize>,
+    quantized_home: Vec<bool>,
+    /// Original tensors that hold float values (FLOAT32 in the input model).
+    was_float: Vec<bool>,
+    /// A uint8 model input and its int8 twin.
+    uint8_inputs: HashMap<usize, usize>,
+    int_twin: HashMap<usize, usize>,
+    float_twin: HashMap<usize, usize>,
+    requantized: HashMap<(usize, u32, i64), usize>,
+    ops: Vec<Operator>,
+    versions: Vec<(u32, i32)>,
+    report: Report,
+}
+
+impl Rewriter<'_> {
+    fn add(&mut self, t: Tensor) -> usize {
+        self.quantized_home.push(t.dtype != TensorType::FLOAT32);
+        graph::add_tensor(&mut self.sg, t) as usize
+    }
+
+    fn emit(&mut self, model: &mut Model, op: BuiltinOperator, version: i32, input: usize, output: usize) {
+        let code = graph::opcode(model, op, version);
+        self.versions.push((code, version));
+        self.ops.push(graph::simple_op(code, input as i32, output as i32));
+    }
+
+    fn quantize_op_version(&self) -> i32 {
+        match self.opts.activations {
+            Activations::Int8 => policy::QUANTIZE_VERSION,
+            Activations::Int16 => policy::QUANTIZE_INT16_VERSION,
+        }
+    }
+
+    fn dequantize_version(&self) -> i32 {
+        match self.opts.activations {
+            Activations::Int8 => policy::DEQUANTIZE_INT8_VERSION,
+            Activations::Int16 => policy::DEQUANTIZE_INT16_VERSION,
+        }
+    }
+
+    fn range(&self, t: usize) -> Option<(f32, f32)> {
+        self.ranges.get(t).copied().flatten()
+    }
+
+    /// The integer version of tensor `t`, requantized to `required` if given.
+    fn quantized(&mut self, model: &mut Model, t: usize, required: Option<QParams>) -> Result<usize, QuantizeError> {
+        let base = if self.quantized_home[t] {
+            t
+        } else if let Some(&q) = self.int_twin.get(&t) {
+            q
+        } else {
+            let range = self.range(t).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[t].name().into()))?;
+            let p = self.opts.activations.params(range);
+            let src = &self.sg.tensors[t];
+            let name = graph::unique_name(&self.sg, src.name(), "_quantized");
+            let twin = Tensor {
+                name: Some(name),
+                dtype: self.opts.activations.dtype(),
+                buffer: 0,
+                quantization: Some(per_tensor(p)),
+                ..src.clone()
+            };
+            let q = self.add(twin);
+            self.emit(model, BuiltinOperator::QUANTIZE, self.quantize_op_version(), t, q);
+            self.int_twin.insert(t, q);
+            q
+        };
+        let Some(req) = required else { return Ok(base) };
+        let have = params_of(&self.sg.tensors[base]);
+        if have == Some(req) {
+            return Ok(base);
+        }
+        let key = (base, req.scale.to_bits(), req.zero_point);
+        if let Some(&r) = self.requantized.get(&key) {
+            return Ok(r);
+        }
+        let src = &self.sg.tensors[base];
+        let name = graph::unique_name(&self.sg, src.name(), "_requantized");
+        let twin = Tensor { name: Some(name), buffer: 0, quantization: Some(per_tensor(req)), ..src.clone() };
+        let r = self.add(twin);
+        self.emit(model, BuiltinOperator::QUANTIZE, self.quantize_op_version(), base, r);
+        self.requantized.insert(key, r);
+        Ok(r)
+    }
+
+    /// The float version of tensor `t`.
+    fn float(&mut self, model: &mut Model, t: usize) -> usize {
+        if let Some(&q) = self.uint8_inputs.get(&t) {
+            return self.float(model, q);
+        }
+        if !self.quantized_home[t] {
+            return t;
+        }
+        if let Some(&f) = self.float_twin.get(&t) {
+            return f;
+        }
+        let src = &self.sg.tensors[t];
+        let name = graph::unique_name(&self.sg, src.name(), "_dequantized");
+        let twin =
+            Tensor { name: Some(name), dtype: TensorType::FLOAT32, buffer: 0, quantization: None, ..src.clone() };
+        let f = self.add(twin);
+        self.emit(model, BuiltinOperator::DEQUANTIZE, self.dequantize_version(), t, f);
+        self.float_twin.insert(t, f);
+        f
+    }
+
+    /// A quantized copy of constant `t` (in place when this is its only use).
+    fn constant(&mut self, model: &mut Model, t: usize, dtype: TensorType, bytes: Vec<u8>, q: QuantParams) -> usize {
+        let buffer = graph::add_buffer(model, bytes);
+        if self.uses[t] == 1 {
+            let x = &mut self.sg.tensors[t];
+            x.dtype = dtype;
+            x.buffer = buffer;
+            x.quantization = Some(q);
+            self.quantized_home[t] = true;
+            return t;
+        }
+        let src = &self.sg.tensors[t];
+        let suffix = if dtype == TensorType::INT8 { "_int8" } else { "_quantized" };
+        let name = graph::unique_name(&self.sg, src.name(), suffix);
+        self.add(Tensor { name: Some(name), dtype, buffer, quantization: Some(q), ..src.clone() })
+    }
+
+    /// Activation-like quantization of a constant from its own range (or given params).
+    fn constant_as_activation(&mut self, model: &mut Model, t: usize, params: Option<QParams>) -> usize {
+        let values = f32_values(model.buffers[self.sg.tensors[t].buffer as usize].data.as_bytes());
+        let p = params.unwrap_or_else(|| self.opts.activations.params(min_max(&values)));
+        let (lo, hi) = self.opts.activations.range();
+        let bytes: Vec<u8> = match self.opts.activations {
+            Activations::Int8 => values
+                .iter()
+                .map(|&v| ((v / p.scale).round() + p.zero_point as f32).clamp(lo, hi) as i8 as u8)
+                .collect(),
+            Activations::Int16 => values
+                .iter()
+                .flat_map(|&v| (((v / p.scale).round() + p.zero_point as f32).clamp(lo, hi) as i16).to_le_bytes())
+                .collect(),
+        };
+        self.constant(model, t, self.opts.activations.dtype(), bytes, per_tensor(p))
+    }
+
+    fn weights(&mut self, model: &mut Model, si_op: &str, t: usize, axis: Option<usize>) -> usize {
+        let tensor = &self.sg.tensors[t];
+        let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
+        let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
+        let values = f32_values(model.buffers[tensor.buffer as usize].data.as_bytes());
+        let q = quantize_symmetric_int8(&values, &shape, axis);
+        self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, values.len(), &q.scales));
+        let params = QuantParams {
+            scale: Some(q.scales.clone()),
+            zero_point: Some(vec![0; q.scales.len()]),
+            quantized_dimension: axis.unwrap_or(0) as i32,
+            ..QuantParams::default()
+        };
+        self.constant(model, t, TensorType::INT8, i8_bytes(&q.values), params)
+    }
+
+    fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32], axis: i32) -> usize {
+        let values = f32_values(model.buffers[self.sg.tensors[t].buffer as usize].data.as_bytes());
+        let scales: Vec<f32> = weight_scales.iter().map(|&w| input_scale * w).collect();
+        let scale_of = |i: usize| if scales.len() == 1 { scales[0] } else { scales[i % scales.len()] };
+        let (dtype, bytes): (TensorType, Vec<u8>) = match self.opts.activations {
+            Activations::Int8 => (
+                TensorType::INT32,
+                values
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &b)| {
+                        ((b / scale_of(i)).round().clamp(i32::MIN as f32, i32::MAX as f32) as i32).to_le_bytes()
+                    })
+                    .collect(),
+            ),
+            Activations::Int16 => (
+                TensorType::INT64,
+                values
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, &b)| ((b as f64 / scale_of(i) as f64).round() as i64).to_le_bytes())
+                    .collect(),
+            ),
+        };
+        let params = QuantParams {
+            scale: Some(scales.clone()),
+            zero_point: Some(vec![0; scales.len()]),
+            quantized_dimension: if scales.len() > 1 { axis } else { 0 },
+            ..QuantParams::default()
+        };
+        self.constant(model, t, dtype, bytes, params)
+    }
+
+    /// Why op `op` must stay float, or None when it can run on integers.
+    fn float_reason(&self, model: &Model, op: &Operator) -> Option<String> {
+        let code = &model.operator_codes[op.opcode_index as usize];
+        let name = code.name();
+        let Some(rule) = integer_rule(code.builtin).filter(|_| code.custom_code.is_none()) else {
+            return Some(format!("no integer kernel for {name}"));
+        };
+        if self.opts.activations == Activations::Int16 && !rule.int16 {
+            return Some(format!("no int16 kernel for {name}"));
+        }
+        let float_tensor = |t: i32| t >= 0 && self.sg.tensors[t as usize].dtype == TensorType::FLOAT32;
+        for (slot, &t) in op.inputs.iter().enumerate() {
+            if !float_tensor(t) {
+                continue;
+            }
+            let tensor = &self.sg.tensors[t as usize];
+            let constant = is_constant(model, tensor);
+            let role = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1);
+            if role.is_some() && !constant {
+                return Some(format!("{name} input {slot} ({}) is not constant", tensor.name()));
+            }
+            if !constant && self.range(t as usize).is_none() {
+                return Some(format!("no calibration range for {}", tensor.name()));
+            }
+        }
+        for &t in &op.outputs {
+            if float_tensor(t) && rule.output == OutputParams::Calibrated && self.range(t as usize).is_none() {
+                return Some(format!("no calibration range for {}", self.sg.tensors[t as usize].name()));
+            }
+        }
+        if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
+            return Some(String::new()); // no float data: nothing to quantize
+        }
+        None
+    }
+
+    fn integer_op(&mut self, model: &mut Model, mut op: Operator, rule: &IntegerRule) -> Result<(), QuantizeError> {
+        let op_name = model.operator_codes[op.opcode_index as usize].name();
+        let float_tensor = |sg: &Subgraph, t: i32| t >= 0 && sg.tensors[t as usize].dtype == TensorType::FLOAT32;
+        // Parameters the inputs must share (CONCATENATION, MINIMUM, MAXIMUM).
+        let shared = if rule.inputs_share_output {
+            let out = op.outputs[0] as usize;
+            Some(
+                self.opts
+                    .activations
+                    .params(self.range(out).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[out].name().into()))?),
+            )
+        } else {
+            None
+        };
+        let mut bias_slots = Vec::new();
+        for slot in 0..op.inputs.len() {
+            let t = op.inputs[slot];
+            if !float_tensor(&self.sg, t) {
+                continue;
+            }
+            let t = t as usize;
+            let role = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1);
+            let constant = is_constant(model, &self.sg.tensors[t]);
+            op.inputs[slot] = match role {
+                Some(ConstantRole::Bias { .. }) => {
+                    bias_slots.push(slot);
+                    continue;
+                }
+                Some(ConstantRole::Weights { axis }) => self.weights(model, &op_name, t, Some(axis)),
+                Some(ConstantRole::WeightsPerTensor) => self.weights(model, &op_name, t, None),
+                None if constant => {
+                    // A constant moved by a same-scale op, or shared with the output, takes those parameters.
+                    let params = shared.or(match rule.output {
+                        OutputParams::SameAsInput(s) if s != slot => op
+                            .inputs
+                            .get(s)
+                            .and_then(|&x| (x >= 0).then(|| params_of(&self.sg.tensors[x as usize])).flatten()),
+                        _ => None,
+                    });
+                    self.constant_as_activation(model, t, params)
+                }
+                None => self.quantized(model, t, shared)?,
+            } as i32;
+        }
+        for slot in bias_slots {
+            let Some(ConstantRole::Bias { input, weights }) = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1)
+            else {
+                continue;
+            };
+            let input_scale = params_of(&self.sg.tensors[op.inputs[input] as usize]).map(|p| p.scale);
+            let w = &self.sg.tensors[op.inputs[weights] as usize];
+            let (Some(input_scale), Some(wq)) = (input_scale, w.quantization.clone()) else { continue };
+            let t = op.inputs[slot] as usize;
+            op.inputs[slot] = self.bias(model, t, input_scale, wq.scales(), wq.quantized_dimension) as i32;
+        }
+        // Outputs.
+        let mut after: Vec<(BuiltinOperator, i32, usize, usize)> = Vec::new();
+        for j in 0..op.outputs.len() {
+            let t = op.outputs[j];
+            if !float_tensor(&self.sg, t) {
+                continue;
+            }
+            let t = t as usize;
+            let p = match rule.output {
+                OutputParams::Calibrated => match shared {
+                    Some(p) => p,
+                    None => self
+                        .opts
+                        .activations
+                        .params(self.range(t).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[t].name().into()))?),
+                },
+                OutputParams::SameAsInput(s) => params_of(&self.sg.tensors[op.inputs[s] as usize])
+                    .ok_or(QuantizeError::Internal("same-scale input has no parameters"))?,
+                OutputParams::Fixed { int8, int16 } => {
+                    let (scale, zero_point) = if self.opts.activations == Activations::Int8 { int8 } else { int16 };
+                    QParams { scale, zero_point }
+                }
+            };
+            let dtype = self.opts.activations.dtype();
+            let graph_output = self.sg.outputs.contains(&(t as i32));
+            match (graph_output, self.opts.output_type) {
+                (true, IoType::Float32) => {
+                    let name = graph::unique_name(&self.sg, self.sg.tensors[t].name(), "_quantized");
+                    let q = self.add(Tensor {
+                        name: Some(name),
+                        dtype,
+                        buffer: 0,
+                        quantization: Some(per_tensor(p)),
+                        ..self.sg.tensors[t].clone()
+                    });
+                    op.outputs[j] = q as i32;
+                    after.push((BuiltinOperator::DEQUANTIZE, self.dequantize_version(), q, t));
+                }
+                (true, IoType::Uint8) => {
+                    let name = graph::unique_name(&self.sg, self.sg.tensors[t].name(), "_int8");
+                    let q = self.add(Tensor {
+                        name: Some(name),
+                        dtype,
+                        buffer: 0,
+                        quantization: Some(per_tensor(p)),
+                        ..self.sg.tensors[t].clone()
+                    });
+                    op.outputs[j] = q as i32;
+                    let out = &mut self.sg.tensors[t];
+                    out.dtype = TensorType::UINT8;
+                    out.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
+                    self.quantized_home[t] = true;
+                    after.push((BuiltinOperator::QUANTIZE, policy::QUANTIZE_VERSION, q, t));
+                }
+                _ => {
+                    let x = &mut self.sg.tensors[t];
+                    x.dtype = dtype;
+                    x.quantization = Some(per_tensor(p));
+                    self.quantized_home[t] = true;
+                }
+            }
+        }
+        let mut version = rule.version;
+        if self.opts.activations == Activations::Int8 && rule.op == BuiltinOperator::MUL {
+            let s = |t: i32| params_of(&self.sg.tensors[t as usize]).map_or(0.0, |p| p.scale as f64);
+            if op.inputs.len() == 2
+                && s(op.outputs[0]) > 0.0
+                && s(op.inputs[0]) * s(op.inputs[1]) / s(op.outputs[0]) >= 1.0
+            {
+                version = 3;
+            }
+        }
+        if self.opts.activations == Activations::Int16 {
+            set_int16_options(&mut op, rule.op);
+        }
+        self.versions.push((op.opcode_index, version));
+        self.ops.push(op);
+        for (kind, v, from, to) in after {
+            self.emit(model, kind, v, from, to);
+        }
+        Ok(())
+    }
+}
+
+/// 16x8 kernels: 64-bit bias for conv-like ops, general (not power-of-two) scales for ADD/SUB.
+fn set_int16_options(op: &mut Operator, kind: BuiltinOperator) {
+    const INT64: TensorType = TensorType::INT64;
+    match (&mut op.builtin_options, kind) {
+        (BuiltinOptionsT::Conv2DOptions(o), _) => o.quantized_bias_type = INT64,
+        (BuiltinOptionsT::FullyConnectedOptions(o), _) => o.quantized_bias_type = INT64,
+        (BuiltinOptionsT::TransposeConvOptions(o), _) => o.quantized_bias_type = INT64,
+        (BuiltinOptionsT::AddOptions(o), _) => o.pot_scale_int16 = false,
+        (BuiltinOptionsT::SubOptions(o), _) => o.pot_scale_int16 = false,
+        (o @ BuiltinOptionsT::NONE, BuiltinOperator::ADD) => {
+            *o = BuiltinOptionsT::AddOptions(Box::new(AddOptionsT { pot_scale_int16: false, ..AddOptionsT::default() }))
+        }
+        (o @ BuiltinOptionsT::NONE, BuiltinOperator::SUB) => {
+            *o = BuiltinOptionsT::SubOptions(Box::new(SubOptionsT { pot_scale_int16: false, ..SubOptionsT::default() }))
+        }
+        _ => {}
+    }
+}
+
+fn check_io(opts: &IntegerOptions) -> Result<(), QuantizeError> {
+    let ok = |t: IoType| match opts.activations {
+        Activations::Int8 => matches!(t, IoType::Float32 | IoType::Int8 | IoType::Uint8),
+        Activations::Int16 => matches!(t, IoType::Float32 | IoType::Int16),
+    };
+    for (what, t) in [("input", opts.input_type), ("output", opts.output_type)] {
+        if !ok(t) {
+            return Err(QuantizeError::IoType {
+                what,
+                io: format!("{t:?}").to_lowercase(),
+                mode: if opts.activations == Activations::Int8 { "int8" } else { "int16x8" },
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Rewrites the main subgraph to integer arithmetic using `ranges` (from calibration).
+pub fn quantize_full_integer(
+    model: &mut Model,
+    ranges: &Ranges,
+    opts: &IntegerOptions,
+) -> Result<Report, QuantizeError> {
+    check_io(opts)?;
+    if model.subgraphs.is_empty() {
+        return Err(QuantizeError::NoFloatWeights);
+    }
+    let sg = std::mem::take(&mut model.subgraphs[0]);
+    let uses = consumers(&sg).iter().map(Vec::len).collect();
+    let was_float: Vec<bool> = sg.tensors.iter().map(|t| t.dtype == TensorType::FLOAT32).collect();
+    let quantized_home = vec![false; sg.tensors.len()];
+    let mode = if opts.activations == Activations::Int8 { "int8" } else { "int16x8" };
+    let mut rw = Rewriter {
+        opts,
+        ranges,
+        sg,
+        uses,
+        quantized_home,
+        was_float,
+        uint8_inputs: HashMap::new(),
+        int_twin: HashMap::new(),
+        float_twin: HashMap::new(),
+        requantized: HashMap::new(),
+        ops: Vec::new(),
+        versions: Vec::new(),
+        report: Report::new(mode),
+    };
+    let result = rewrite(model, &mut rw);
+    let Rewriter { sg, ops, versions, report, .. } = rw;
+    model.subgraphs[0] = sg;
+    result?;
+    model.subgraphs[0].operators = ops;
+    graph::raise_versions(model, &versions);
+    Ok(report)
+}
+
+fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError> {
+    // Integer model inputs are quantized in place (uint8 through an int8 twin).
+    for &t in &rw.sg.inputs.clone() {
+        let t = t as usize;
+        if rw.sg.tensors[t].dtype != TensorType::FLOAT32 || rw.opts.input_type == IoType::Float32 {
+            continue;
+        }
+        let range = rw.range(t).ok_or_else(|| QuantizeError::NoRange(rw.sg.tensors[t].name().into()))?;
+        let p = rw.opts.activations.params(range);
+        if rw.opts.input_type == IoType::Uint8 {
+            // Consumers read an int8 twin, made by QUANTIZE from the uint8 input (same scale, zero point + 128).
+            let q = rw.quantized(model, t, None)?;
+            let x = &mut rw.sg.tensors[t];
+            x.dtype = TensorType::UINT8;
+            x.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
+            rw.uint8_inputs.insert(t, q);
+        } else {
+            let x = &mut rw.sg.tensors[t];
+            x.dtype = rw.opts.activations.dtype();
+            x.quantization = Some(per_tensor(p));
+            rw.quantized_home[t] = true;
+        }
+    }
+    let original = std::mem::take(&mut rw.sg.operators);
+    for (oi, op) in original.into_iter().enumerate() {
+        match rw.float_reason(model, &op) {
+            None => {
+                let rule = integer_rule(model.operator_codes[op.opcode_index as usize].builtin).expect("checked");
+                rw.integer_op(model, op, rule)?;
+            }
+            Some(reason) => {
+                if !reason.is_empty() {
+                    if rw.opts.strict {
+                        return Err(QuantizeError::Strict(reason));
+                    }
+                    let name = model.operator_codes[op.opcode_index as usize].name();
+                    rw.report.float_ops.push(FloatOp { index: oi, op: name, reason });
+                }
+                let mut op = op;
+                for slot in 0..op.inputs.len() {
+                    let t = op.inputs[slot];
+                    if t >= 0 && rw.was_float[t as usize] {
+                        op.inputs[slot] = rw.float(model, t as usize) as i32;
+                    }
+                }
+                rw.ops.push(op);
+            }
+        }
+    }
+    // Integer outputs produced by float ops (or passed straight from an input).
+    let outputs = rw.sg.outputs.clone();
+    for (i, &t) in outputs.iter().enumerate() {
+        let t = t as usize;
+        let want_int = rw.opts.output_type != IoType::Float32;
+        if want_int && rw.sg.tensors[t].dtype == TensorType::FLOAT32 {
+            let q = rw.quantized(model, t, None)?;
+            rw.sg.outputs[i] = q as i32;
+            for sd in model.signature_defs.iter_mut().filter(|s| s.subgraph_index == 0) {
+                for m in sd.outputs.iter_mut().filter(|m| m.tensor_index == t as u32) {
+                    m.tensor_index = q as u32;
+                }
+            }
+        }
+    }
+    Ok(())
+}
