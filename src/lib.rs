@@ -4,6 +4,7 @@
 //! The flow is one-way: a reader turns the input file into the [`ir::Model`],
 //! passes transform the IR, and the writer turns it back into bytes.
 
+pub mod calibrate;
 pub mod dump;
 pub mod graphdef;
 pub mod interp;
@@ -15,8 +16,9 @@ pub mod tflite;
 pub use ir::Model;
 pub use tflite::{load, save, ReadError, WriteError, WriteOptions};
 
-/// Loads a model from a `.tflite` or a frozen GraphDef `.pb`, told apart by content.
-pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Result<Model, LoadError> {
+/// Loads a model from a `.tflite` or a frozen GraphDef `.pb`, told apart by
+/// content, with the importer's warnings (e.g. an unknown batch set to 1).
+pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Result<(Model, Vec<String>), LoadError> {
     let bytes_head = {
         use std::io::Read;
         let mut head = [0u8; 8];
@@ -25,11 +27,12 @@ pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Resu
             .map_err(|err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err }))?;
         head[..n].to_vec()
     };
-    if bytes_head.len() >= 8 && &bytes_head[4..8] == b"TFL3" || !looks_like_graphdef(&bytes_head) {
-        return Ok(load(path)?);
+    let tflite = bytes_head.len() >= 8 && &bytes_head[4..8] == b"TFL3";
+    if tflite || !looks_like_graphdef(&bytes_head) {
+        return Ok((load(path)?, Vec::new()));
     }
     let bytes = std::fs::read(path).map_err(|err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err }))?;
-    Ok(graphdef::import(&bytes, graph)?)
+    Ok(graphdef::import_with_warnings(bytes::Bytes::from(bytes), graph)?)
 }
 
 /// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.

@@ -3,12 +3,15 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
+use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
+use tflq::calibrate::data::{load_samples, ImageOptions};
 use tflq::graphdef::ImportOptions;
-use tflq::quantize::{quantize_weights, Report, WeightMode, WeightOptions};
+use tflq::quantize::full_integer::{Activations, IntegerOptions, IoType};
+use tflq::quantize::{quantize_calibrated, quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
 
 #[derive(Parser)]
@@ -25,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Read a model and write it as .tflite, optionally quantized.
-    Convert(ConvertArgs),
+    Convert(Box<ConvertArgs>),
     /// Show a model's tensors, operators, quantization and metadata.
     Dump {
         /// The .tflite model to show.
@@ -52,6 +55,28 @@ struct ConvertArgs {
     /// Per-tensor weight scales instead of per-channel.
     #[arg(long)]
     per_tensor: bool,
+    /// Calibration samples for int8/int16x8 (repeatable): a .npy (first axis = samples), a .npz (one array per
+    /// input name) or a folder of PNG/JPEG images.
+    #[arg(long, value_name = "PATH")]
+    calibration_data: Vec<PathBuf>,
+    /// Use at most N calibration samples.
+    #[arg(long, value_name = "N")]
+    calibration_samples: Option<usize>,
+    /// Image calibration: per-channel mean subtracted after scaling to [0,1], e.g. 0.485,0.456,0.406.
+    #[arg(long, value_delimiter = ',')]
+    mean: Option<Vec<f32>>,
+    /// Image calibration: per-channel standard deviation to divide by.
+    #[arg(long, value_delimiter = ',')]
+    std: Option<Vec<f32>>,
+    /// Full-integer modes: the model input type.
+    #[arg(long, value_enum, default_value_t = Io::Float32)]
+    input_type: Io,
+    /// Full-integer modes: the model output type.
+    #[arg(long, value_enum, default_value_t = Io::Float32)]
+    output_type: Io,
+    /// Full-integer modes: fail instead of leaving an op without an integer kernel in float.
+    #[arg(long)]
+    strict: bool,
     /// Write a JSON report: what was quantized, what was skipped and why, sizes, time.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -62,7 +87,7 @@ struct ConvertArgs {
     #[arg(long, value_name = "C", value_delimiter = ',')]
     output_arrays: Option<Vec<String>>,
     /// Frozen graphs: one shape per input, e.g. 1,224,224,3:1,10.
-    #[arg(long, value_name = "SHAPES", value_parser = parse_shapes)]
+    #[arg(long, value_name = "SHAPES", value_delimiter = ':', value_parser = parse_shape)]
     input_shapes: Option<Vec<Vec<i64>>>,
     /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
     #[arg(long, value_enum, default_value_t = BufferLayout::Auto, hide = true)]
@@ -86,6 +111,14 @@ enum Mode {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Io {
+    Float32,
+    Int8,
+    Uint8,
+    Int16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum BufferLayout {
     Auto,
     Inline,
@@ -101,30 +134,75 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            let msg = format!("{e:#}");
-            eprintln!("error: {}", msg.split_whitespace().collect::<Vec<_>>().join(" "));
+            eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
         }
     }
+}
+
+/// The error and its causes on one line; a cause whose text the message already holds is not repeated.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut msg = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            if !msg.is_empty() {
+                msg.push_str(": ");
+            }
+            msg.push_str(&text);
+        }
+    }
+    msg.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 fn load(path: &Path) -> Result<tflq::Model> {
     tflq::load(path).with_context(|| format!("{}", path.display()))
 }
 
-/// `1,224,224,3:1,10` → [[1,224,224,3],[1,10]].
-fn parse_shapes(s: &str) -> Result<Vec<Vec<i64>>, String> {
-    s.split(':')
-        .map(|shape| {
-            if shape.is_empty() {
-                return Ok(Vec::new());
+fn io_type(io: Io) -> IoType {
+    match io {
+        Io::Float32 => IoType::Float32,
+        Io::Int8 => IoType::Int8,
+        Io::Uint8 => IoType::Uint8,
+        Io::Int16 => IoType::Int16,
+    }
+}
+
+/// Loads the calibration samples, calibrates with a progress line on a terminal, and quantizes.
+fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<Report> {
+    let name = if args.quantize == Mode::Int8 { "int8" } else { "int16x8" };
+    if args.calibration_data.is_empty() {
+        bail!("--quantize {name} needs --calibration-data: a .npy, a .npz or a folder of images");
+    }
+    let specs = tflq::calibrate::input_specs(model)?;
+    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
+    let samples = load_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
+    let opts = IntegerOptions {
+        activations: if args.quantize == Mode::Int8 { Activations::Int8 } else { Activations::Int16 },
+        input_type: io_type(args.input_type),
+        output_type: io_type(args.output_type),
+        per_tensor: args.per_tensor,
+        strict: args.strict,
+    };
+    let total = samples.len();
+    let terminal = std::io::stderr().is_terminal();
+    let progress = move |done: usize| {
+        if terminal && (done == total || done % 8 == 0) {
+            eprint!("\rcalibrating: {done}/{total} samples");
+            if done == total {
+                eprintln!();
             }
-            shape
-                .split(',')
-                .map(|d| d.trim().parse::<i64>().map_err(|_| format!("bad dimension {d:?} in {shape:?}")))
-                .collect()
-        })
-        .collect()
+        }
+    };
+    Ok(quantize_calibrated(model, &samples, &opts, &progress)?)
+}
+
+/// One shape of `--input-shapes`: `1,224,224,3` → [1,224,224,3]; empty for a scalar.
+fn parse_shape(shape: &str) -> Result<Vec<i64>, String> {
+    if shape.is_empty() {
+        return Ok(Vec::new());
+    }
+    shape.split(',').map(|d| d.trim().parse::<i64>().map_err(|_| format!("bad dimension {d:?} in {shape:?}"))).collect()
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -144,22 +222,30 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         output_arrays: args.output_arrays.clone(),
         input_shapes: args.input_shapes.clone(),
     };
-    let mut model = tflq::load_any(&args.input, &graph).with_context(|| args.input.display().to_string())?;
-    let weight_mode = match args.quantize {
-        Mode::None => None,
-        Mode::Dynamic => Some(WeightMode::Dynamic),
-        Mode::Float16 => Some(WeightMode::Float16),
-        Mode::WeightInt8 => Some(WeightMode::WeightInt8),
-        Mode::Int8 | Mode::Int16x8 => {
-            let name = args.quantize.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default();
-            bail!("--quantize {name} (calibrated full-integer quantization) is not available in this version yet");
-        }
-    };
+    let (mut model, warnings) =
+        tflq::load_any(&args.input, &graph).with_context(|| args.input.display().to_string())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+    let full_integer = matches!(args.quantize, Mode::Int8 | Mode::Int16x8);
+    if !full_integer && !args.calibration_data.is_empty() {
+        bail!("--calibration-data is only used by --quantize int8 and int16x8");
+    }
+    if !full_integer && (args.input_type != Io::Float32 || args.output_type != Io::Float32) {
+        bail!("--input-type/--output-type apply to --quantize int8 and int16x8 only");
+    }
     let opts = WeightOptions { min_weight_elements: args.min_weight_elements, per_tensor: args.per_tensor };
-    let report = match weight_mode {
-        Some(mode) => {
-            Some(quantize_weights(&mut model, mode, &opts).with_context(|| args.input.display().to_string())?)
+    let report = match args.quantize {
+        Mode::None => None,
+        Mode::Dynamic => Some(quantize_weights(&mut model, WeightMode::Dynamic, &opts).map_err(anyhow::Error::from)),
+        Mode::Float16 => Some(quantize_weights(&mut model, WeightMode::Float16, &opts).map_err(anyhow::Error::from)),
+        Mode::WeightInt8 => {
+            Some(quantize_weights(&mut model, WeightMode::WeightInt8, &opts).map_err(anyhow::Error::from))
         }
+        Mode::Int8 | Mode::Int16x8 => Some(full_integer_quantize(&mut model, args)),
+    };
+    let report = match report {
+        Some(r) => Some(r.with_context(|| args.input.display().to_string())?),
         None => None,
     };
     let layout = match args.buffer_layout {

@@ -539,6 +539,132 @@ def image_files():
     Image.fromarray(rgb, mode="RGB").save(path("digit.jpg"), quality=90)
 
 
+# --------------------------------------------------------------------------
+# Frozen GraphDefs for the .pb importer (issue 5). A private RNG keeps the
+# fixtures above byte-identical; these run last.
+
+_GD_RNG = np.random.RandomState(4321)
+
+
+def _gd_rand(*shape, scale=0.5):
+    return _GD_RNG.uniform(-scale, scale, shape).astype(np.float32)
+
+
+def _write_frozen(name, graph_def, inputs, outputs, input_shapes):
+    """Write NAME.pb, NAME.json (sidecar) and NAME.tf.tflite (TF's from_frozen_graph)."""
+    write(f"{name}.pb", graph_def.SerializeToString(deterministic=True))
+    c = tf.compat.v1.lite.TFLiteConverter.from_frozen_graph(
+        path(f"{name}.pb"),
+        input_arrays=inputs,
+        output_arrays=outputs,
+        input_shapes=dict(zip(inputs, input_shapes)),
+    )
+    data = convert(c)
+    ops = op_names(data)
+    sidecar = {
+        "inputs": inputs,
+        "outputs": outputs,
+        "input_shapes": input_shapes,
+        "graph_ops": sorted({n.op for n in graph_def.node}),
+        "reference_tflite_ops": ops,
+    }
+    write(f"{name}.json", (json.dumps(sidecar) + "\n").encode())
+    write(f"{name}.tf.tflite", data)
+
+
+def make_gd_mnv2_block():
+    """Keras MobileNetV2-style inverted residual; Keras 3 batch norm freezes
+    to the expanded Rsqrt/Mul/Sub/AddV2 form."""
+    layers = keras.layers
+    inp = keras.Input((16, 16, 8), batch_size=1, name="x")
+    y = layers.Conv2D(24, 1, use_bias=False, name="expand")(inp)
+    y = layers.BatchNormalization(name="expand_bn")(y)
+    y = layers.ReLU(6.0, name="expand_relu")(y)
+    y = layers.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(y)
+    y = layers.BatchNormalization(name="dw_bn")(y)
+    y = layers.ReLU(6.0, name="dw_relu")(y)
+    y = layers.Conv2D(8, 1, use_bias=False, name="project")(y)
+    y = layers.BatchNormalization(name="project_bn")(y)
+    y = layers.Add(name="add")([inp, y])
+    y = layers.GlobalAveragePooling2D(name="pool")(y)
+    y = layers.Dense(5, name="logits")(y)
+    model = keras.Model(inp, y)
+    for layer in model.layers:
+        if isinstance(layer, layers.BatchNormalization):
+            g, b, m, v = layer.get_weights()
+            layer.set_weights([
+                _GD_RNG.uniform(0.5, 1.5, g.shape).astype(np.float32),
+                _GD_RNG.uniform(-0.5, 0.5, b.shape).astype(np.float32),
+                _GD_RNG.uniform(-0.5, 0.5, m.shape).astype(np.float32),
+                _GD_RNG.uniform(0.5, 1.5, v.shape).astype(np.float32),
+            ])
+        elif layer.weights:
+            layer.set_weights([_gd_rand(*w.shape) for w in layer.get_weights()])
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([1, 16, 16, 8], tf.float32, name="x"))
+    frozen = convert_variables_to_constants_v2(concrete)
+    graph_def = frozen.graph.as_graph_def()
+    inputs = [t.name.split(":")[0] for t in frozen.inputs]
+    outputs = [t.name.split(":")[0] for t in frozen.outputs]
+    _write_frozen("gd_mnv2_block", graph_def, inputs, outputs, [[1, 16, 16, 8]])
+
+
+def make_gd_tf1_a():
+    """TF1 graph mode: conv + FusedBatchNormV3 + Relu6, depthwise, AvgPool,
+    ConcatV2, Mean, Squeeze, MatMul+BiasAdd, Softmax."""
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [1, 16, 16, 3], name="input")
+        y = tf.nn.conv2d(x, _gd_rand(3, 3, 3, 8), strides=[1, 1, 1, 1], padding="SAME", name="conv")
+        y = tf.nn.bias_add(y, _gd_rand(8), name="conv_bias")
+        y, _, _ = v1.nn.fused_batch_norm(
+            y, _GD_RNG.uniform(0.5, 1.5, 8).astype(np.float32), _gd_rand(8),
+            mean=_gd_rand(8), variance=_GD_RNG.uniform(0.5, 1.5, 8).astype(np.float32),
+            epsilon=1e-3, is_training=False, name="bn")
+        y = tf.nn.relu6(y, name="relu6")
+        d = tf.nn.depthwise_conv2d(y, _gd_rand(3, 3, 8, 2), strides=[1, 2, 2, 1], padding="SAME", name="dw")
+        d = tf.nn.relu6(tf.nn.bias_add(d, _gd_rand(16)), name="dw_relu6")
+        p = tf.nn.avg_pool2d(y, 2, 2, "VALID", name="avgpool")
+        p = tf.nn.conv2d(p, _gd_rand(1, 1, 8, 16), strides=1, padding="VALID", name="pconv")
+        c = tf.concat([d, p], axis=-1, name="concat")
+        m = tf.reduce_mean(c, axis=[1, 2], keepdims=True, name="mean")
+        s = tf.squeeze(m, axis=[1, 2], name="squeeze")
+        f = tf.nn.bias_add(tf.matmul(s, _gd_rand(32, 10)), _gd_rand(10), name="fc")
+        tf.nn.softmax(f, name="probs")
+    _write_frozen("gd_tf1_a", g.as_graph_def(), ["input"], ["probs"], [[1, 16, 16, 3]])
+
+
+def make_gd_tf1_b():
+    """TF1 graph mode: ResizeBilinear, dilated conv (SpaceToBatchND pattern),
+    Conv2DBackpropInput, LeakyRelu, Pad, MaxPool, Reshape+MatMul, batch None."""
+    v1 = tf.compat.v1
+    g = tf.Graph()
+    with g.as_default():
+        x = v1.placeholder(tf.float32, [None, 8, 8, 4], name="input")
+        r = v1.image.resize_bilinear(x, [16, 16], name="resize")
+        a = tf.nn.atrous_conv2d(r, _gd_rand(3, 3, 4, 8), rate=2, padding="SAME", name="atrous")
+        a = tf.nn.bias_add(a, _gd_rand(8), name="atrous_bias")
+        a = tf.nn.leaky_relu(a, alpha=0.1, name="lrelu")
+        t = tf.nn.conv2d_transpose(a, _gd_rand(3, 3, 6, 8), output_shape=[1, 32, 32, 6],
+                                   strides=[1, 2, 2, 1], padding="SAME", name="deconv")
+        t = tf.nn.relu(tf.nn.bias_add(t, _gd_rand(6)), name="deconv_relu")
+        t = tf.pad(t, [[0, 0], [1, 1], [1, 1], [0, 0]], name="pad")
+        t = tf.nn.max_pool2d(t, 3, 3, "VALID", name="maxpool")
+        t = tf.reshape(t, [1, -1], name="flatten")
+        n = 11 * 11 * 6  # 32x32 padded to 34x34, 3x3/3 max pool
+        tf.matmul(t, _gd_rand(n, 4), name="out")
+    _write_frozen("gd_tf1_b", g.as_graph_def(), ["input"], ["out"], [[1, 8, 8, 4]])
+
+
+def make_graphdef_fixtures():
+    make_gd_mnv2_block()
+    make_gd_tf1_a()
+    make_gd_tf1_b()
+
+
 def main():
     all_models = {}
     image_files()
@@ -549,6 +675,7 @@ def main():
     all_models.update(other_producer_models(mlp, ops["mlp.tflite"]))
     for name, data in all_models.items():
         write(name, data)
+    make_graphdef_fixtures()
 
     names = sorted(f for f in os.listdir(OUT) if f.endswith(".tflite"))
     failures = []

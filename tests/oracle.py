@@ -29,6 +29,9 @@ Subcommands
       The model's flatbuffer structure, read with the schema's Python object
       API, as JSON (operator codes, subgraphs, tensors, operators, buffers
       count, signature defs).
+  calib [--n N] [--seed S] MODEL OUT.npz
+      N generated samples per model input (as `run` generates them), in an
+      .npz keyed by input name, for calibrating full-integer quantization.
   accuracy [--threads N] [--resolver R] MODEL X.npy Y.npy
       Top-1 accuracy over the samples of X (first axis), run one at a time.
 
@@ -312,6 +315,20 @@ def cmd_schema(args):
     }
 
 
+def cmd_calib(args):
+    """Writes N generated samples per model input (the same generator as `run`) to an .npz keyed by input name."""
+    interp = _interpreter(args.model)
+    rng = np.random.default_rng(args.seed)
+    arrays = {}
+    for d in interp.get_input_details():
+        samples = [_generate_input(d, rng) for _ in range(args.n)]
+        # Stack along a new sample axis; a batch-1 input [1, ...] gives [N, ...].
+        arr = np.stack([s[0] if s.shape[:1] == (1,) else s for s in samples])
+        arrays[d["name"]] = arr
+    np.savez(args.out, **arrays)
+    return {"out": args.out, "inputs": {k: list(v.shape) for k, v in arrays.items()}}
+
+
 def cmd_accuracy(args):
     x = np.load(args.x)
     y = np.load(args.y)
@@ -347,6 +364,12 @@ def main(argv=None):
     s = sub.add_parser("schema", help="dump the flatbuffer structure as JSON")
     s.add_argument("model")
 
+    c = sub.add_parser("calib", help="write generated calibration samples as .npz")
+    c.add_argument("--n", type=int, default=16)
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("model")
+    c.add_argument("out")
+
     a = sub.add_parser("accuracy", help="top-1 accuracy on labelled samples")
     a.add_argument("--threads", type=int, default=1)
     a.add_argument("--resolver", choices=sorted(RESOLVERS), default="default")
@@ -360,6 +383,8 @@ def main(argv=None):
             result = cmd_run(args)
         elif args.cmd == "schema":
             result = cmd_schema(args)
+        elif args.cmd == "calib":
+            result = cmd_calib(args)
         else:
             result = cmd_accuracy(args)
     except Exception as e:  # one-line error for the Rust side

@@ -1,6 +1,22 @@
 //! Frozen TensorFlow GraphDef (.pb) → Model IR.
+//!
+//! The importer decodes the protobuf with hand-written prost messages
+//! ([`proto`]), walks the nodes the outputs need in topological order, folds
+//! every all-constant node into a constant ([`consts`]), lowers the rest to
+//! TFLite operators in NHWC with TF's weight layouts ([`lower`]), then fuses
+//! batch norms, biases and activations into the operators before them
+//! ([`fuse`]) and writes the IR.
 
-use crate::ir::Model;
+mod consts;
+mod fuse;
+mod lower;
+pub mod proto;
+
+use crate::ir::{Buffer, Data, Metadata, Model, Operator, OperatorCode, SignatureDef, Subgraph, Tensor, TensorMap};
+use crate::schema::{BuiltinOperator, BuiltinOptionsT, TensorType};
+use consts::Const;
+use proto::DataType;
+use std::collections::{BTreeMap, HashMap};
 
 /// What the caller says about the graph's boundary, with TF's meaning:
 /// names in the short form ("x" for output 0, "x:1" otherwise).
@@ -14,12 +30,304 @@ pub struct ImportOptions {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
-    #[error("frozen GraphDef import is not available in this version yet")]
-    NotYetAvailable,
+    #[error("not a valid frozen GraphDef: {0}")]
+    Decode(String),
+    #[error("the GraphDef has no nodes")]
+    Empty,
+    #[error("the GraphDef has two nodes named {0:?}")]
+    DuplicateNode(String),
+    #[error("node {node:?} reads {input:?}, which is not in the graph")]
+    MissingInput { node: String, input: String },
+    #[error("{what} {name:?} is not a node of the graph")]
+    UnknownArray { what: &'static str, name: String },
+    #[error("--input-shapes gives {given} shapes for {inputs} input arrays")]
+    ShapeCount { given: usize, inputs: usize },
+    #[error("input {0:?} has an unknown rank: give its shape with --input-shapes")]
+    UnknownRank(String),
+    #[error("input {0:?} has no known dtype or shape: give its shape with --input-shapes and name it a Placeholder")]
+    UnknownInput(String),
+    #[error("input {name:?} has invalid shape {shape:?}")]
+    BadShape { name: String, shape: Vec<i64> },
+    #[error("the graph has no outputs: name them with --output-arrays")]
+    NoOutputs,
+    #[error("the graph has a cycle through node {0:?}")]
+    Cycle(String),
+    #[error("node {node:?} ({op}) needs {needed}, but it is not reached from the inputs: add it to --input-arrays")]
+    UnfedPlaceholder { node: String, op: String, needed: &'static str },
+    #[error("the graph has variables (node {0:?}): freeze it first (convert_variables_to_constants_v2)")]
+    Variable(String),
+    #[error("unsupported ops: {0}")]
+    Unsupported(String),
+    #[error("node {node:?} ({op}): {msg}")]
+    Node { node: String, op: String, msg: String },
 }
 
 /// Imports a binary GraphDef.
 pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Model, ImportError> {
-    let _ = (bytes, opts);
-    Err(ImportError::NotYetAvailable)
+    import_with_warnings(bytes::Bytes::copy_from_slice(bytes), opts).map(|(m, _)| m)
 }
+
+/// Imports a binary GraphDef held in `bytes` (constants stay views of it while
+/// the importer works) and returns the model with warnings for the user, such
+/// as unknown batch dimensions that were set to 1.
+pub fn import_with_warnings(bytes: bytes::Bytes, opts: &ImportOptions) -> Result<(Model, Vec<String>), ImportError> {
+    let graph: proto::GraphDef = prost::Message::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))?;
+    let mut lw = lower::Lowering::new(&graph, opts)?;
+    lw.run()?;
+    let lower::Lowering { mut g, warnings, .. } = lw;
+    fuse::run(&mut g);
+    Ok((g.into_model(), warnings))
+}
+
+// ---------------------------------------------------------------------------
+// The importer's own small op graph: what the lowering emits and fusion edits.
+
+/// A tensor: constants keep their data so fusion can rewrite them.
+#[derive(Clone, Debug)]
+pub(crate) struct T {
+    pub name: String,
+    pub dtype: DataType,
+    pub shape: Vec<i64>,
+    pub data: Option<Const>,
+}
+
+#[derive(Clone, Debug)]
+pub(crate) struct Op {
+    pub code: BuiltinOperator,
+    pub version: i32,
+    /// Tensor indices; -1 for an omitted optional input.
+    pub inputs: Vec<i32>,
+    pub outputs: Vec<usize>,
+    pub opts: BuiltinOptionsT,
+    /// Removed by a fusion.
+    pub dead: bool,
+}
+
+#[derive(Default, Debug)]
+pub(crate) struct G {
+    pub tensors: Vec<T>,
+    pub ops: Vec<Op>,
+    pub inputs: Vec<usize>,
+    /// (array name, tensor).
+    pub outputs: Vec<(String, usize)>,
+    pub input_names: Vec<String>,
+}
+
+pub(crate) fn tflite_type(d: DataType) -> TensorType {
+    match d {
+        DataType::Float => TensorType::FLOAT32,
+        DataType::Double => TensorType::FLOAT64,
+        DataType::Int32 => TensorType::INT32,
+        DataType::Uint8 => TensorType::UINT8,
+        DataType::Int16 => TensorType::INT16,
+        DataType::Int8 => TensorType::INT8,
+        DataType::String => TensorType::STRING,
+        DataType::Int64 => TensorType::INT64,
+        DataType::Bool => TensorType::BOOL,
+        DataType::Bfloat16 => TensorType::BFLOAT16,
+        DataType::Uint16 => TensorType::UINT16,
+        DataType::Half => TensorType::FLOAT16,
+        DataType::Uint32 => TensorType::UINT32,
+        DataType::Uint64 => TensorType::UINT64,
+    }
+}
+
+impl G {
+    pub fn add(&mut self, t: T) -> usize {
+        self.tensors.push(t);
+        self.tensors.len() - 1
+    }
+
+    pub fn add_const(&mut self, name: String, c: Const) -> usize {
+        self.add(T { name, dtype: c.dtype, shape: c.shape.clone(), data: Some(c) })
+    }
+
+    pub fn is_output(&self, t: usize) -> bool {
+        self.outputs.iter().any(|&(_, o)| o == t)
+    }
+
+    /// For each tensor, the live ops that read it.
+    pub fn consumers(&self) -> Vec<Vec<usize>> {
+        let mut out = vec![Vec::new(); self.tensors.len()];
+        for (i, op) in self.ops.iter().enumerate().filter(|(_, o)| !o.dead) {
+            for &t in op.inputs.iter().filter(|&&t| t >= 0) {
+                if !out[t as usize].contains(&i) {
+                    out[t as usize].push(i);
+                }
+            }
+        }
+        out
+    }
+
+    /// For each tensor, the live op that writes it.
+    pub fn producers(&self) -> Vec<Option<usize>> {
+        let mut out = vec![None; self.tensors.len()];
+        for (i, op) in self.ops.iter().enumerate().filter(|(_, o)| !o.dead) {
+            for &t in &op.outputs {
+                out[t] = Some(i);
+            }
+        }
+        out
+    }
+
+    /// The IR model: live ops only; tensors ordered inputs, constants, results.
+    fn into_model(self) -> Model {
+        // Liveness backwards from the outputs.
+        let producers = self.producers();
+        let mut live_t = vec![false; self.tensors.len()];
+        let mut live_op = vec![false; self.ops.len()];
+        let mut stack: Vec<usize> = self.outputs.iter().map(|&(_, t)| t).collect();
+        while let Some(t) = stack.pop() {
+            if std::mem::replace(&mut live_t[t], true) {
+                continue;
+            }
+            if let Some(p) = producers[t] {
+                if !std::mem::replace(&mut live_op[p], true) {
+                    let op = &self.ops[p];
+                    stack.extend(op.inputs.iter().filter(|&&i| i >= 0).map(|&i| i as usize));
+                    for &o in &op.outputs {
+                        live_t[o] = true;
+                    }
+                }
+            }
+        }
+        for &i in &self.inputs {
+            live_t[i] = true;
+        }
+        // Tensor order: inputs, then constants by first use, then op results.
+        let mut order: Vec<usize> = Vec::new();
+        let mut index = vec![-1i32; self.tensors.len()];
+        let place = |t: usize, order: &mut Vec<usize>, index: &mut Vec<i32>| {
+            if index[t] < 0 {
+                index[t] = order.len() as i32;
+                order.push(t);
+            }
+        };
+        for &i in &self.inputs {
+            place(i, &mut order, &mut index);
+        }
+        let live_ops: Vec<usize> = (0..self.ops.len()).filter(|&i| live_op[i]).collect();
+        for &oi in &live_ops {
+            for &t in self.ops[oi].inputs.iter().filter(|&&t| t >= 0) {
+                if self.tensors[t as usize].data.is_some() {
+                    place(t as usize, &mut order, &mut index);
+                }
+            }
+        }
+        for &(_, t) in &self.outputs {
+            if self.tensors[t].data.is_some() {
+                place(t, &mut order, &mut index);
+            }
+        }
+        for &oi in &live_ops {
+            for &t in &self.ops[oi].outputs {
+                place(t, &mut order, &mut index);
+            }
+        }
+        let mut model = Model { description: Some("tflq".into()), ..Model::default() };
+        let mut tensors = Vec::with_capacity(order.len());
+        for &t in &order {
+            let src = &self.tensors[t];
+            let buffer = match &src.data {
+                Some(c) => {
+                    model.buffers.push(Buffer { data: Data::from(c.data.to_vec()) });
+                    (model.buffers.len() - 1) as u32
+                }
+                None => 0,
+            };
+            tensors.push(Tensor {
+                name: Some(src.name.clone()),
+                shape: Some(src.shape.iter().map(|&d| d as i32).collect()),
+                dtype: tflite_type(src.dtype),
+                buffer,
+                has_rank: true,
+                ..Tensor::default()
+            });
+        }
+        // Output tensors carry the array names (an input keeps its own).
+        for (name, t) in &self.outputs {
+            let i = index[*t] as usize;
+            if !self.inputs.contains(t) {
+                tensors[i].name = Some(name.clone());
+            }
+        }
+        let mut codes: Vec<OperatorCode> = Vec::new();
+        let mut operators = Vec::with_capacity(live_ops.len());
+        for &oi in &live_ops {
+            let op = &self.ops[oi];
+            let code = match codes.iter().position(|c| c.builtin == op.code) {
+                Some(c) => {
+                    codes[c].version = codes[c].version.max(op.version);
+                    c
+                }
+                None => {
+                    codes.push(OperatorCode { builtin: op.code, custom_code: None, version: op.version });
+                    codes.len() - 1
+                }
+            };
+            operators.push(Operator {
+                opcode_index: code as u32,
+                inputs: op.inputs.iter().map(|&t| if t < 0 { -1 } else { index[t as usize] }).collect(),
+                outputs: op.outputs.iter().map(|&t| index[t]).collect(),
+                builtin_options: op.opts.clone(),
+                ..Operator::default()
+            });
+        }
+        model.operator_codes = codes;
+        let inputs: Vec<i32> = self.inputs.iter().map(|&t| index[t]).collect();
+        let outputs: Vec<i32> = self.outputs.iter().map(|&(_, t)| index[t]).collect();
+        model.signature_defs.push(SignatureDef {
+            key: Some("serving_default".into()),
+            subgraph_index: 0,
+            inputs: self
+                .input_names
+                .iter()
+                .zip(&inputs)
+                .map(|(n, &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .zip(&outputs)
+                .map(|((n, _), &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
+                .collect(),
+        });
+        model.subgraphs.push(Subgraph {
+            name: Some("main".into()),
+            tensors,
+            inputs,
+            outputs,
+            operators,
+            ..Subgraph::default()
+        });
+        crate::quantize::runtime_version::set_min_runtime_version(&mut model);
+        if model.metadata.is_empty() {
+            // Ops the table doesn't know still get an entry.
+            model.buffers.push(Buffer { data: Data::from(b"1.5.0\0\0\0\0\0\0\0\0\0\0\0".to_vec()) });
+            model
+                .metadata
+                .push(Metadata { name: Some("min_runtime_version".into()), buffer: (model.buffers.len() - 1) as u32 });
+        }
+        model
+    }
+}
+
+/// Parses "node" / "node:k" / "^node" into (node, output index, is_control).
+pub(crate) fn parse_edge(s: &str) -> (&str, usize, bool) {
+    if let Some(rest) = s.strip_prefix('^') {
+        return (rest, 0, true);
+    }
+    if let Some((n, k)) = s.rsplit_once(':') {
+        if let Ok(k) = k.parse::<usize>() {
+            return (n, k, false);
+        }
+    }
+    (s, 0, false)
+}
+
+/// "unsupported ops" message: each op type with its node names.
+pub(crate) fn unsupported_message(list: &BTreeMap<String, Vec<String>>) -> String {
+    list.iter().map(|(op, nodes)| format!("{op} ({})", nodes.join(", "))).collect::<Vec<_>>().join("; ")
+}
+
+pub(crate) type NodeMap<'a> = HashMap<&'a str, usize>;

@@ -1,1 +1,489 @@
 //! Reference float interpreter: runs a model's subgraph on f32 tensors, for calibration and comparison.
+//!
+//! [`Interpreter::new`] prepares a subgraph once: it decodes every constant (FLOAT32, INT32, INT64,
+//! and FLOAT16/INT8/sparse constants behind DEQUANTIZE/DENSIFY, which are folded), checks that every
+//! operator has a kernel, and plans when each intermediate tensor can be freed. [`Interpreter::run`]
+//! then executes the operators in file order (TFLite files are topologically sorted). The
+//! interpreter holds no mutable state, so one instance can run many samples in parallel.
+
+mod conv;
+mod elementwise;
+mod kernels;
+mod shape;
+mod value;
+
+use crate::ir::{Model, Subgraph, Tensor};
+use crate::schema::{BuiltinOperator, TensorType};
+use std::collections::BTreeMap;
+
+pub use value::{Value, Values};
+
+/// Why a model cannot be prepared or a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum InterpError {
+    #[error("subgraph {index} does not exist (the model has {count})")]
+    NoSubgraph { index: usize, count: usize },
+    #[error("unsupported ops for the float interpreter: {}", list_ops(.ops))]
+    UnsupportedOps { ops: Vec<String> },
+    #[error("malformed model: {msg}")]
+    Model { msg: String },
+    #[error("constant tensor {index} '{name}': {msg}")]
+    Constant { index: usize, name: String, msg: String },
+    #[error("the model takes {expected} inputs, got {got}")]
+    InputCount { expected: usize, got: usize },
+    #[error("input {index} '{name}': expected shape {expected:?}, got {got:?}")]
+    InputShape { index: usize, name: String, expected: Vec<i32>, got: Vec<usize> },
+    #[error("input {index} '{name}': expected {expected} values, got {got}")]
+    InputType { index: usize, name: String, expected: String, got: String },
+    #[error("input {index} '{name}': shape {shape:?} needs {expected} values, got {got}")]
+    InputData { index: usize, name: String, shape: Vec<usize>, expected: usize, got: usize },
+    #[error("operator {index} ({op}): {msg}")]
+    Kernel { op: String, index: usize, msg: String },
+}
+
+/// "X (2 ops), Y": each distinct name once, in first-seen order, with its count when above one.
+fn list_ops(ops: &[String]) -> String {
+    let mut order: Vec<&str> = Vec::new();
+    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+    for o in ops {
+        let c = counts.entry(o.as_str()).or_insert(0);
+        if *c == 0 {
+            order.push(o.as_str());
+        }
+        *c += 1;
+    }
+    order
+        .iter()
+        .map(|o| match counts[o] {
+            1 => (*o).to_string(),
+            n => format!("{o} ({n} ops)"),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One operator to execute.
+struct Step {
+    /// Index of the operator in the subgraph.
+    index: usize,
+    op: BuiltinOperator,
+    /// Tensors whose value can be dropped after this step.
+    frees: Vec<usize>,
+}
+
+/// A prepared subgraph. Holds only shared data, so it is `Send + Sync`.
+pub struct Interpreter<'m> {
+    model: &'m Model,
+    sg: &'m Subgraph,
+    /// Decoded constants (and folded DEQUANTIZE/DENSIFY outputs), by tensor index.
+    consts: Vec<Option<Value>>,
+    /// Tensors that folded operators produced, observed at the start of every run.
+    folded: Vec<usize>,
+    steps: Vec<Step>,
+}
+
+/// Every builtin op that has a kernel here.
+pub(crate) const SUPPORTED: &[BuiltinOperator] = &[
+    BuiltinOperator::CONV_2D,
+    BuiltinOperator::DEPTHWISE_CONV_2D,
+    BuiltinOperator::FULLY_CONNECTED,
+    BuiltinOperator::TRANSPOSE_CONV,
+    BuiltinOperator::BATCH_MATMUL,
+    BuiltinOperator::ADD,
+    BuiltinOperator::SUB,
+    BuiltinOperator::MUL,
+    BuiltinOperator::DIV,
+    BuiltinOperator::MAXIMUM,
+    BuiltinOperator::MINIMUM,
+    BuiltinOperator::SQUARED_DIFFERENCE,
+    BuiltinOperator::POW,
+    BuiltinOperator::FLOOR_DIV,
+    BuiltinOperator::FLOOR_MOD,
+    BuiltinOperator::LESS,
+    BuiltinOperator::LESS_EQUAL,
+    BuiltinOperator::GREATER,
+    BuiltinOperator::GREATER_EQUAL,
+    BuiltinOperator::EQUAL,
+    BuiltinOperator::NOT_EQUAL,
+    BuiltinOperator::LOGICAL_AND,
+    BuiltinOperator::LOGICAL_OR,
+    BuiltinOperator::LOGICAL_NOT,
+    BuiltinOperator::SELECT,
+    BuiltinOperator::SELECT_V2,
+    BuiltinOperator::RELU,
+    BuiltinOperator::RELU6,
+    BuiltinOperator::RELU_N1_TO_1,
+    BuiltinOperator::RELU_0_TO_1,
+    BuiltinOperator::LEAKY_RELU,
+    BuiltinOperator::PRELU,
+    BuiltinOperator::LOGISTIC,
+    BuiltinOperator::TANH,
+    BuiltinOperator::HARD_SWISH,
+    BuiltinOperator::GELU,
+    BuiltinOperator::ELU,
+    BuiltinOperator::SQRT,
+    BuiltinOperator::RSQRT,
+    BuiltinOperator::ABS,
+    BuiltinOperator::NEG,
+    BuiltinOperator::EXP,
+    BuiltinOperator::LOG,
+    BuiltinOperator::SQUARE,
+    BuiltinOperator::SIN,
+    BuiltinOperator::COS,
+    BuiltinOperator::FLOOR,
+    BuiltinOperator::CEIL,
+    BuiltinOperator::ROUND,
+    BuiltinOperator::SIGN,
+    BuiltinOperator::SOFTMAX,
+    BuiltinOperator::LOG_SOFTMAX,
+    BuiltinOperator::L2_NORMALIZATION,
+    BuiltinOperator::MAX_POOL_2D,
+    BuiltinOperator::AVERAGE_POOL_2D,
+    BuiltinOperator::MEAN,
+    BuiltinOperator::SUM,
+    BuiltinOperator::REDUCE_MAX,
+    BuiltinOperator::REDUCE_MIN,
+    BuiltinOperator::REDUCE_PROD,
+    BuiltinOperator::ARG_MAX,
+    BuiltinOperator::ARG_MIN,
+    BuiltinOperator::PAD,
+    BuiltinOperator::PADV2,
+    BuiltinOperator::MIRROR_PAD,
+    BuiltinOperator::RESHAPE,
+    BuiltinOperator::SQUEEZE,
+    BuiltinOperator::EXPAND_DIMS,
+    BuiltinOperator::TRANSPOSE,
+    BuiltinOperator::CONCATENATION,
+    BuiltinOperator::PACK,
+    BuiltinOperator::UNPACK,
+    BuiltinOperator::SPLIT,
+    BuiltinOperator::SPLIT_V,
+    BuiltinOperator::SLICE,
+    BuiltinOperator::STRIDED_SLICE,
+    BuiltinOperator::GATHER,
+    BuiltinOperator::TILE,
+    BuiltinOperator::BROADCAST_TO,
+    BuiltinOperator::RESIZE_BILINEAR,
+    BuiltinOperator::RESIZE_NEAREST_NEIGHBOR,
+    BuiltinOperator::DEPTH_TO_SPACE,
+    BuiltinOperator::SPACE_TO_DEPTH,
+    BuiltinOperator::CAST,
+    BuiltinOperator::SHAPE,
+    BuiltinOperator::FILL,
+    BuiltinOperator::ZEROS_LIKE,
+    BuiltinOperator::DEQUANTIZE,
+    BuiltinOperator::DENSIFY,
+];
+
+fn op_name(model: &Model, sg: &Subgraph, index: usize) -> String {
+    sg.operators
+        .get(index)
+        .and_then(|o| model.operator_codes.get(o.opcode_index as usize))
+        .map(|c| c.name())
+        .unwrap_or_else(|| "?".to_string())
+}
+
+impl<'m> Interpreter<'m> {
+    /// Prepares subgraph `subgraph` of `model`: decodes constants once (FLOAT32, INT32, INT64,
+    /// FLOAT16/INT8 behind DEQUANTIZE, sparse behind DENSIFY), checks every op is supported (the
+    /// error lists all unsupported op names), and plans execution and when to free each tensor.
+    pub fn new(model: &'m Model, subgraph: usize) -> Result<Self, InterpError> {
+        let sg = model
+            .subgraphs
+            .get(subgraph)
+            .ok_or(InterpError::NoSubgraph { index: subgraph, count: model.subgraphs.len() })?;
+        let nt = sg.tensors.len();
+        let bad = |msg: String| InterpError::Model { msg };
+        let check_index = |t: i32, what: &str| -> Result<Option<usize>, InterpError> {
+            if t == -1 {
+                return Ok(None);
+            }
+            usize::try_from(t)
+                .ok()
+                .filter(|&t| t < nt)
+                .map(Some)
+                .ok_or_else(|| bad(format!("{what} refers to tensor {t}, but the subgraph has {nt}")))
+        };
+
+        // Every op must have a kernel.
+        let mut unsupported = Vec::new();
+        let mut codes = Vec::with_capacity(sg.operators.len());
+        for (i, op) in sg.operators.iter().enumerate() {
+            let code = model.operator_codes.get(op.opcode_index as usize).ok_or_else(|| {
+                bad(format!("operator {i} uses opcode index {}, which does not exist", op.opcode_index))
+            })?;
+            if code.builtin == BuiltinOperator::CUSTOM || !SUPPORTED.contains(&code.builtin) {
+                unsupported.push(code.name());
+            }
+            codes.push(code.builtin);
+        }
+        if !unsupported.is_empty() {
+            return Err(InterpError::UnsupportedOps { ops: unsupported });
+        }
+
+        let mut inputs = Vec::new();
+        for &t in &sg.inputs {
+            inputs.push(check_index(t, "a subgraph input")?.ok_or_else(|| bad("a subgraph input is -1".into()))?);
+        }
+        for &t in &sg.outputs {
+            check_index(t, "a subgraph output")?.ok_or_else(|| bad("a subgraph output is -1".into()))?;
+        }
+
+        // Decode constants: tensors with data that are not subgraph inputs.
+        let mut consts: Vec<Option<Value>> = vec![None; nt];
+        for (i, t) in sg.tensors.iter().enumerate() {
+            if inputs.contains(&i) {
+                continue;
+            }
+            let data = model.buffers.get(t.buffer as usize).map(|b| b.data.as_bytes()).unwrap_or(&[]);
+            if data.is_empty() {
+                continue;
+            }
+            consts[i] = Some(value::decode_constant(t, data).map_err(|msg| InterpError::Constant {
+                index: i,
+                name: t.name().to_string(),
+                msg,
+            })?);
+        }
+
+        // Which tensors are available, and fold DEQUANTIZE/DENSIFY of constants.
+        let mut available: Vec<bool> = consts.iter().map(Option::is_some).collect();
+        for &i in &inputs {
+            available[i] = true;
+        }
+        let mut folded = Vec::new();
+        let mut planned: Vec<(usize, BuiltinOperator)> = Vec::new();
+        for (i, op) in sg.operators.iter().enumerate() {
+            let code = codes[i];
+            let mut ins = Vec::with_capacity(op.inputs.len());
+            for &t in &op.inputs {
+                if let Some(t) = check_index(t, &format!("operator {i}'s input"))? {
+                    if !available[t] {
+                        return Err(bad(format!(
+                            "operator {i} ({}) reads tensor {t} '{}' before anything produces it",
+                            op_name(model, sg, i),
+                            sg.tensors[t].name()
+                        )));
+                    }
+                    ins.push(t);
+                }
+            }
+            let mut outs = Vec::with_capacity(op.outputs.len());
+            for &t in &op.outputs {
+                let t = check_index(t, &format!("operator {i}'s output"))?
+                    .ok_or_else(|| bad(format!("operator {i} has a -1 output")))?;
+                if consts[t].is_some() || inputs.contains(&t) {
+                    return Err(bad(format!("operator {i} writes tensor {t}, which is a constant or input")));
+                }
+                outs.push(t);
+            }
+            let foldable = matches!(code, BuiltinOperator::DEQUANTIZE | BuiltinOperator::DENSIFY)
+                && ins.len() == 1
+                && outs.len() == 1
+                && (consts[ins[0]].is_some() || sg.tensors[ins[0]].sparsity.is_some() && !inputs.contains(&ins[0]));
+            if foldable {
+                let (tin, tout) = (ins[0], outs[0]);
+                let v = fold_constant(model, sg, code, tin, consts[tin].as_ref())
+                    .map_err(|msg| InterpError::Kernel { op: op_name(model, sg, i), index: i, msg })?;
+                consts[tout] = Some(v);
+                folded.push(tout);
+            } else {
+                planned.push((i, code));
+            }
+            for t in outs {
+                available[t] = true;
+            }
+        }
+        for &t in &sg.outputs {
+            if !available[t as usize] {
+                return Err(bad(format!("subgraph output {t} is never computed")));
+            }
+        }
+
+        // Liveness: free a tensor after its last consumer, unless it is a subgraph output.
+        let mut last_use: Vec<Option<usize>> = vec![None; nt];
+        for (s, &(i, _)) in planned.iter().enumerate() {
+            let op = &sg.operators[i];
+            for &t in op.inputs.iter().chain(op.outputs.iter()) {
+                if t >= 0 {
+                    last_use[t as usize] = Some(s);
+                }
+            }
+        }
+        for &t in &inputs {
+            // An input nobody reads is freed right away.
+            last_use[t].get_or_insert(0);
+        }
+        let mut frees: Vec<Vec<usize>> = vec![Vec::new(); planned.len()];
+        for (t, lu) in last_use.iter().enumerate() {
+            if let Some(s) = lu {
+                if consts[t].is_none() && !sg.outputs.contains(&(t as i32)) && *s < frees.len() {
+                    frees[*s].push(t);
+                }
+            }
+        }
+        let steps = planned.into_iter().zip(frees).map(|((index, op), frees)| Step { index, op, frees }).collect();
+        Ok(Interpreter { model, sg, consts, folded, steps })
+    }
+
+    /// Tensor indices of the subgraph's inputs.
+    pub fn inputs(&self) -> &[i32] {
+        &self.sg.inputs
+    }
+
+    /// Tensor indices of the subgraph's outputs.
+    pub fn outputs(&self) -> &[i32] {
+        &self.sg.outputs
+    }
+
+    /// Runs the subgraph on `inputs` (in subgraph input order) and returns its outputs.
+    pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, InterpError> {
+        self.run_observed(inputs, &mut |_, _| {})
+    }
+
+    /// Like [`run`](Self::run), and calls `observe(tensor_index, value)` for every subgraph input
+    /// and every operator output, as soon as it is computed.
+    pub fn run_observed(
+        &self,
+        inputs: Vec<Value>,
+        observe: &mut dyn FnMut(usize, &Value),
+    ) -> Result<Vec<Value>, InterpError> {
+        let sg = self.sg;
+        if inputs.len() != sg.inputs.len() {
+            return Err(InterpError::InputCount { expected: sg.inputs.len(), got: inputs.len() });
+        }
+        let mut slots: Vec<Option<Value>> = vec![None; sg.tensors.len()];
+        for (k, v) in inputs.into_iter().enumerate() {
+            let ti = sg.inputs[k] as usize;
+            check_input(k, &sg.tensors[ti], &v)?;
+            observe(ti, &v);
+            slots[ti] = Some(v);
+        }
+        for &t in &self.folded {
+            if let Some(v) = &self.consts[t] {
+                observe(t, v);
+            }
+        }
+        for (s, step) in self.steps.iter().enumerate() {
+            let op = &sg.operators[step.index];
+            let outs = {
+                let ins: Vec<Option<&Value>> = op
+                    .inputs
+                    .iter()
+                    .map(|&t| {
+                        if t < 0 {
+                            None
+                        } else {
+                            let t = t as usize;
+                            self.consts[t].as_ref().or(slots[t].as_ref())
+                        }
+                    })
+                    .collect();
+                let ctx = kernels::Ctx { op, tensors: &sg.tensors, code: step.op };
+                kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
+                    op: op_name(self.model, sg, step.index),
+                    index: step.index,
+                    msg,
+                })?
+            };
+            if outs.len() != op.outputs.len() {
+                return Err(InterpError::Kernel {
+                    op: op_name(self.model, sg, step.index),
+                    index: step.index,
+                    msg: format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len()),
+                });
+            }
+            for (v, &t) in outs.into_iter().zip(&op.outputs) {
+                observe(t as usize, &v);
+                slots[t as usize] = Some(v);
+            }
+            let _ = s;
+            for &t in &step.frees {
+                slots[t] = None;
+            }
+        }
+        let mut result = Vec::with_capacity(sg.outputs.len());
+        for &t in &sg.outputs {
+            let t = t as usize;
+            let v = match slots[t].take() {
+                Some(v) => v,
+                None => self.consts[t]
+                    .clone()
+                    .ok_or_else(|| InterpError::Model { msg: format!("subgraph output {t} was not computed") })?,
+            };
+            // The same tensor may be listed twice as an output.
+            slots[t] = Some(v.clone());
+            result.push(v);
+        }
+        Ok(result)
+    }
+}
+
+/// Type and shape checks of input `k` against its tensor. A -1 in the shape signature accepts any size.
+fn check_input(k: usize, t: &Tensor, v: &Value) -> Result<(), InterpError> {
+    let name = || t.name().to_string();
+    let expected_type = match t.dtype {
+        TensorType::FLOAT32 => "F32",
+        TensorType::INT32 => "I32",
+        TensorType::INT64 => "I64",
+        TensorType::UINT8 => "U8",
+        TensorType::INT8 => "I8",
+        TensorType::BOOL => "Bool",
+        other => {
+            return Err(InterpError::InputType {
+                index: k,
+                name: name(),
+                expected: other.variant_name().unwrap_or("?").to_string(),
+                got: v.values.type_name().to_string(),
+            })
+        }
+    };
+    if v.values.type_name() != expected_type {
+        return Err(InterpError::InputType {
+            index: k,
+            name: name(),
+            expected: expected_type.to_string(),
+            got: v.values.type_name().to_string(),
+        });
+    }
+    let shape = t.shape();
+    let sig = t.shape_signature.as_deref().filter(|s| s.len() == shape.len()).unwrap_or(shape);
+    let ok = v.shape.len() == shape.len()
+        && v.shape.iter().zip(shape.iter().zip(sig)).all(|(&g, (&d, &s))| s < 0 || d < 0 || g as i64 == d as i64);
+    if !ok {
+        return Err(InterpError::InputShape { index: k, name: name(), expected: sig.to_vec(), got: v.shape.clone() });
+    }
+    let expected = v.shape.iter().product::<usize>();
+    if v.values.len() != expected {
+        return Err(InterpError::InputData {
+            index: k,
+            name: name(),
+            shape: v.shape.clone(),
+            expected,
+            got: v.values.len(),
+        });
+    }
+    Ok(())
+}
+
+/// The value of a DEQUANTIZE or DENSIFY of a constant.
+fn fold_constant(
+    model: &Model,
+    sg: &Subgraph,
+    code: BuiltinOperator,
+    tin: usize,
+    decoded: Option<&Value>,
+) -> Result<Value, String> {
+    let t = &sg.tensors[tin];
+    let v = match decoded {
+        Some(v) => v.clone(),
+        None => {
+            let data = model.buffers.get(t.buffer as usize).map(|b| b.data.as_bytes()).unwrap_or(&[]);
+            value::decode_constant(t, data)?
+        }
+    };
+    if code == BuiltinOperator::DENSIFY {
+        return Ok(v);
+    }
+    kernels::dequantize(&v, t)
+}

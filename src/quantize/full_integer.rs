@@ -311,6 +311,18 @@ impl Rewriter<'_> {
             if role.is_some() && !constant {
                 return Some(format!("{name} input {slot} ({}) is not constant", tensor.name()));
             }
+            if constant {
+                if tensor.sparsity.is_some() {
+                    return Some(format!("{name} input {slot} ({}) is a sparse constant", tensor.name()));
+                }
+                let bytes = model.buffers[tensor.buffer as usize].data.len();
+                if tensor.num_elements().and_then(|n| n.checked_mul(4)) != Some(bytes) {
+                    return Some(format!(
+                        "{name} input {slot} ({}): data size does not match its shape",
+                        tensor.name()
+                    ));
+                }
+            }
             if !constant && self.range(t as usize).is_none() {
                 return Some(format!("no calibration range for {}", tensor.name()));
             }

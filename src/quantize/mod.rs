@@ -46,6 +46,8 @@ pub enum QuantizeError {
     IoType { what: &'static str, io: String, mode: &'static str },
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error(transparent)]
+    Calibrate(#[from] crate::calibrate::CalibrateError),
 }
 
 /// Refuses models that already carry integer-quantized tensors: quantizing twice loses accuracy for nothing.
@@ -110,4 +112,28 @@ fn set_metadata(model: &mut Model, name: &str, bytes: Vec<u8>) {
     model.metadata.retain(|m| m.name.as_deref() != Some(name));
     let buffer = graph::add_buffer(model, bytes);
     model.metadata.push(Metadata { name: Some(name.into()), buffer });
+}
+
+/// Full-integer quantization calibrated on `samples`: refuse quantized input,
+/// fold FLOAT16/sparse constants, run the float model over the samples, then
+/// rewrite the main subgraph to integers and recompute versions and metadata.
+pub fn quantize_calibrated(
+    model: &mut Model,
+    samples: &[crate::calibrate::data::Sample],
+    opts: &full_integer::IntegerOptions,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Report, QuantizeError> {
+    check_not_quantized(model)?;
+    let folded = fold::fold_dequantize(model)?;
+    let densified = fold::densify(model)?;
+    let start = std::time::Instant::now();
+    let ranges = crate::calibrate::calibrate(model, samples, progress)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut report = full_integer::quantize_full_integer(model, &ranges, opts)?;
+    report.calibration = Some((samples.len(), seconds));
+    report.folded_dequantize = folded;
+    report.densified = densified;
+    prune::prune(model);
+    runtime_version::set_min_runtime_version(model);
+    Ok(report)
 }

@@ -33,7 +33,7 @@ pub fn symmetric_scale(max_abs: f32) -> f32 {
 /// a libm call (x86-64's baseline has no rounding instruction).
 #[inline]
 pub fn round_half_away(x: f32) -> f32 {
-    if !(x.abs() < 8_388_608.0) {
+    if x.is_nan() || x.abs() >= 8_388_608.0 {
         return x; // already integral (or NaN)
     }
     let t = x as i32 as f32; // truncates toward zero; exact below 2^23
@@ -50,6 +50,7 @@ pub fn round_half_away(x: f32) -> f32 {
 /// `round_half_away(v / scale)` clamped to [-127, 127], branch-free and in
 /// float until the end so the loops over a channel vectorize.
 #[inline(always)]
+#[allow(clippy::manual_clamp)] // max/min on purpose: they map NaN to a bound, clamp would keep it
 fn quantize_value(v: f32, scale: f32) -> i8 {
     // max/min also map NaN to a bound; within ±128 the i32 round trip is exact.
     let y = (v / scale).max(-128.0).min(128.0);

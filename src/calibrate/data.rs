@@ -1,0 +1,662 @@
+//! Calibration samples from user files (`--calibration-data`).
+//!
+//! Each path is one of:
+//! - a `.npy` whose first axis indexes samples, for a model with one input; or, when every path
+//!   is a `.npy`, one file per model input in model input order;
+//! - a `.npz` with one array per model input, matched by input name (`serving_default_x:0` also
+//!   matches the key `x`);
+//! - a folder of PNG/JPEG images, for a model with one float input of shape `[1,H,W,C]`, C = 1 or 3.
+//!
+//! Several `.npz` files or folders are read in the order given and their samples concatenated.
+//! Files inside a folder are taken in byte order of their names, so the result is deterministic.
+
+use std::fmt;
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use super::npy::{self, NpyArray, NpyData, NpyError};
+
+/// Element type of a model input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SampleType {
+    F32,
+    I32,
+    I64,
+    U8,
+    I8,
+    Bool,
+}
+
+impl SampleType {
+    /// The NumPy name, as users see it in their arrays.
+    pub fn name(self) -> &'static str {
+        match self {
+            SampleType::F32 => "float32",
+            SampleType::I32 => "int32",
+            SampleType::I64 => "int64",
+            SampleType::U8 => "uint8",
+            SampleType::I8 => "int8",
+            SampleType::Bool => "bool",
+        }
+    }
+}
+
+impl fmt::Display for SampleType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// One model input, as calibration data must fill it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InputSpec {
+    pub name: String,
+    /// The model input tensor's shape, batch dimension included (usually 1).
+    pub shape: Vec<usize>,
+    pub dtype: SampleType,
+}
+
+/// The elements of one input of one sample, in row-major order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SampleValues {
+    F32(Vec<f32>),
+    I32(Vec<i32>),
+    I64(Vec<i64>),
+    U8(Vec<u8>),
+    I8(Vec<i8>),
+    Bool(Vec<bool>),
+}
+
+impl SampleValues {
+    pub fn dtype(&self) -> SampleType {
+        match self {
+            SampleValues::F32(_) => SampleType::F32,
+            SampleValues::I32(_) => SampleType::I32,
+            SampleValues::I64(_) => SampleType::I64,
+            SampleValues::U8(_) => SampleType::U8,
+            SampleValues::I8(_) => SampleType::I8,
+            SampleValues::Bool(_) => SampleType::Bool,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        match self {
+            SampleValues::F32(v) => v.len(),
+            SampleValues::I32(v) => v.len(),
+            SampleValues::I64(v) => v.len(),
+            SampleValues::U8(v) => v.len(),
+            SampleValues::I8(v) => v.len(),
+            SampleValues::Bool(v) => v.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Splits a flat buffer into `chunk`-element pieces (the last one may be short; callers
+    /// only pass exact multiples).
+    fn chunks(self, chunk: usize) -> Vec<SampleValues> {
+        fn split<T: Clone>(v: Vec<T>, chunk: usize) -> Vec<Vec<T>> {
+            if chunk == 0 {
+                return Vec::new();
+            }
+            v.chunks(chunk).map(<[T]>::to_vec).collect()
+        }
+        match self {
+            SampleValues::F32(v) => split(v, chunk).into_iter().map(SampleValues::F32).collect(),
+            SampleValues::I32(v) => split(v, chunk).into_iter().map(SampleValues::I32).collect(),
+            SampleValues::I64(v) => split(v, chunk).into_iter().map(SampleValues::I64).collect(),
+            SampleValues::U8(v) => split(v, chunk).into_iter().map(SampleValues::U8).collect(),
+            SampleValues::I8(v) => split(v, chunk).into_iter().map(SampleValues::I8).collect(),
+            SampleValues::Bool(v) => split(v, chunk).into_iter().map(SampleValues::Bool).collect(),
+        }
+    }
+
+    fn empty(dtype: SampleType) -> SampleValues {
+        match dtype {
+            SampleType::F32 => SampleValues::F32(Vec::new()),
+            SampleType::I32 => SampleValues::I32(Vec::new()),
+            SampleType::I64 => SampleValues::I64(Vec::new()),
+            SampleType::U8 => SampleValues::U8(Vec::new()),
+            SampleType::I8 => SampleValues::I8(Vec::new()),
+            SampleType::Bool => SampleValues::Bool(Vec::new()),
+        }
+    }
+}
+
+/// One calibration sample: one `(shape, values)` per model input, in model input order.
+/// The shape is always the model input's full shape (batch dimension included).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    pub inputs: Vec<(Vec<usize>, SampleValues)>,
+}
+
+/// Normalization for image folders: each channel becomes `(x/255 - mean[c]) / std[c]`.
+/// A missing `mean` is 0 and a missing `std` is 1; a one-element list applies to every channel.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ImageOptions {
+    pub mean: Option<Vec<f32>>,
+    pub std: Option<Vec<f32>>,
+}
+
+/// Shape as users write it: `[1,32,32,3]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShapeList(pub Vec<usize>);
+
+impl fmt::Display for ShapeList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            write!(f, "{d}")?;
+        }
+        f.write_str("]")
+    }
+}
+
+/// Why calibration data could not be loaded. Every message is one line and starts with
+/// `calibration data`.
+#[derive(Debug, thiserror::Error)]
+pub enum DataError {
+    #[error("calibration data {}: cannot read: {source}", path.display())]
+    Unreadable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("calibration data {}: not a .npy, .npz or folder of images", path.display())]
+    UnknownKind { path: PathBuf },
+    #[error("calibration data {}: {reason}", path.display())]
+    MalformedNpy { path: PathBuf, reason: NpyError },
+    #[error("calibration data {}: unsupported .npy dtype {dtype}; use float32/float64, int8/16/32/64, uint8/16 or bool", path.display())]
+    UnsupportedNpyDtype { path: PathBuf, dtype: String },
+    #[error("calibration data {}: fortran-order (column-major) arrays are not supported; save np.ascontiguousarray(a)", path.display())]
+    FortranOrder { path: PathBuf },
+    #[error("calibration data {}: not a readable .npz archive: {reason}", path.display())]
+    MalformedNpz { path: PathBuf, reason: String },
+    #[error("calibration data {source_name}: input \"{input}\" expects samples of shape {expected} (model input {model}), found array {found}")]
+    WrongShape { source_name: String, input: String, expected: ShapeList, model: ShapeList, found: ShapeList },
+    #[error("calibration data {source_name}: input \"{input}\" is {expected} but the array is {found}{hint}")]
+    WrongDtype { source_name: String, input: String, expected: SampleType, found: String, hint: &'static str },
+    #[error(
+        "calibration data {source_name}: input \"{input}\" is {expected} but element {index} is {value}, out of range"
+    )]
+    OutOfRange { source_name: String, input: String, expected: SampleType, index: usize, value: String },
+    #[error("calibration data: {given} given but the model has {} input{}: {}; {hint}", names.len(), if names.len() == 1 { "" } else { "s" }, names.join(", "))]
+    InputCount { given: String, names: Vec<String>, hint: &'static str },
+    #[error("calibration data: cannot mix .npy files with {} (a .npy holds one input; a .npz or folder holds whole samples)", other.display())]
+    MixedKinds { other: PathBuf },
+    #[error("calibration data {}: no array for input \"{input}\"; expected keys {}; found {}", path.display(), expected.join(", "), if found.is_empty() { "no arrays".to_string() } else { found.join(", ") })]
+    MissingNpzKey { path: PathBuf, input: String, expected: Vec<String>, found: Vec<String> },
+    #[error("calibration data {}: folder has no .png/.jpg/.jpeg files", path.display())]
+    EmptyFolder { path: PathBuf },
+    #[error("calibration data {}: image folders need a model with one float32 input of shape [1,H,W,C], C = 1 or 3; input \"{input}\" is {dtype} {shape}", path.display())]
+    NotImageInput { path: PathBuf, input: String, shape: ShapeList, dtype: SampleType },
+    #[error("calibration data {}: cannot decode image: {reason}", path.display())]
+    BadImage { path: PathBuf, reason: String },
+    #[error("calibration data: --{which} needs 1 or {channels} values (one per channel), got {got}")]
+    BadNormalization { which: &'static str, channels: usize, got: usize },
+    #[error("calibration data: --std values must be finite and non-zero, got {0}")]
+    ZeroStd(f32),
+    #[error("calibration data {what}: no samples")]
+    NoSamples { what: String },
+    #[error("calibration data: inputs have different sample counts: {}", counts.iter().map(|(n, c)| format!("\"{n}\" {c}")).collect::<Vec<_>>().join(", "))]
+    SampleCountMismatch { counts: Vec<(String, usize)> },
+}
+
+/// Loads calibration samples from `paths` for a model whose inputs are `inputs`.
+/// `max_samples` caps the number returned (the first ones, in file order).
+pub fn load_samples(
+    paths: &[PathBuf],
+    inputs: &[InputSpec],
+    max_samples: Option<usize>,
+    image: &ImageOptions,
+) -> Result<Vec<Sample>, DataError> {
+    let mut kinds = Vec::with_capacity(paths.len());
+    for path in paths {
+        kinds.push((path, kind_of(path)?));
+    }
+    let what = || paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ");
+    if kinds.is_empty() {
+        return Err(DataError::NoSamples { what: "(no paths given)".into() });
+    }
+    let input_names = || inputs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+
+    let samples = if kinds.iter().any(|(_, k)| *k == Kind::Npy) {
+        if let Some((other, _)) = kinds.iter().find(|(_, k)| *k != Kind::Npy) {
+            return Err(DataError::MixedKinds { other: other.to_path_buf() });
+        }
+        if kinds.len() != inputs.len() {
+            let given = match kinds.len() {
+                1 => ".npy".to_string(),
+                n => format!("{n} .npy files"),
+            };
+            let hint = if inputs.len() > 1 {
+                "use a .npz with those names or one .npy per input"
+            } else {
+                "give one .npy whose first axis indexes samples"
+            };
+            return Err(DataError::InputCount { given, names: input_names(), hint });
+        }
+        let mut columns = Vec::with_capacity(inputs.len());
+        for ((path, _), spec) in kinds.iter().zip(inputs) {
+            let arr = read_npy_file(path)?;
+            columns.push(split_samples(&arr, spec, &path.display().to_string(), max_samples)?);
+        }
+        zip_columns(columns, inputs)?
+    } else {
+        let mut all = Vec::new();
+        for (path, kind) in &kinds {
+            let left = max_samples.map(|m| m.saturating_sub(all.len()));
+            if left == Some(0) {
+                break;
+            }
+            let mut got = match kind {
+                Kind::Npz => load_npz(path, inputs, left)?,
+                Kind::Folder => load_folder(path, inputs, left, image)?,
+                Kind::Npy => unreachable!("handled above"),
+            };
+            all.append(&mut got);
+        }
+        all
+    };
+    if samples.is_empty() {
+        return Err(DataError::NoSamples { what: what() });
+    }
+    Ok(samples)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Npy,
+    Npz,
+    Folder,
+}
+
+/// Tells the kind of a path by extension, then by magic bytes for other names.
+fn kind_of(path: &Path) -> Result<Kind, DataError> {
+    let meta = fs::metadata(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    if meta.is_dir() {
+        return Ok(Kind::Folder);
+    }
+    let ext = path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("npy") => return Ok(Kind::Npy),
+        Some("npz") => return Ok(Kind::Npz),
+        _ => {}
+    }
+    let mut head = [0u8; 6];
+    let n = fs::File::open(path)
+        .and_then(|mut f| read_up_to(&mut f, &mut head))
+        .map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    if &head[..n] == npy::MAGIC {
+        Ok(Kind::Npy)
+    } else if head[..n].starts_with(b"PK\x03\x04") {
+        Ok(Kind::Npz)
+    } else {
+        Err(DataError::UnknownKind { path: path.to_path_buf() })
+    }
+}
+
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
+}
+
+fn npy_error(path: &Path, err: NpyError) -> DataError {
+    let path = path.to_path_buf();
+    match err {
+        NpyError::UnsupportedDtype(dtype) => DataError::UnsupportedNpyDtype { path, dtype },
+        NpyError::FortranOrder => DataError::FortranOrder { path },
+        reason => DataError::MalformedNpy { path, reason },
+    }
+}
+
+fn read_npy_file(path: &Path) -> Result<NpyArray, DataError> {
+    let bytes = fs::read(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    npy::parse(&bytes).map_err(|e| npy_error(path, e))
+}
+
+/// `serving_default_x:0` → `x`.
+fn normalize_name(name: &str) -> &str {
+    let name = name.strip_prefix("serving_default_").unwrap_or(name);
+    name.strip_suffix(":0").unwrap_or(name)
+}
+
+fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec<Sample>, DataError> {
+    let malformed = |reason: String| DataError::MalformedNpz { path: path.to_path_buf(), reason };
+    let file = fs::File::open(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| malformed(e.to_string()))?;
+    let mut members: Vec<(String, String)> = archive
+        .file_names()
+        .filter_map(|m| m.strip_suffix(".npy").map(|key| (key.to_string(), m.to_string())))
+        .collect();
+    members.sort();
+    let keys: Vec<String> = members.iter().map(|(k, _)| k.clone()).collect();
+    let mut columns = Vec::with_capacity(inputs.len());
+    for spec in inputs {
+        let member = members
+            .iter()
+            .find(|(k, _)| *k == spec.name)
+            .or_else(|| members.iter().find(|(k, _)| normalize_name(k) == normalize_name(&spec.name)));
+        let Some((key, member)) = member else {
+            return Err(DataError::MissingNpzKey {
+                path: path.to_path_buf(),
+                input: spec.name.clone(),
+                expected: inputs.iter().map(|s| normalize_name(&s.name).to_string()).collect(),
+                found: keys,
+            });
+        };
+        let mut entry = archive.by_name(member).map_err(|e| malformed(format!("{member}: {e}")))?;
+        let mut bytes = Vec::new();
+        entry.read_to_end(&mut bytes).map_err(|e| malformed(format!("{member}: {e}")))?;
+        drop(entry);
+        let arr = npy::parse(&bytes).map_err(|e| npy_error(&path.join(member), e))?;
+        let source_name = format!("{} (array \"{key}\")", path.display());
+        columns.push(split_samples(&arr, spec, &source_name, max)?);
+    }
+    zip_columns(columns, inputs)
+}
+
+/// The samples of one input, from one array.
+struct Column {
+    name: String,
+    total: usize,
+    samples: Vec<SampleValues>,
+}
+
+/// Checks `arr` against `spec` and cuts it into per-sample values (at most `max`).
+fn split_samples(arr: &NpyArray, spec: &InputSpec, source_name: &str, max: Option<usize>) -> Result<Column, DataError> {
+    let model = &spec.shape;
+    let batch_one = model.first() == Some(&1);
+    let matches = |sample: &[usize]| sample == model.as_slice() || (batch_one && sample == &model[1..]);
+    let ok = match arr.shape.split_first() {
+        Some((_, sample)) => matches(sample),
+        None => false,
+    };
+    if !ok {
+        let expected = if batch_one { model[1..].to_vec() } else { model.clone() };
+        return Err(DataError::WrongShape {
+            source_name: source_name.to_string(),
+            input: spec.name.clone(),
+            expected: ShapeList(expected),
+            model: ShapeList(model.clone()),
+            found: ShapeList(arr.shape.clone()),
+        });
+    }
+    let total = arr.shape[0];
+    let per = npy::element_count(&arr.shape[1..]).unwrap_or(0);
+    let take = max.map_or(total, |m| m.min(total));
+    let values = cast(&arr.data, per * take, spec, source_name)?;
+    let samples =
+        if per == 0 { (0..take).map(|_| SampleValues::empty(spec.dtype)).collect() } else { values.chunks(per) };
+    Ok(Column { name: spec.name.clone(), total, samples })
+}
+
+/// Transposes per-input columns into samples, checking that every input has as many samples.
+fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Sample>, DataError> {
+    if let Some(first) = columns.first() {
+        if columns.iter().any(|c| c.total != first.total) {
+            return Err(DataError::SampleCountMismatch {
+                counts: columns.iter().map(|c| (c.name.clone(), c.total)).collect(),
+            });
+        }
+    }
+    let count = columns.first().map_or(0, |c| c.samples.len());
+    let mut iters: Vec<_> = columns.into_iter().map(|c| c.samples.into_iter()).collect();
+    let mut samples = Vec::with_capacity(count);
+    for _ in 0..count {
+        let inputs = iters.iter_mut().zip(inputs).filter_map(|(it, spec)| it.next().map(|v| (spec.shape.clone(), v)));
+        samples.push(Sample { inputs: inputs.collect() });
+    }
+    Ok(samples)
+}
+
+/// Casts the first `count` elements of `data` to the input's dtype when that loses nothing (or,
+/// for float64 → float32, only precision). Integer narrowing is checked element by element.
+fn cast(data: &NpyData, count: usize, spec: &InputSpec, source_name: &str) -> Result<SampleValues, DataError> {
+    let wrong = |hint: &'static str| DataError::WrongDtype {
+        source_name: source_name.to_string(),
+        input: spec.name.clone(),
+        expected: spec.dtype,
+        found: data.dtype().name().to_string(),
+        hint,
+    };
+    let out_of_range = |index: usize, value: String| DataError::OutOfRange {
+        source_name: source_name.to_string(),
+        input: spec.name.clone(),
+        expected: spec.dtype,
+        index,
+        value,
+    };
+    fn ints<S: Copy + fmt::Display, T: TryFrom<S>>(
+        v: &[S],
+        err: impl Fn(usize, String) -> DataError,
+    ) -> Result<Vec<T>, DataError> {
+        v.iter().enumerate().map(|(i, &x)| T::try_from(x).map_err(|_| err(i, x.to_string()))).collect()
+    }
+    macro_rules! int_target {
+        ($variant:ident, $t:ty) => {
+            SampleValues::$variant(match data {
+                NpyData::I8(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::U8(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::I16(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::U16(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::I32(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::I64(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::F32(_) | NpyData::F64(_) => {
+                    return Err(wrong("; integer inputs need an integer array (e.g. arr.astype(np.int32))"))
+                }
+                NpyData::Bool(_) => return Err(wrong("")),
+            })
+        };
+    }
+    Ok(match spec.dtype {
+        SampleType::F32 => match data {
+            NpyData::F32(v) => SampleValues::F32(v[..count].to_vec()),
+            NpyData::F64(v) => SampleValues::F32(v[..count].iter().map(|&x| x as f32).collect()),
+            _ => return Err(wrong("; give float data (scaled as the model expects), or a folder of images")),
+        },
+        SampleType::Bool => match data {
+            NpyData::Bool(v) => SampleValues::Bool(v[..count].to_vec()),
+            _ => return Err(wrong("")),
+        },
+        SampleType::I32 => int_target!(I32, i32),
+        SampleType::I64 => int_target!(I64, i64),
+        SampleType::U8 => int_target!(U8, u8),
+        SampleType::I8 => int_target!(I8, i8),
+    })
+}
+
+const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
+
+fn load_folder(
+    path: &Path,
+    inputs: &[InputSpec],
+    max: Option<usize>,
+    options: &ImageOptions,
+) -> Result<Vec<Sample>, DataError> {
+    if inputs.len() != 1 {
+        return Err(DataError::InputCount {
+            given: format!("image folder {}", path.display()),
+            names: inputs.iter().map(|s| s.name.clone()).collect(),
+            hint: "use a .npz with those names or one .npy per input",
+        });
+    }
+    let spec = &inputs[0];
+    let (height, width, channels) = match (spec.dtype, spec.shape.as_slice()) {
+        (SampleType::F32, &[1, h, w, c]) if (c == 1 || c == 3) && h > 0 && w > 0 => (h, w, c),
+        _ => {
+            return Err(DataError::NotImageInput {
+                path: path.to_path_buf(),
+                input: spec.name.clone(),
+                shape: ShapeList(spec.shape.clone()),
+                dtype: spec.dtype,
+            })
+        }
+    };
+    let mean = per_channel("mean", options.mean.as_deref(), channels, 0.0)?;
+    let std = per_channel("std", options.std.as_deref(), channels, 1.0)?;
+    if let Some(&bad) = std.iter().find(|s| !s.is_finite() || **s == 0.0) {
+        return Err(DataError::ZeroStd(bad));
+    }
+
+    let unreadable = |source| DataError::Unreadable { path: path.to_path_buf(), source };
+    let mut files = Vec::new();
+    for entry in fs::read_dir(path).map_err(unreadable)? {
+        let entry = entry.map_err(unreadable)?;
+        let file = entry.path();
+        let is_image = file
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
+        if is_image && file.is_file() {
+            files.push(file);
+        }
+    }
+    if files.is_empty() {
+        return Err(DataError::EmptyFolder { path: path.to_path_buf() });
+    }
+    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
+    if let Some(max) = max {
+        files.truncate(max);
+    }
+    files
+        .iter()
+        .map(|file| {
+            let values = load_image(file, height, width, channels, &mean, &std)?;
+            Ok(Sample { inputs: vec![(spec.shape.clone(), SampleValues::F32(values))] })
+        })
+        .collect()
+}
+
+fn per_channel(
+    which: &'static str,
+    given: Option<&[f32]>,
+    channels: usize,
+    default: f32,
+) -> Result<Vec<f32>, DataError> {
+    match given {
+        None => Ok(vec![default; channels]),
+        Some([v]) => Ok(vec![*v; channels]),
+        Some(v) if v.len() == channels => Ok(v.to_vec()),
+        Some(v) => Err(DataError::BadNormalization { which, channels, got: v.len() }),
+    }
+}
+
+/// Decodes one image to `height × width × channels` floats, normalized.
+///
+/// The image is decoded to 8-bit RGB (alpha dropped, 16-bit scaled down); for one channel it is
+/// turned to gray with PIL's `convert("L")` weights (ITU-R 601-2: 0.299 R + 0.587 G + 0.114 B,
+/// rounded), so results match Keras/PIL pipelines. It is then resized with bilinear
+/// interpolation using half-pixel centers and no antialiasing — the same as
+/// `tf.image.resize(method="bilinear", antialias=False)` and OpenCV `INTER_LINEAR` — and each
+/// value `x` in 0..=255 becomes `(x/255 - mean[c]) / std[c]`.
+fn load_image(
+    file: &Path,
+    height: usize,
+    width: usize,
+    channels: usize,
+    mean: &[f32],
+    std: &[f32],
+) -> Result<Vec<f32>, DataError> {
+    let bad = |reason: String| DataError::BadImage { path: file.to_path_buf(), reason };
+    let bytes = fs::read(file).map_err(|source| DataError::Unreadable { path: file.to_path_buf(), source })?;
+    let decoded = image::load_from_memory(&bytes).map_err(|e| bad(e.to_string()))?;
+    let rgb = decoded.to_rgb8();
+    let (src_w, src_h) = (rgb.width() as usize, rgb.height() as usize);
+    if src_w == 0 || src_h == 0 {
+        return Err(bad("image is empty".into()));
+    }
+    let pixels: Vec<f32> = if channels == 3 {
+        rgb.as_raw().iter().map(|&v| f32::from(v)).collect()
+    } else {
+        rgb.as_raw()
+            .chunks_exact(3)
+            .map(|p| {
+                let l = (u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000) >> 16;
+                l as f32
+            })
+            .collect()
+    };
+    let mut out = resize_bilinear(&pixels, src_h, src_w, channels, height, width);
+    for (i, v) in out.iter_mut().enumerate() {
+        let c = i % channels;
+        *v = (*v / 255.0 - mean[c]) / std[c];
+    }
+    Ok(out)
+}
+
+/// Bilinear resize of an HWC image with half-pixel centers (`src = (dst + 0.5) * in/out - 0.5`,
+/// clamped to the edge), no antialiasing. Same size is an exact copy.
+fn resize_bilinear(src: &[f32], in_h: usize, in_w: usize, c: usize, out_h: usize, out_w: usize) -> Vec<f32> {
+    if in_h == out_h && in_w == out_w {
+        return src.to_vec();
+    }
+    // For each output coordinate: the two source indices and the weight of the second.
+    fn taps(in_len: usize, out_len: usize) -> Vec<(usize, usize, f32)> {
+        let scale = in_len as f64 / out_len as f64;
+        (0..out_len)
+            .map(|o| {
+                let pos = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
+                let lo = (pos.floor() as usize).min(in_len - 1);
+                let hi = (lo + 1).min(in_len - 1);
+                (lo, hi, (pos - lo as f64) as f32)
+            })
+            .collect()
+    }
+    let ys = taps(in_h, out_h);
+    let xs = taps(in_w, out_w);
+    let mut out = Vec::with_capacity(out_h * out_w * c);
+    for &(y0, y1, fy) in &ys {
+        for &(x0, x1, fx) in &xs {
+            for ch in 0..c {
+                let at = |y: usize, x: usize| src[(y * in_w + x) * c + ch];
+                let top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
+                let bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
+                out.push(top + (bottom - top) * fy);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalizes_tf_names() {
+        assert_eq!(normalize_name("serving_default_image:0"), "image");
+        assert_eq!(normalize_name("image"), "image");
+        assert_eq!(normalize_name("x:1"), "x:1");
+    }
+
+    #[test]
+    fn resize_same_size_is_identity_and_upscale_matches_half_pixel() {
+        let src = [0.0, 10.0, 20.0, 30.0];
+        assert_eq!(resize_bilinear(&src, 2, 2, 1, 2, 2), src.to_vec());
+        // 1x2 → 1x4: positions -0.25 (clamped 0), 0.25, 0.75, 1.25 (→ edge).
+        let out = resize_bilinear(&[0.0, 100.0], 1, 2, 1, 1, 4);
+        assert_eq!(out, vec![0.0, 25.0, 75.0, 100.0]);
+        // 4 → 2 averages neighbour pairs (no antialiasing beyond that).
+        let out = resize_bilinear(&[0.0, 10.0, 20.0, 30.0], 1, 4, 1, 1, 2);
+        assert_eq!(out, vec![5.0, 25.0]);
+    }
+
+    #[test]
+    fn shape_list_display() {
+        assert_eq!(ShapeList(vec![1, 32, 32, 3]).to_string(), "[1,32,32,3]");
+        assert_eq!(ShapeList(vec![]).to_string(), "[]");
+    }
+}

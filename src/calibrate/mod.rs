@@ -1,0 +1,128 @@
+//! Calibration: run the float model over the user's samples with the built-in
+//! interpreter and record the global min and max of every float tensor of the
+//! main subgraph, as TF's calibrator does (no averaging). Samples run in parallel.
+
+pub mod data;
+pub mod npy;
+
+use crate::interp::{InterpError, Interpreter, Value, Values};
+use crate::ir::Model;
+use crate::schema::TensorType;
+use data::{InputSpec, Sample, SampleType, SampleValues};
+use rayon::prelude::*;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// Calibrated (min, max) per tensor of the main subgraph; None where never computed.
+pub type Ranges = Vec<Option<(f32, f32)>>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    #[error(transparent)]
+    Data(#[from] data::DataError),
+    #[error("calibration: {0}")]
+    Interp(#[from] InterpError),
+    #[error("calibration sample {index}: {source}")]
+    Sample { index: usize, source: InterpError },
+    #[error("calibration: model input {name:?} has type {dtype}, which calibration data cannot supply")]
+    InputType { name: String, dtype: String },
+    #[error("calibration: model input {name:?} has an unknown dimension in {shape:?}")]
+    DynamicInput { name: String, shape: Vec<i32> },
+    #[error("calibration: the model has no subgraph")]
+    NoSubgraph,
+}
+
+/// What the main subgraph's inputs expect, for the data loaders.
+pub fn input_specs(model: &Model) -> Result<Vec<InputSpec>, CalibrateError> {
+    let sg = model.subgraphs.first().ok_or(CalibrateError::NoSubgraph)?;
+    sg.inputs
+        .iter()
+        .map(|&i| {
+            let t = &sg.tensors[i as usize];
+            let dtype = match t.dtype {
+                TensorType::FLOAT32 => SampleType::F32,
+                TensorType::INT32 => SampleType::I32,
+                TensorType::INT64 => SampleType::I64,
+                TensorType::UINT8 => SampleType::U8,
+                TensorType::INT8 => SampleType::I8,
+                TensorType::BOOL => SampleType::Bool,
+                other => return Err(CalibrateError::InputType { name: t.name().into(), dtype: format!("{other:?}") }),
+            };
+            let shape = t
+                .shape()
+                .iter()
+                .map(|&d| usize::try_from(d).ok())
+                .collect::<Option<Vec<usize>>>()
+                .ok_or_else(|| CalibrateError::DynamicInput { name: t.name().into(), shape: t.shape().to_vec() })?;
+            Ok(InputSpec { name: t.name().into(), shape, dtype })
+        })
+        .collect()
+}
+
+fn to_value(shape: &[usize], v: &SampleValues) -> Value {
+    let values = match v {
+        SampleValues::F32(x) => Values::F32(x.clone()),
+        SampleValues::I32(x) => Values::I32(x.clone()),
+        SampleValues::I64(x) => Values::I64(x.clone()),
+        SampleValues::U8(x) => Values::U8(x.clone()),
+        SampleValues::I8(x) => Values::I8(x.clone()),
+        SampleValues::Bool(x) => Values::Bool(x.clone()),
+    };
+    Value { shape: shape.to_vec(), values }
+}
+
+fn merge(into: &mut Ranges, from: &Ranges) {
+    for (a, b) in into.iter_mut().zip(from) {
+        *a = match (*a, *b) {
+            (Some((l1, h1)), Some((l2, h2))) => Some((l1.min(l2), h1.max(h2))),
+            (x, None) => x,
+            (None, y) => y,
+        };
+    }
+}
+
+/// Runs every sample through the float model and returns each float tensor's
+/// global range. `progress` is called with the number of samples done so far.
+pub fn calibrate(
+    model: &Model,
+    samples: &[Sample],
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Ranges, CalibrateError> {
+    let interp = Interpreter::new(model, 0)?;
+    let n = model.subgraphs[0].tensors.len();
+    let done = AtomicUsize::new(0);
+    let ranges = samples
+        .par_iter()
+        .enumerate()
+        .map(|(index, sample)| {
+            let inputs = sample.inputs.iter().map(|(shape, v)| to_value(shape, v)).collect();
+            let mut local: Ranges = vec![None; n];
+            interp
+                .run_observed(inputs, &mut |t, value| {
+                    if let Values::F32(v) = &value.values {
+                        let (lo, hi) =
+                            v.iter().fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+                        if lo <= hi {
+                            merge_one(&mut local[t], (lo, hi));
+                        }
+                    }
+                })
+                .map_err(|source| CalibrateError::Sample { index, source })?;
+            progress(done.fetch_add(1, Ordering::Relaxed) + 1);
+            Ok::<Ranges, CalibrateError>(local)
+        })
+        .try_reduce(
+            || vec![None; n],
+            |mut a, b| {
+                merge(&mut a, &b);
+                Ok(a)
+            },
+        )?;
+    Ok(ranges)
+}
+
+fn merge_one(slot: &mut Option<(f32, f32)>, (lo, hi): (f32, f32)) {
+    *slot = Some(match *slot {
+        Some((a, b)) => (a.min(lo), b.max(hi)),
+        None => (lo, hi),
+    });
+}

@@ -1,0 +1,559 @@
+//! Constant tensors and the small kernels that fold all-constant subgraphs
+//! (shape arithmetic, batch-norm statistics, layout changes of weights).
+
+use super::proto::{DataType, TensorProto};
+use bytes::Bytes;
+
+/// A constant: TF dtype, static shape and little-endian row-major bytes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Const {
+    pub dtype: DataType,
+    pub shape: Vec<i64>,
+    pub data: Bytes,
+}
+
+/// Element count of a shape, or None on a negative dim or overflow.
+pub fn numel(shape: &[i64]) -> Option<usize> {
+    shape.iter().try_fold(1usize, |acc, &d| usize::try_from(d).ok().and_then(|d| acc.checked_mul(d)))
+}
+
+/// Largest constant the folder will build (elements); guards against shapes from the file.
+const MAX_FOLD_ELEMENTS: usize = 1 << 28;
+
+fn fill<T: Copy + Default>(vals: &[T], n: usize) -> Vec<T> {
+    // TF's FromProtoField: take the first n; repeat the last to fill; zeros when none.
+    let mut out = Vec::with_capacity(n);
+    if vals.is_empty() {
+        out.resize(n, T::default());
+    } else {
+        out.extend_from_slice(&vals[..vals.len().min(n)]);
+        let last = vals[vals.len() - 1];
+        out.resize(n, last);
+    }
+    out
+}
+
+impl Const {
+    /// Decodes a TensorProto. Errors are plain strings; the caller names the node.
+    pub fn from_proto(t: &TensorProto) -> Result<Const, String> {
+        let dtype = DataType::from_i32(t.dtype).ok_or_else(|| format!("unsupported constant dtype {}", t.dtype))?;
+        if dtype == DataType::String {
+            return Err("string constants are not supported".into());
+        }
+        let mut shape = Vec::new();
+        if let Some(s) = &t.tensor_shape {
+            if s.unknown_rank {
+                return Err("constant with unknown rank".into());
+            }
+            for d in &s.dim {
+                if d.size < 0 {
+                    return Err(format!("constant with unknown dimension {}", d.size));
+                }
+                shape.push(d.size);
+            }
+        }
+        let n = numel(&shape).ok_or("constant shape overflows")?;
+        let size = dtype.size();
+        if !t.tensor_content.is_empty() {
+            let want = n.checked_mul(size).ok_or("constant size overflows")?;
+            if t.tensor_content.len() != want {
+                return Err(format!(
+                    "tensor_content holds {} bytes, shape {:?} of {:?} needs {want}",
+                    t.tensor_content.len(),
+                    shape,
+                    dtype
+                ));
+            }
+            return Ok(Const { dtype, shape, data: t.tensor_content.clone() });
+        }
+        if n > MAX_FOLD_ELEMENTS {
+            return Err(format!("constant of {n} elements given by typed values is too large"));
+        }
+        let mut out = Vec::with_capacity(n * size);
+        match dtype {
+            DataType::Float => fill(&t.float_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Double => fill(&t.double_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Int32 => fill(&t.int_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Int16 | DataType::Uint16 | DataType::Half | DataType::Bfloat16 => {
+                let src = if matches!(dtype, DataType::Half | DataType::Bfloat16) { &t.half_val } else { &t.int_val };
+                fill(src, n).iter().for_each(|&v| out.extend_from_slice(&(v as u16).to_le_bytes()))
+            }
+            DataType::Int8 | DataType::Uint8 => fill(&t.int_val, n).iter().for_each(|&v| out.push(v as u8)),
+            DataType::Bool => fill(&t.bool_val, n).iter().for_each(|&v| out.push(v as u8)),
+            DataType::Int64 => fill(&t.int64_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Uint32 => fill(&t.uint32_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::Uint64 => fill(&t.uint64_val, n).iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+            DataType::String => unreachable!("rejected above"),
+        }
+        Ok(Const { dtype, shape, data: Bytes::from(out) })
+    }
+
+    pub fn numel(&self) -> usize {
+        numel(&self.shape).unwrap_or(0)
+    }
+
+    pub fn is_float(&self) -> bool {
+        matches!(self.dtype, DataType::Float | DataType::Double | DataType::Half | DataType::Bfloat16)
+    }
+
+    /// The values as f32 (any numeric dtype).
+    pub fn f32s(&self) -> Vec<f32> {
+        let d = &self.data[..];
+        match self.dtype {
+            DataType::Float => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
+            DataType::Double => {
+                d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect()
+            }
+            DataType::Half => {
+                d.chunks_exact(2).map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect()
+            }
+            DataType::Bfloat16 => {
+                d.chunks_exact(2).map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect()
+            }
+            _ => self.i64s().into_iter().map(|v| v as f32).collect(),
+        }
+    }
+
+    /// The values as i64 (floats truncate).
+    pub fn i64s(&self) -> Vec<i64> {
+        let d = &self.data[..];
+        match self.dtype {
+            DataType::Int32 => d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
+            DataType::Uint32 => {
+                d.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()
+            }
+            DataType::Int64 | DataType::Uint64 => {
+                d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
+            }
+            DataType::Int16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+            DataType::Uint16 => d.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i64).collect(),
+            DataType::Int8 => d.iter().map(|&b| b as i8 as i64).collect(),
+            DataType::Uint8 | DataType::Bool => d.iter().map(|&b| b as i64).collect(),
+            _ => self.f32s().into_iter().map(|v| v as i64).collect(),
+        }
+    }
+
+    pub fn from_f32(shape: Vec<i64>, vals: &[f32]) -> Const {
+        let mut out = Vec::with_capacity(vals.len() * 4);
+        vals.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+        Const { dtype: DataType::Float, shape, data: Bytes::from(out) }
+    }
+
+    /// Values in `dtype` (a float dtype stores them as floats).
+    pub fn from_i64(dtype: DataType, shape: Vec<i64>, vals: &[i64]) -> Const {
+        let mut out = Vec::with_capacity(vals.len() * dtype.size());
+        for &v in vals {
+            match dtype {
+                DataType::Int32 | DataType::Uint32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
+                DataType::Int64 | DataType::Uint64 => out.extend_from_slice(&v.to_le_bytes()),
+                DataType::Int16 | DataType::Uint16 => out.extend_from_slice(&(v as i16).to_le_bytes()),
+                DataType::Int8 | DataType::Uint8 => out.push(v as u8),
+                DataType::Bool => out.push((v != 0) as u8),
+                _ => return Const::from_f32(shape, &vals.iter().map(|&v| v as f32).collect::<Vec<_>>()).cast(dtype),
+            }
+        }
+        Const { dtype, shape, data: Bytes::from(out) }
+    }
+
+    /// Values converted to `dtype`.
+    pub fn cast(&self, dtype: DataType) -> Const {
+        if dtype == self.dtype {
+            return self.clone();
+        }
+        match dtype {
+            DataType::Float => Const::from_f32(self.shape.clone(), &self.f32s()),
+            DataType::Double => {
+                let mut out = Vec::new();
+                self.f32s().iter().for_each(|&v| out.extend_from_slice(&(v as f64).to_le_bytes()));
+                Const { dtype, shape: self.shape.clone(), data: Bytes::from(out) }
+            }
+            DataType::Half | DataType::Bfloat16 => {
+                let mut out = Vec::new();
+                for v in self.f32s() {
+                    let bits = if dtype == DataType::Half {
+                        half::f16::from_f32(v).to_bits()
+                    } else {
+                        half::bf16::from_f32(v).to_bits()
+                    };
+                    out.extend_from_slice(&bits.to_le_bytes());
+                }
+                Const { dtype, shape: self.shape.clone(), data: Bytes::from(out) }
+            }
+            DataType::Bool if self.is_float() => {
+                let v: Vec<i64> = self.f32s().iter().map(|&f| (f != 0.0) as i64).collect();
+                Const::from_i64(dtype, self.shape.clone(), &v)
+            }
+            _ => Const::from_i64(dtype, self.shape.clone(), &self.i64s()),
+        }
+    }
+
+    pub fn reshaped(&self, shape: Vec<i64>) -> Const {
+        Const { dtype: self.dtype, shape, data: self.data.clone() }
+    }
+}
+
+/// NumPy broadcasting of two shapes.
+pub fn broadcast_shape(a: &[i64], b: &[i64]) -> Option<Vec<i64>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = if da == db || db == 1 {
+            da
+        } else if da == 1 {
+            db
+        } else {
+            return None;
+        };
+    }
+    Some(out)
+}
+
+/// For each element of `out`, the flat index into a tensor of shape `s` broadcast to it.
+fn broadcast_index(s: &[i64], out: &[i64]) -> Vec<usize> {
+    let n = numel(out).unwrap_or(0);
+    let rank = out.len();
+    let mut strides = vec![0usize; rank];
+    let mut acc = 1usize;
+    for i in (0..rank).rev() {
+        let k = i as isize - (rank - s.len()) as isize;
+        if k >= 0 {
+            let d = s[k as usize] as usize;
+            strides[i] = if d == 1 { 0 } else { acc };
+            acc *= d;
+        }
+    }
+    let mut idx = vec![0usize; rank];
+    let mut res = Vec::with_capacity(n);
+    for _ in 0..n {
+        res.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
+        for i in (0..rank).rev() {
+            idx[i] += 1;
+            if (idx[i] as i64) < out[i] {
+                break;
+            }
+            idx[i] = 0;
+        }
+    }
+    res
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Bin {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Max,
+    Min,
+    SquaredDiff,
+    FloorDiv,
+}
+
+/// Elementwise binary op with broadcasting; the result has `a`'s dtype.
+pub fn binary(op: Bin, a: &Const, b: &Const) -> Option<Const> {
+    let shape = broadcast_shape(&a.shape, &b.shape)?;
+    let n = numel(&shape)?;
+    if n > MAX_FOLD_ELEMENTS {
+        return None;
+    }
+    let ia = broadcast_index(&a.shape, &shape);
+    let ib = broadcast_index(&b.shape, &shape);
+    if a.is_float() {
+        let (x, y) = (a.f32s(), b.f32s());
+        let v: Vec<f32> = ia
+            .iter()
+            .zip(&ib)
+            .map(|(&i, &j)| {
+                let (p, q) = (x[i], y[j]);
+                match op {
+                    Bin::Add => p + q,
+                    Bin::Sub => p - q,
+                    Bin::Mul => p * q,
+                    Bin::Div => p / q,
+                    Bin::Max => p.max(q),
+                    Bin::Min => p.min(q),
+                    Bin::SquaredDiff => (p - q) * (p - q),
+                    Bin::FloorDiv => (p / q).floor(),
+                }
+            })
+            .collect();
+        Some(Const::from_f32(shape, &v).cast(a.dtype))
+    } else {
+        let (x, y) = (a.i64s(), b.i64s());
+        let mut v = Vec::with_capacity(n);
+        for (&i, &j) in ia.iter().zip(&ib) {
+            let (p, q) = (x[i], y[j]);
+            v.push(match op {
+                Bin::Add => p.wrapping_add(q),
+                Bin::Sub => p.wrapping_sub(q),
+                Bin::Mul => p.wrapping_mul(q),
+                Bin::Div => p.checked_div(q)?,
+                Bin::FloorDiv => p.checked_div_euclid(q)?,
+                Bin::Max => p.max(q),
+                Bin::Min => p.min(q),
+                Bin::SquaredDiff => (p - q).wrapping_mul(p - q),
+            });
+        }
+        Some(Const::from_i64(a.dtype, shape, &v))
+    }
+}
+
+/// Elementwise float function.
+pub fn unary(a: &Const, f: impl Fn(f32) -> f32) -> Const {
+    let v: Vec<f32> = a.f32s().into_iter().map(f).collect();
+    Const::from_f32(a.shape.clone(), &v).cast(a.dtype)
+}
+
+fn strides_of(shape: &[i64]) -> Vec<usize> {
+    let mut s = vec![1usize; shape.len()];
+    for i in (0..shape.len().saturating_sub(1)).rev() {
+        s[i] = s[i + 1] * shape[i + 1] as usize;
+    }
+    s
+}
+
+/// Gathers elements: for each dim, (start, step, count). Indices must be in range.
+pub fn strided_gather(a: &Const, spec: &[(i64, i64, i64)]) -> Const {
+    let es = a.dtype.size();
+    let st = strides_of(&a.shape);
+    let out_shape: Vec<i64> = spec.iter().map(|s| s.2).collect();
+    let n = numel(&out_shape).unwrap_or(0);
+    let mut out = Vec::with_capacity(n * es);
+    let rank = spec.len();
+    let mut idx = vec![0i64; rank];
+    for _ in 0..n {
+        let mut off = 0usize;
+        for d in 0..rank {
+            off += (spec[d].0 + idx[d] * spec[d].1) as usize * st[d];
+        }
+        out.extend_from_slice(&a.data[off * es..(off + 1) * es]);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < spec[d].2 {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Const { dtype: a.dtype, shape: out_shape, data: Bytes::from(out) }
+}
+
+/// Transposes by `perm` (checked by the caller to be a permutation of the rank).
+pub fn transpose(a: &Const, perm: &[usize]) -> Const {
+    let es = a.dtype.size();
+    let st = strides_of(&a.shape);
+    let out_shape: Vec<i64> = perm.iter().map(|&p| a.shape[p]).collect();
+    let n = a.numel();
+    let mut out = Vec::with_capacity(n * es);
+    let rank = perm.len();
+    let mut idx = vec![0i64; rank];
+    for _ in 0..n {
+        let mut off = 0usize;
+        for d in 0..rank {
+            off += idx[d] as usize * st[perm[d]];
+        }
+        out.extend_from_slice(&a.data[off * es..(off + 1) * es]);
+        for d in (0..rank).rev() {
+            idx[d] += 1;
+            if idx[d] < out_shape[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    Const { dtype: a.dtype, shape: out_shape, data: Bytes::from(out) }
+}
+
+/// Concatenates same-dtype constants along `axis` (already normalised).
+pub fn concat(parts: &[&Const], axis: usize) -> Option<Const> {
+    let first = parts.first()?;
+    let es = first.dtype.size();
+    let mut shape = first.shape.clone();
+    if axis >= shape.len() {
+        return None;
+    }
+    shape[axis] = 0;
+    for p in parts {
+        if p.dtype != first.dtype || p.shape.len() != first.shape.len() {
+            return None;
+        }
+        for d in 0..shape.len() {
+            if d != axis && p.shape[d] != first.shape[d] {
+                return None;
+            }
+        }
+        shape[axis] += p.shape[axis];
+    }
+    let outer: usize = numel(&shape[..axis])?;
+    let mut out = Vec::with_capacity(numel(&shape)? * es);
+    for o in 0..outer {
+        for p in parts {
+            let chunk = numel(&p.shape[axis..])? * es;
+            out.extend_from_slice(&p.data[o * chunk..(o + 1) * chunk]);
+        }
+    }
+    Some(Const { dtype: first.dtype, shape, data: Bytes::from(out) })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    Sum,
+    Mean,
+    Prod,
+    Max,
+    Min,
+}
+
+/// Reduces over `axes` (normalised, deduplicated).
+pub fn reduce(a: &Const, axes: &[usize], op: Reduce, keep_dims: bool) -> Const {
+    let rank = a.shape.len();
+    let mut out_full: Vec<i64> = a.shape.clone();
+    for &ax in axes {
+        out_full[ax] = 1;
+    }
+    let n_out = numel(&out_full).unwrap_or(0);
+    let idx = broadcast_index(&out_full, &a.shape);
+    let init = match op {
+        Reduce::Sum | Reduce::Mean => 0.0,
+        Reduce::Prod => 1.0,
+        Reduce::Max => f64::NEG_INFINITY,
+        Reduce::Min => f64::INFINITY,
+    };
+    let mut acc = vec![init; n_out];
+    let vals: Vec<f64> = if a.is_float() {
+        a.f32s().iter().map(|&v| v as f64).collect()
+    } else {
+        a.i64s().iter().map(|&v| v as f64).collect()
+    };
+    for (k, &o) in idx.iter().enumerate() {
+        let v = vals[k];
+        acc[o] = match op {
+            Reduce::Sum | Reduce::Mean => acc[o] + v,
+            Reduce::Prod => acc[o] * v,
+            Reduce::Max => acc[o].max(v),
+            Reduce::Min => acc[o].min(v),
+        };
+    }
+    if op == Reduce::Mean {
+        let cnt = (a.numel() / n_out.max(1)).max(1) as f64;
+        acc.iter_mut().for_each(|v| *v /= cnt);
+    }
+    let shape: Vec<i64> =
+        if keep_dims { out_full } else { (0..rank).filter(|d| !axes.contains(d)).map(|d| a.shape[d]).collect() };
+    if a.is_float() {
+        Const::from_f32(shape, &acc.iter().map(|&v| v as f32).collect::<Vec<_>>()).cast(a.dtype)
+    } else {
+        Const::from_i64(a.dtype, shape, &acc.iter().map(|&v| v as i64).collect::<Vec<_>>())
+    }
+}
+
+/// StridedSlice semantics: the per-input-dim gather spec and the final output shape.
+pub struct SliceSpec {
+    pub gather: Vec<(i64, i64, i64)>,
+    pub out_shape: Vec<i64>,
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn strided_slice_spec(
+    shape: &[i64],
+    begin: &[i64],
+    end: &[i64],
+    strides: &[i64],
+    begin_mask: i64,
+    end_mask: i64,
+    ellipsis_mask: i64,
+    new_axis_mask: i64,
+    shrink_mask: i64,
+) -> Result<SliceSpec, String> {
+    let n = begin.len();
+    if end.len() != n || strides.len() != n {
+        return Err("begin, end and strides differ in length".into());
+    }
+    // Expand the sparse spec to one entry per input dim.
+    let rank = shape.len();
+    let mut gather = Vec::with_capacity(rank);
+    let mut out_shape = Vec::new();
+    let mut dim = 0usize;
+    let new_axes = (0..n).filter(|&i| new_axis_mask >> i & 1 == 1).count();
+    for i in 0..n {
+        let bit = |m: i64| m >> i & 1 == 1;
+        if bit(ellipsis_mask) {
+            let covered = n - i - 1 - (new_axes - (0..i).filter(|&j| new_axis_mask >> j & 1 == 1).count());
+            let take = rank.saturating_sub(dim + covered.min(rank));
+            for _ in 0..take {
+                gather.push((0, 1, shape[dim]));
+                out_shape.push(shape[dim]);
+                dim += 1;
+            }
+            continue;
+        }
+        if bit(new_axis_mask) {
+            out_shape.push(1);
+            continue;
+        }
+        if dim >= rank {
+            return Err("slice has more dimensions than its input".into());
+        }
+        let d = shape[dim];
+        let s = strides[i];
+        if s == 0 {
+            return Err("stride 0".into());
+        }
+        if bit(shrink_mask) {
+            let mut b = begin[i];
+            if b < 0 {
+                b += d;
+            }
+            if b < 0 || b >= d {
+                return Err(format!("index {} out of range for dimension of size {d}", begin[i]));
+            }
+            gather.push((b, 1, 1));
+            dim += 1;
+            continue;
+        }
+        let clamp = |v: i64, lo: i64, hi: i64| v.max(lo).min(hi);
+        let (lo, hi) = if s > 0 { (0, d) } else { (-1, d - 1) };
+        let mut b = if bit(begin_mask) {
+            if s > 0 {
+                0
+            } else {
+                d - 1
+            }
+        } else {
+            begin[i]
+        };
+        let mut e = if bit(end_mask) {
+            if s > 0 {
+                d
+            } else {
+                -1
+            }
+        } else {
+            end[i]
+        };
+        if !bit(begin_mask) {
+            if b < 0 {
+                b += d;
+            }
+            b = clamp(b, lo, hi);
+        }
+        if !bit(end_mask) {
+            if e < 0 {
+                e += d;
+            }
+            e = clamp(e, lo, hi);
+        }
+        let count = if s > 0 { ((e - b).max(0) + s - 1) / s } else { ((b - e).max(0) + (-s) - 1) / (-s) };
+        gather.push((b, s, count));
+        out_shape.push(count);
+        dim += 1;
+    }
+    while dim < rank {
+        gather.push((0, 1, shape[dim]));
+        out_shape.push(shape[dim]);
+        dim += 1;
+    }
+    Ok(SliceSpec { gather, out_shape })
+}

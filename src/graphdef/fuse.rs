@@ -1,0 +1,281 @@
+//! Fusions on the lowered graph, as TF's `optimize` pass does them: a
+//! reshape that only flattens into FULLY_CONNECTED goes; a constant ADD/SUB
+//! after conv/depthwise/FC/transpose-conv folds into the bias, a constant
+//! MUL/DIV into weights and bias (this is how batch norm disappears); RELU,
+//! RELU6 and RELU_N1_TO_1 become the producer's fused activation.
+
+use super::consts::Const;
+use super::proto::DataType;
+use super::G;
+use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptionsT};
+
+pub(crate) fn run(g: &mut G) {
+    loop {
+        let mut changed = drop_flatten_reshape(g);
+        while fold_into_affine(g) {
+            changed = true;
+        }
+        changed |= fuse_activation(g);
+        if !changed {
+            break;
+        }
+    }
+    set_versions(g);
+}
+
+fn activation(o: &BuiltinOptionsT) -> Option<ActivationFunctionType> {
+    Some(match o {
+        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function,
+        _ => return None,
+    })
+}
+
+fn set_activation(o: &mut BuiltinOptionsT, a: ActivationFunctionType) {
+    match o {
+        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function = a,
+        _ => {}
+    }
+}
+
+fn const_of(g: &G, t: i32) -> Option<&Const> {
+    if t < 0 {
+        return None;
+    }
+    g.tensors.get(t as usize).and_then(|t| t.data.as_ref())
+}
+
+/// RESHAPE to [b, k] read only by FULLY_CONNECTED ops whose weights are [_, k].
+fn drop_flatten_reshape(g: &mut G) -> bool {
+    let cons = g.consumers();
+    let mut changed = false;
+    for r in 0..g.ops.len() {
+        let op = &g.ops[r];
+        if op.dead || op.code != B::RESHAPE {
+            continue;
+        }
+        let (x, o) = (op.inputs[0], op.outputs[0]);
+        let os = &g.tensors[o].shape;
+        if g.is_output(o) || os.len() != 2 || cons[o].is_empty() || const_of(g, x).is_some() {
+            continue;
+        }
+        let ok = cons[o].iter().all(|&c| {
+            let fc = &g.ops[c];
+            fc.code == B::FULLY_CONNECTED
+                && fc.inputs[0] == o as i32
+                && fc.inputs[1..].iter().all(|&i| i != o as i32)
+                && const_of(g, fc.inputs[1]).is_some_and(|w| w.shape.len() == 2 && w.shape[1] == os[1])
+        });
+        if !ok {
+            continue;
+        }
+        for &c in &cons[o] {
+            g.ops[c].inputs[0] = x;
+        }
+        g.ops[r].dead = true;
+        changed = true;
+    }
+    changed
+}
+
+/// The per-output-channel values of constant `c` for `oc` channels, when it
+/// is a scalar or varies only along the last axis.
+fn per_channel(c: &Const, oc: usize, out_rank: usize) -> Option<Vec<f32>> {
+    if !c.is_float() || c.shape.len() > out_rank {
+        return None;
+    }
+    let v = c.f32s();
+    if v.len() == 1 {
+        return Some(vec![v[0]; oc]);
+    }
+    let last = *c.shape.last()?;
+    if last as usize == oc && v.len() == oc {
+        return Some(v);
+    }
+    None
+}
+
+fn fold_into_affine(g: &mut G) -> bool {
+    let mut changed = false;
+    let mut cons = g.consumers();
+    for p in 0..g.ops.len() {
+        let (code, out) = {
+            let op = &g.ops[p];
+            if op.dead || !matches!(op.code, B::CONV_2D | B::DEPTHWISE_CONV_2D | B::FULLY_CONNECTED | B::TRANSPOSE_CONV)
+            {
+                continue;
+            }
+            if activation(&op.opts) != Some(ActivationFunctionType::NONE) {
+                continue;
+            }
+            (op.code, op.outputs[0])
+        };
+        if g.is_output(out) || cons[out].len() != 1 {
+            continue;
+        }
+        let c = cons[out][0];
+        let cop = &g.ops[c];
+        if !matches!(cop.code, B::ADD | B::SUB | B::MUL | B::DIV) {
+            continue;
+        }
+        // The consumer's fused activation (if any) moves to the producer.
+        let Some(act) = activation(&cop.opts) else { continue };
+        if cop.inputs.len() != 2 || cop.inputs[0] == cop.inputs[1] {
+            continue;
+        }
+        let slot = if cop.inputs[0] == out as i32 { 0 } else { 1 };
+        if slot == 1 && matches!(cop.code, B::SUB | B::DIV) {
+            continue;
+        }
+        if code == B::FULLY_CONNECTED && cop.code == B::SUB {
+            continue;
+        }
+        let Some(k) = const_of(g, cop.inputs[1 - slot]) else { continue };
+        let out_shape = g.tensors[out].shape.clone();
+        if g.tensors[cop.outputs[0]].shape != out_shape || g.tensors[out].dtype != DataType::Float {
+            continue;
+        }
+        let oc = *out_shape.last().unwrap_or(&0) as usize;
+        let Some(kv) = per_channel(k, oc, out_shape.len()) else { continue };
+        let (w_slot, b_slot) = if code == B::TRANSPOSE_CONV { (1, 3) } else { (1, 2) };
+        let Some(w) = const_of(g, g.ops[p].inputs[w_slot]).cloned() else { continue };
+        let bias = g.ops[p].inputs.get(b_slot).and_then(|&b| const_of(g, b)).map(|b| b.f32s());
+        if bias.as_ref().is_some_and(|b| b.len() != oc) {
+            continue;
+        }
+        let cname = g.tensors[cop.outputs[0]].name.clone();
+        let cop_code = cop.code;
+        let new_out = cop.outputs[0];
+        match cop_code {
+            B::ADD | B::SUB => {
+                let mut b = bias.unwrap_or_else(|| vec![0.0; oc]);
+                for (bi, ki) in b.iter_mut().zip(&kv) {
+                    *bi = if cop_code == B::ADD { *bi + ki } else { *bi - ki };
+                }
+                let bt = g.add_const(format!("{cname}/bias"), Const::from_f32(vec![oc as i64], &b));
+                set_slot(g, p, b_slot, bt);
+            }
+            _ => {
+                let f: Vec<f32> = if cop_code == B::DIV { kv.iter().map(|v| 1.0 / v).collect() } else { kv };
+                let wv = w.f32s();
+                let axis_last = code == B::DEPTHWISE_CONV_2D;
+                let per = wv.len() / oc.max(1);
+                if wv.len() != per * oc {
+                    continue;
+                }
+                let scaled: Vec<f32> = wv
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &v)| v * if axis_last { f[i % oc] } else { f[i / per.max(1)] })
+                    .collect();
+                let wname = g.tensors[g.ops[p].inputs[w_slot] as usize].name.clone();
+                let wt = g.add_const(wname, Const::from_f32(w.shape.clone(), &scaled));
+                set_slot(g, p, w_slot, wt);
+                if let Some(b) = bias {
+                    let b: Vec<f32> = b.iter().zip(&f).map(|(b, f)| b * f).collect();
+                    let bt = g.add_const(format!("{cname}/bias"), Const::from_f32(vec![oc as i64], &b));
+                    set_slot(g, p, b_slot, bt);
+                }
+            }
+        }
+        g.ops[p].outputs[0] = new_out;
+        set_activation(&mut g.ops[p].opts, act);
+        g.ops[c].dead = true;
+        changed = true;
+        cons = g.consumers();
+    }
+    changed
+}
+
+fn set_slot(g: &mut G, op: usize, slot: usize, t: usize) {
+    let inputs = &mut g.ops[op].inputs;
+    while inputs.len() <= slot {
+        inputs.push(-1);
+    }
+    inputs[slot] = t as i32;
+}
+
+fn fuse_activation(g: &mut G) -> bool {
+    let mut changed = false;
+    let prods = g.producers();
+    let mut cons = g.consumers();
+    for a in 0..g.ops.len() {
+        let act = match g.ops[a].code {
+            B::RELU => ActivationFunctionType::RELU,
+            B::RELU6 => ActivationFunctionType::RELU6,
+            B::RELU_N1_TO_1 => ActivationFunctionType::RELU_N1_TO_1,
+            _ => continue,
+        };
+        if g.ops[a].dead {
+            continue;
+        }
+        let t = g.ops[a].inputs[0];
+        if t < 0 {
+            continue;
+        }
+        let t = t as usize;
+        let Some(p) = prods[t] else { continue };
+        let pop = &g.ops[p];
+        if pop.dead || g.is_output(t) || cons[t].len() != 1 {
+            continue;
+        }
+        let ok = match pop.code {
+            B::CONV_2D | B::DEPTHWISE_CONV_2D | B::FULLY_CONNECTED | B::ADD | B::SUB | B::MUL => true,
+            B::TRANSPOSE_CONV => pop.inputs.get(3).is_some_and(|&b| b >= 0),
+            _ => false,
+        };
+        if !ok || activation(&pop.opts) != Some(ActivationFunctionType::NONE) || pop.outputs.len() != 1 {
+            continue;
+        }
+        let new_out = g.ops[a].outputs[0];
+        set_activation(&mut g.ops[p].opts, act);
+        g.ops[p].outputs[0] = new_out;
+        g.ops[a].dead = true;
+        changed = true;
+        cons = g.consumers();
+    }
+    changed
+}
+
+/// Op versions the float ops need, as TF's op_version.cc gives them.
+fn set_versions(g: &mut G) {
+    for i in 0..g.ops.len() {
+        let op = &g.ops[i];
+        let v = match (&op.code, &op.opts) {
+            (&B::DEPTHWISE_CONV_2D, BuiltinOptionsT::DepthwiseConv2DOptions(o))
+                if o.dilation_h_factor != 1 || o.dilation_w_factor != 1 =>
+            {
+                2
+            }
+            (&B::TRANSPOSE_CONV, BuiltinOptionsT::TransposeConvOptions(o)) => {
+                if o.fused_activation_function != ActivationFunctionType::NONE {
+                    4
+                } else if op.inputs.get(3).is_some_and(|&b| b >= 0) {
+                    3
+                } else {
+                    1
+                }
+            }
+            (&B::RESIZE_BILINEAR, BuiltinOptionsT::ResizeBilinearOptions(o)) if o.half_pixel_centers => 3,
+            (&B::RESIZE_NEAREST_NEIGHBOR, BuiltinOptionsT::ResizeNearestNeighborOptions(o)) if o.half_pixel_centers => {
+                3
+            }
+            (&B::STRIDED_SLICE, _) if g.tensors[op.inputs[0] as usize].shape.len() > 4 => 4,
+            _ => 1,
+        };
+        g.ops[i].version = v;
+    }
+}

@@ -1,0 +1,566 @@
+//! Convolutions, matrix products and pooling (f32, NHWC).
+
+use super::elementwise::{activate, broadcast_shape, broadcast_strides, KResult};
+use super::value::Value;
+use crate::schema::{ActivationFunctionType, Padding};
+
+/// `c[m×n] = a·b + beta·c`, with `a` (m×k) and `b` (k×n) given by row and column strides and
+/// `c` row-major. Bounds are checked here, so the unsafe GEMM call cannot read out of range.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    beta: f32,
+    c: &mut [f32],
+) -> KResult<()> {
+    if m == 0 || n == 0 {
+        return Ok(());
+    }
+    assert!(c.len() >= m * n, "gemm: output too small");
+    if k == 0 {
+        c[..m * n].iter_mut().for_each(|v| *v *= beta);
+        return Ok(());
+    }
+    let last = |r: usize, rs: usize, cc: usize, cs: usize| (r - 1).checked_mul(rs).zip((cc - 1).checked_mul(cs));
+    let fits = |len: usize, e: Option<(usize, usize)>| e.and_then(|(x, y)| x.checked_add(y)).is_some_and(|i| i < len);
+    if !fits(a.len(), last(m, rsa, k, csa)) || !fits(b.len(), last(k, rsb, n, csb)) {
+        return Err("matrix operand smaller than its shape".into());
+    }
+    let isz = |v: usize| isize::try_from(v).map_err(|_| "stride overflows".to_string());
+    // SAFETY: every element index the GEMM touches is within the slices (checked above:
+    // the largest index of each operand is in bounds, and all strides are non-negative).
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            isz(rsa)?,
+            isz(csa)?,
+            b.as_ptr(),
+            isz(rsb)?,
+            isz(csb)?,
+            beta,
+            c.as_mut_ptr(),
+            isz(n)?,
+            1,
+        );
+    }
+    Ok(())
+}
+
+/// Output size and leading padding of one spatial dimension, as TFLite computes them.
+pub(crate) fn out_and_pad(
+    padding: Padding,
+    input: usize,
+    filter: usize,
+    stride: i32,
+    dilation: i32,
+) -> KResult<(usize, usize)> {
+    if stride <= 0 || dilation <= 0 {
+        return Err(format!("stride {stride} and dilation {dilation} must be positive"));
+    }
+    let (i, f, s, d) = (input as i64, filter as i64, i64::from(stride), i64::from(dilation));
+    let eff = (f - 1) * d + 1;
+    let out = match padding {
+        Padding::SAME => (i + s - 1) / s,
+        Padding::VALID => {
+            if i + s < eff {
+                0
+            } else {
+                (i + s - eff) / s
+            }
+        }
+        p => return Err(format!("unknown padding {}", p.0)),
+    };
+    let total = (out - 1) * s + eff - i;
+    let pad = (total / 2).max(0);
+    Ok((out.max(0) as usize, pad as usize))
+}
+
+fn dims4(v: &Value, what: &str) -> KResult<[usize; 4]> {
+    match v.shape[..] {
+        [a, b, c, d] => Ok([a, b, c, d]),
+        _ => Err(format!("{what} must be 4-D, got {:?}", v.shape)),
+    }
+}
+
+fn f32s<'a>(v: &'a Value, what: &str) -> KResult<&'a [f32]> {
+    let x = v.as_f32().ok_or_else(|| format!("{what} must be FLOAT32, got {}", v.values.type_name()))?;
+    if x.len() != v.numel() {
+        return Err(format!("{what} has {} values for shape {:?}", x.len(), v.shape));
+    }
+    Ok(x)
+}
+
+/// Fills each of `rows` rows of `out` (width `n`) with the bias, or zeros.
+fn bias_rows(bias: Option<&Value>, rows: usize, n: usize) -> KResult<(Vec<f32>, bool)> {
+    match bias {
+        None => Ok((vec![0f32; rows * n], false)),
+        Some(b) => {
+            let bv = f32s(b, "bias")?;
+            if bv.len() != n {
+                return Err(format!("bias has {} values for {n} output channels", bv.len()));
+            }
+            let mut out = Vec::with_capacity(rows * n);
+            for _ in 0..rows {
+                out.extend_from_slice(bv);
+            }
+            Ok((out, true))
+        }
+    }
+}
+
+pub(crate) struct ConvParams {
+    pub padding: Padding,
+    pub stride_h: i32,
+    pub stride_w: i32,
+    pub dilation_h: i32,
+    pub dilation_w: i32,
+    pub act: ActivationFunctionType,
+}
+
+/// CONV_2D: input NHWC, filter OHWI, optional bias; im2col + sgemm.
+pub(crate) fn conv2d(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams) -> KResult<Value> {
+    let [n, h, wd, c] = dims4(x, "input")?;
+    let [oc, kh, kw, ic] = dims4(w, "filter")?;
+    let xv = f32s(x, "input")?;
+    let wv = f32s(w, "filter")?;
+    if ic != c {
+        return Err(format!("filter has {ic} input channels, the input {c} (grouped convolution is not supported)"));
+    }
+    let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h)?;
+    let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w)?;
+    let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
+    let m = n * oh * ow;
+    let k = kh * kw * c;
+    let (mut out, has_bias) = bias_rows(bias, m, oc)?;
+    let beta = if has_bias { 1.0 } else { 0.0 };
+    // B = filterᵀ: element (kk, o) is w[o * k + kk].
+    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
+        gemm(m, k, oc, xv, (k, 1), wv, (1, k), beta, &mut out)?;
+    } else {
+        // im2col in blocks of output rows, to bound memory.
+        let rows_per = ((1usize << 18) / k.max(1)).max(1);
+        let mut col = vec![0f32; rows_per.min(m) * k];
+        let mut r0 = 0;
+        while r0 < m {
+            let r1 = (r0 + rows_per).min(m);
+            for r in r0..r1 {
+                let b = r / (oh * ow);
+                let oy = (r / ow) % oh;
+                let ox = r % ow;
+                let dst = &mut col[(r - r0) * k..(r - r0 + 1) * k];
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky * dh) as isize - pad_h as isize;
+                    for kx in 0..kw {
+                        let ix = (ox * sw + kx * dw) as isize - pad_w as isize;
+                        let d = &mut dst[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
+                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= wd {
+                            d.iter_mut().for_each(|v| *v = 0.0);
+                        } else {
+                            let s = ((b * h + iy as usize) * wd + ix as usize) * c;
+                            d.copy_from_slice(&xv[s..s + c]);
+                        }
+                    }
+                }
+            }
+            gemm(r1 - r0, k, oc, &col, (k, 1), wv, (1, k), beta, &mut out[r0 * oc..r1 * oc])?;
+            r0 = r1;
+        }
+    }
+    activate(&mut out, p.act)?;
+    Ok(Value::f32(vec![n, oh, ow, oc], out))
+}
+
+/// Runs `$f::<true>(args)` compiled for AVX2+FMA when the CPU has them, else `$f::<false>(args)`.
+/// `$f` must be `#[inline(always)]` so that it is compiled inside the feature-enabled wrapper.
+macro_rules! simd_dispatch {
+    ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            #[target_feature(enable = "avx2,fma")]
+            unsafe fn wide(f: impl FnOnce()) {
+                f()
+            }
+            if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
+                // SAFETY: the CPU supports AVX2 and FMA, the features `wide` is compiled for.
+                unsafe { wide(|| $f::<true>($($arg),*)) }
+            } else {
+                $f::<false>($($arg),*)
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        {
+            $f::<false>($($arg),*)
+        }
+    }};
+}
+
+/// `a + x·w`, fused when FMA is available (then it vectorizes to vfmadd).
+#[inline(always)]
+fn madd<const FMA: bool>(a: f32, x: f32, w: f32) -> f32 {
+    if FMA {
+        x.mul_add(w, a)
+    } else {
+        a + x * w
+    }
+}
+
+/// Dot product with eight independent accumulators, so it vectorizes.
+#[inline(always)]
+fn dot<const FMA: bool>(x: &[f32], w: &[f32]) -> f32 {
+    let mut acc = [0f32; 16];
+    let xc = x.chunks_exact(16);
+    let wc = w.chunks_exact(16);
+    let (xr, wr) = (xc.remainder(), wc.remainder());
+    for (xa, wa) in xc.zip(wc) {
+        for i in 0..16 {
+            acc[i] = madd::<FMA>(acc[i], xa[i], wa[i]);
+        }
+    }
+    let mut s = 0f32;
+    for (&a, &b) in xr.iter().zip(wr) {
+        s = madd::<FMA>(s, a, b);
+    }
+    acc.iter().sum::<f32>() + s
+}
+
+/// `out[b, o] += x[b, :] · w[o, :]` for rows of length `k`.
+#[inline(always)]
+fn gemv_impl<const FMA: bool>(x: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
+    let o = w.len() / k;
+    for (xb, ob) in x.chunks_exact(k).zip(out.chunks_exact_mut(o)) {
+        for (wr, d) in w.chunks_exact(k).zip(ob.iter_mut()) {
+            *d += dot::<FMA>(xb, wr);
+        }
+    }
+}
+
+struct DwGeom {
+    n: usize,
+    h: usize,
+    wd: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    oc: usize,
+    mm: usize,
+    oh: usize,
+    ow: usize,
+    pad_h: usize,
+    pad_w: usize,
+    sh: usize,
+    sw: usize,
+    dh: usize,
+    dw: usize,
+}
+
+#[inline(always)]
+fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], out: &mut [f32]) {
+    let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw } = *g;
+    const L: usize = 16;
+    // (input offset, filter offset) of each tap inside the input, per output pixel.
+    let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
+    for b in 0..n {
+        for oy in 0..oh {
+            for ox in 0..ow {
+                taps.clear();
+                for ky in 0..kh {
+                    let iy = (oy * sh + ky * dh) as isize - pad_h as isize;
+                    if iy < 0 || iy as usize >= h {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ix = (ox * sw + kx * dw) as isize - pad_w as isize;
+                        if ix < 0 || ix as usize >= wd {
+                            continue;
+                        }
+                        taps.push((((b * h + iy as usize) * wd + ix as usize) * c, (ky * kw + kx) * oc));
+                    }
+                }
+                let o = ((b * oh + oy) * ow + ox) * oc;
+                let acc = &mut out[o..o + oc];
+                if mm == 1 {
+                    // Blocks of L channels accumulate in registers over all taps.
+                    let mut cb = 0;
+                    while cb + L <= c {
+                        let mut r = [0f32; L];
+                        r.copy_from_slice(&acc[cb..cb + L]);
+                        for &(s, t) in &taps {
+                            let xs = &xv[s + cb..s + cb + L];
+                            let ws = &wv[t + cb..t + cb + L];
+                            for i in 0..L {
+                                r[i] = madd::<FMA>(r[i], xs[i], ws[i]);
+                            }
+                        }
+                        acc[cb..cb + L].copy_from_slice(&r);
+                        cb += L;
+                    }
+                    for &(s, t) in &taps {
+                        for ((a, &xi), &wi) in acc[cb..].iter_mut().zip(&xv[s + cb..s + c]).zip(&wv[t + cb..t + c]) {
+                            *a = madd::<FMA>(*a, xi, wi);
+                        }
+                    }
+                } else {
+                    for &(s, t) in &taps {
+                        let xr = &xv[s..s + c];
+                        let wr = &wv[t..t + oc];
+                        for ((ar, &xi), wm) in acc.chunks_exact_mut(mm).zip(xr).zip(wr.chunks_exact(mm)) {
+                            for (a, &wi) in ar.iter_mut().zip(wm) {
+                                *a = madd::<FMA>(*a, xi, wi);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// DEPTHWISE_CONV_2D: input NHWC, filter [1, KH, KW, C·multiplier]; a direct kernel.
+pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams, mult: i32) -> KResult<Value> {
+    let [n, h, wd, c] = dims4(x, "input")?;
+    let [one, kh, kw, oc] = dims4(w, "filter")?;
+    let xv = f32s(x, "input")?;
+    let wv = f32s(w, "filter")?;
+    if one != 1 || c == 0 || oc % c != 0 {
+        return Err(format!("filter shape {:?} does not fit input channels {c}", w.shape));
+    }
+    let mm = oc / c;
+    if mult > 0 && mult as usize != mm {
+        return Err(format!("depth_multiplier {mult} but the filter gives {mm}"));
+    }
+    let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h)?;
+    let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w)?;
+    let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
+    let (mut out, _) = bias_rows(bias, n * oh * ow, oc)?;
+    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw };
+    simd_dispatch!(depthwise_impl(&g, xv, wv, &mut out));
+    activate(&mut out, p.act)?;
+    Ok(Value::f32(vec![n, oh, ow, oc], out))
+}
+
+/// FULLY_CONNECTED: weights [O, K]; the input is read as [numel / K, K].
+pub(crate) fn fully_connected(
+    x: &Value,
+    w: &Value,
+    bias: Option<&Value>,
+    keep_num_dims: bool,
+    act: ActivationFunctionType,
+) -> KResult<Value> {
+    let xv = f32s(x, "input")?;
+    let wv = f32s(w, "weights")?;
+    let [o, k] = w.shape[..] else {
+        return Err(format!("weights must be 2-D, got {:?}", w.shape));
+    };
+    if k == 0 || xv.len() % k != 0 {
+        return Err(format!("input {:?} does not divide into rows of {k}", x.shape));
+    }
+    let batch = xv.len() / k;
+    let (mut out, has_bias) = bias_rows(bias, batch, o)?;
+    if wv.len() != o * k {
+        return Err(format!("weights have {} values for shape {:?}", wv.len(), w.shape));
+    }
+    if batch <= 4 {
+        // A GEMM would repack all the weights for a handful of rows.
+        simd_dispatch!(gemv_impl(xv, wv, k, &mut out));
+    } else {
+        gemm(batch, k, o, xv, (k, 1), wv, (1, k), if has_bias { 1.0 } else { 0.0 }, &mut out)?;
+    }
+    activate(&mut out, act)?;
+    let shape = if keep_num_dims && x.shape.last() == Some(&k) {
+        let mut s = x.shape.clone();
+        *s.last_mut().unwrap_or(&mut 0) = o;
+        s
+    } else {
+        vec![batch, o]
+    };
+    Ok(Value::f32(shape, out))
+}
+
+/// TRANSPOSE_CONV: output_shape, weights [O, KH, KW, I], input NHWC, optional bias.
+pub(crate) fn transpose_conv(
+    out_shape: &[i64],
+    w: &Value,
+    x: &Value,
+    bias: Option<&Value>,
+    p: &ConvParams,
+) -> KResult<Value> {
+    let [n, h, wd, c] = dims4(x, "input")?;
+    let [oc, kh, kw, ic] = dims4(w, "weights")?;
+    let xv = f32s(x, "input")?;
+    let wv = f32s(w, "weights")?;
+    if ic != c {
+        return Err(format!("weights have {ic} input channels, the input {c}"));
+    }
+    let os: Vec<usize> =
+        out_shape.iter().map(|&d| usize::try_from(d)).collect::<Result<_, _>>().map_err(|_| "negative output_shape")?;
+    let [on, oh, ow, occ] = os[..] else {
+        return Err(format!("output_shape must have 4 values, got {out_shape:?}"));
+    };
+    if on != n || occ != oc {
+        return Err(format!("output_shape {out_shape:?} does not match input {:?} / weights {:?}", x.shape, w.shape));
+    }
+    // Padding as for the forward convolution from the output to the input.
+    let (_, pad_h) = out_and_pad(p.padding, oh, kh, p.stride_h, 1)?;
+    let (_, pad_w) = out_and_pad(p.padding, ow, kw, p.stride_w, 1)?;
+    let (sh, sw) = (p.stride_h as usize, p.stride_w as usize);
+    // Weights reordered to [KH, KW, O, I], so that each (ky, kx) gives O contiguous outputs.
+    let mut wr = vec![0f32; wv.len()];
+    for o in 0..oc {
+        for t in 0..kh * kw {
+            let src = (o * kh * kw + t) * c;
+            let dst = (t * oc + o) * c;
+            wr[dst..dst + c].copy_from_slice(&wv[src..src + c]);
+        }
+    }
+    let m = n * h * wd;
+    let j = kh * kw * oc;
+    let mut col = vec![0f32; m * j];
+    gemm(m, c, j, xv, (c, 1), &wr, (1, c), 0.0, &mut col)?;
+    let mut out = vec![0f32; n * oh * ow * oc];
+    for b in 0..n {
+        for iy in 0..h {
+            for ix in 0..wd {
+                let row = &col[((b * h + iy) * wd + ix) * j..][..j];
+                for ky in 0..kh {
+                    let oy = (iy * sh + ky) as isize - pad_h as isize;
+                    if oy < 0 || oy as usize >= oh {
+                        continue;
+                    }
+                    for kx in 0..kw {
+                        let ox = (ix * sw + kx) as isize - pad_w as isize;
+                        if ox < 0 || ox as usize >= ow {
+                            continue;
+                        }
+                        let d = ((b * oh + oy as usize) * ow + ox as usize) * oc;
+                        let s = (ky * kw + kx) * oc;
+                        for (o, &v) in out[d..d + oc].iter_mut().zip(&row[s..s + oc]) {
+                            *o += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if let Some(b) = bias {
+        let bv = f32s(b, "bias")?;
+        if bv.len() != oc {
+            return Err(format!("bias has {} values for {oc} channels", bv.len()));
+        }
+        for px in out.chunks_exact_mut(oc) {
+            px.iter_mut().zip(bv).for_each(|(o, &b)| *o += b);
+        }
+    }
+    activate(&mut out, p.act)?;
+    Ok(Value::f32(vec![n, oh, ow, oc], out))
+}
+
+/// BATCH_MATMUL with adj_x/adj_y and broadcast batch dimensions.
+pub(crate) fn batch_matmul(x: &Value, y: &Value, adj_x: bool, adj_y: bool) -> KResult<Value> {
+    let xv = f32s(x, "x")?;
+    let yv = f32s(y, "y")?;
+    if x.shape.len() < 2 || y.shape.len() < 2 {
+        return Err(format!("operands must have rank >= 2, got {:?} and {:?}", x.shape, y.shape));
+    }
+    let (xr, yr) = (x.shape.len(), y.shape.len());
+    let (xa, xb) = (x.shape[xr - 2], x.shape[xr - 1]);
+    let (ya, yb) = (y.shape[yr - 2], y.shape[yr - 1]);
+    let (m, k) = if adj_x { (xb, xa) } else { (xa, xb) };
+    let (k2, n) = if adj_y { (yb, ya) } else { (ya, yb) };
+    if k != k2 {
+        return Err(format!("inner dimensions differ: {:?} and {:?}", x.shape, y.shape));
+    }
+    let xbatch = &x.shape[..xr - 2];
+    let ybatch = &y.shape[..yr - 2];
+    let ob = broadcast_shape(xbatch, ybatch)?;
+    let sx = broadcast_strides(xbatch, &ob);
+    let sy = broadcast_strides(ybatch, &ob);
+    let nb: usize = ob.iter().product();
+    let mut out = vec![0f32; nb * m * n];
+    let a_str = if adj_x { (1, m) } else { (k, 1) };
+    let b_str = if adj_y { (1, k) } else { (n, 1) };
+    let mut idx = vec![0usize; ob.len()];
+    for bi in 0..nb {
+        let ox: usize = idx.iter().zip(&sx).map(|(i, s)| i * s).sum();
+        let oy: usize = idx.iter().zip(&sy).map(|(i, s)| i * s).sum();
+        let a = &xv[ox * m * k..(ox + 1) * m * k];
+        let b = &yv[oy * k * n..(oy + 1) * k * n];
+        gemm(m, k, n, a, a_str, b, b_str, 0.0, &mut out[bi * m * n..(bi + 1) * m * n])?;
+        for d in (0..ob.len()).rev() {
+            idx[d] += 1;
+            if idx[d] < ob[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+    let mut shape = ob;
+    shape.push(m);
+    shape.push(n);
+    Ok(Value::f32(shape, out))
+}
+
+pub(crate) struct PoolParams {
+    pub padding: Padding,
+    pub stride_h: i32,
+    pub stride_w: i32,
+    pub filter_h: i32,
+    pub filter_w: i32,
+    pub act: ActivationFunctionType,
+}
+
+/// MAX_POOL_2D / AVERAGE_POOL_2D over the window clipped to the input (the average divides
+/// by the clipped window's size).
+pub(crate) fn pool(x: &Value, p: &PoolParams, max: bool) -> KResult<Value> {
+    let [n, h, wd, c] = dims4(x, "input")?;
+    let xv = f32s(x, "input")?;
+    if p.filter_h <= 0 || p.filter_w <= 0 {
+        return Err("filter size must be positive".into());
+    }
+    let (fh, fw) = (p.filter_h as usize, p.filter_w as usize);
+    let (oh, pad_h) = out_and_pad(p.padding, h, fh, p.stride_h, 1)?;
+    let (ow, pad_w) = out_and_pad(p.padding, wd, fw, p.stride_w, 1)?;
+    let (sh, sw) = (p.stride_h as usize, p.stride_w as usize);
+    let mut out = vec![0f32; n * oh * ow * c];
+    for b in 0..n {
+        for oy in 0..oh {
+            let y0 = (oy * sh) as isize - pad_h as isize;
+            let ys = y0.max(0) as usize;
+            let ye = ((y0 + fh as isize).max(0) as usize).min(h);
+            for ox in 0..ow {
+                let x0 = (ox * sw) as isize - pad_w as isize;
+                let xs = x0.max(0) as usize;
+                let xe = ((x0 + fw as isize).max(0) as usize).min(wd);
+                let o = ((b * oh + oy) * ow + ox) * c;
+                let acc = &mut out[o..o + c];
+                acc.iter_mut().for_each(|v| *v = if max { f32::NEG_INFINITY } else { 0.0 });
+                for iy in ys..ye {
+                    for ix in xs..xe {
+                        let s = ((b * h + iy) * wd + ix) * c;
+                        let row = &xv[s..s + c];
+                        if max {
+                            acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v));
+                        } else {
+                            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+                        }
+                    }
+                }
+                let count = (ye.saturating_sub(ys)) * (xe.saturating_sub(xs));
+                if !max && count > 0 {
+                    let inv = count as f32;
+                    acc.iter_mut().for_each(|a| *a /= inv);
+                }
+            }
+        }
+    }
+    activate(&mut out, p.act)?;
+    Ok(Value::f32(vec![n, oh, ow, c], out))
+}
