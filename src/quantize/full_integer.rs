@@ -104,7 +104,7 @@ struct Rewriter<'r> {
     quantized_home: Vec<bool>,
     /// Original tensors that hold float values (FLOAT32 in the input model).
     was_float: Vec<bool>,
-    /// A uint8 model input and its int8 twin.
+    /// A uint8 model input or output and its int8 twin.
     uint8_inputs: HashMap<usize, usize>,
     int_twin: HashMap<usize, usize>,
     float_twin: HashMap<usize, usize>,
@@ -257,7 +257,7 @@ impl Rewriter<'_> {
         self.constant(model, t, TensorType::INT8, i8_bytes(&q.values), params)
     }
 
-    fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32], axis: i32) -> usize {
+    fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32]) -> usize {
         let values = f32_values(model.buffers[self.sg.tensors[t].buffer as usize].data.as_bytes());
         let scales: Vec<f32> = weight_scales.iter().map(|&w| input_scale * w).collect();
         let scale_of = |i: usize| if scales.len() == 1 { scales[0] } else { scales[i % scales.len()] };
@@ -284,7 +284,7 @@ impl Rewriter<'_> {
         let params = QuantParams {
             scale: Some(scales.clone()),
             zero_point: Some(vec![0; scales.len()]),
-            quantized_dimension: if scales.len() > 1 { axis } else { 0 },
+            quantized_dimension: 0, // a bias is 1-D, one value per output channel
             ..QuantParams::default()
         };
         self.constant(model, t, dtype, bytes, params)
@@ -294,13 +294,16 @@ impl Rewriter<'_> {
     fn float_reason(&self, model: &Model, op: &Operator) -> Option<String> {
         let code = &model.operator_codes[op.opcode_index as usize];
         let name = code.name();
+        let float_tensor = |t: i32| t >= 0 && self.was_float[t as usize];
+        if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
+            return Some(String::new()); // no float data (e.g. index arithmetic): nothing to quantize
+        }
         let Some(rule) = integer_rule(code.builtin).filter(|_| code.custom_code.is_none()) else {
             return Some(format!("no integer kernel for {name}"));
         };
         if self.opts.activations == Activations::Int16 && !rule.int16 {
             return Some(format!("no int16 kernel for {name}"));
         }
-        let float_tensor = |t: i32| t >= 0 && self.sg.tensors[t as usize].dtype == TensorType::FLOAT32;
         for (slot, &t) in op.inputs.iter().enumerate() {
             if !float_tensor(t) {
                 continue;
@@ -332,15 +335,13 @@ impl Rewriter<'_> {
                 return Some(format!("no calibration range for {}", self.sg.tensors[t as usize].name()));
             }
         }
-        if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
-            return Some(String::new()); // no float data: nothing to quantize
-        }
         None
     }
 
     fn integer_op(&mut self, model: &mut Model, mut op: Operator, rule: &IntegerRule) -> Result<(), QuantizeError> {
         let op_name = model.operator_codes[op.opcode_index as usize].name();
-        let float_tensor = |sg: &Subgraph, t: i32| t >= 0 && sg.tensors[t as usize].dtype == TensorType::FLOAT32;
+        let was_float = self.was_float.clone();
+        let float_tensor = |_: &Subgraph, t: i32| t >= 0 && was_float[t as usize];
         // Parameters the inputs must share (CONCATENATION, MINIMUM, MAXIMUM).
         let shared = if rule.inputs_share_output {
             let out = op.outputs[0] as usize;
@@ -391,7 +392,7 @@ impl Rewriter<'_> {
             let w = &self.sg.tensors[op.inputs[weights] as usize];
             let (Some(input_scale), Some(wq)) = (input_scale, w.quantization.clone()) else { continue };
             let t = op.inputs[slot] as usize;
-            op.inputs[slot] = self.bias(model, t, input_scale, wq.scales(), wq.quantized_dimension) as i32;
+            op.inputs[slot] = self.bias(model, t, input_scale, wq.scales()) as i32;
         }
         // Outputs.
         let mut after: Vec<(BuiltinOperator, i32, usize, usize)> = Vec::new();
@@ -429,6 +430,8 @@ impl Rewriter<'_> {
                         ..self.sg.tensors[t].clone()
                     });
                     op.outputs[j] = q as i32;
+                    // Integer readers of this output use the integer tensor directly.
+                    self.int_twin.insert(t, q);
                     after.push((BuiltinOperator::DEQUANTIZE, self.dequantize_version(), q, t));
                 }
                 (true, IoType::Uint8) => {
@@ -444,7 +447,9 @@ impl Rewriter<'_> {
                     let out = &mut self.sg.tensors[t];
                     out.dtype = TensorType::UINT8;
                     out.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
-                    self.quantized_home[t] = true;
+                    // Other readers use the int8 tensor (float readers through its DEQUANTIZE).
+                    self.int_twin.insert(t, q);
+                    self.uint8_inputs.insert(t, q);
                     after.push((BuiltinOperator::QUANTIZE, policy::QUANTIZE_VERSION, q, t));
                 }
                 _ => {

@@ -125,3 +125,24 @@ macro_rules! oracle {
         $crate::common::oracle([$(std::ffi::OsStr::new(&$a)),*])
     };
 }
+
+/// Writes a float32 .npy with the given shape.
+pub fn write_npy_f32(path: &Path, shape: &[usize], data: &[f32]) {
+    write_npy(path, "<f4", shape, &data.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+}
+
+/// Writes a .npy of raw little-endian data.
+pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    let shape_txt = if dims.len() == 1 { format!("({},)", dims[0]) } else { format!("({})", dims.join(", ")) };
+    let mut h = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape_txt}, }}").into_bytes();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    let mut f = b"\x93NUMPY\x01\x00".to_vec();
+    f.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    f.extend_from_slice(&h);
+    f.extend_from_slice(data);
+    std::fs::write(path, f).unwrap();
+}
