@@ -134,19 +134,9 @@ fn cnn_inputs(dir: &Path) -> PathBuf {
     std::fs::create_dir_all(&d).unwrap();
     // The oracle takes DIR/input_0.npy; use the first labelled test image (batch 1).
     let (_, shape, data) = read_npy(&testdata("cnn.test_x.npy"));
-    let one: usize = shape[1..].iter().product::<usize>() * 4;
-    let header =
-        format!("{{'descr': '<f4', 'fortran_order': False, 'shape': (1, {}, {}, {}), }}", shape[1], shape[2], shape[3]);
-    let mut h = header.into_bytes();
-    while (10 + h.len() + 1) % 64 != 0 {
-        h.push(b' ');
-    }
-    h.push(b'\n');
-    let mut f = b"\x93NUMPY\x01\x00".to_vec();
-    f.extend_from_slice(&(h.len() as u16).to_le_bytes());
-    f.extend_from_slice(&h);
-    f.extend_from_slice(&data[..one]);
-    std::fs::write(d.join("input_0.npy"), f).unwrap();
+    let one: usize = shape[1..].iter().product();
+    let values: Vec<f32> = data[..one * 4].chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    write_npy_f32(&d.join("input_0.npy"), &[1, shape[1], shape[2], shape[3]], &values);
     d
 }
 

@@ -57,16 +57,8 @@ pub struct InputSpec {
     pub dtype: SampleType,
 }
 
-/// The elements of one input of one sample, in row-major order.
-#[derive(Debug, Clone, PartialEq)]
-pub enum SampleValues {
-    F32(Vec<f32>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    Bool(Vec<bool>),
-}
+/// The elements of one input of one sample, in row-major order: the interpreter's own value type.
+pub use crate::interp::Values as SampleValues;
 
 impl SampleValues {
     pub fn dtype(&self) -> SampleType {
@@ -78,21 +70,6 @@ impl SampleValues {
             SampleValues::I8(_) => SampleType::I8,
             SampleValues::Bool(_) => SampleType::Bool,
         }
-    }
-
-    pub fn len(&self) -> usize {
-        match self {
-            SampleValues::F32(v) => v.len(),
-            SampleValues::I32(v) => v.len(),
-            SampleValues::I64(v) => v.len(),
-            SampleValues::U8(v) => v.len(),
-            SampleValues::I8(v) => v.len(),
-            SampleValues::Bool(v) => v.len(),
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
     }
 
     /// Splits a flat buffer into `chunk`-element pieces (the last one may be short; callers

@@ -8,7 +8,7 @@ pub mod npy;
 use crate::interp::{InterpError, Interpreter, Value, Values};
 use crate::ir::Model;
 use crate::schema::TensorType;
-use data::{InputSpec, Sample, SampleType, SampleValues};
+use data::{InputSpec, Sample, SampleType};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -58,18 +58,6 @@ pub fn input_specs(model: &Model) -> Result<Vec<InputSpec>, CalibrateError> {
         .collect()
 }
 
-fn to_value(shape: &[usize], v: &SampleValues) -> Value {
-    let values = match v {
-        SampleValues::F32(x) => Values::F32(x.clone()),
-        SampleValues::I32(x) => Values::I32(x.clone()),
-        SampleValues::I64(x) => Values::I64(x.clone()),
-        SampleValues::U8(x) => Values::U8(x.clone()),
-        SampleValues::I8(x) => Values::I8(x.clone()),
-        SampleValues::Bool(x) => Values::Bool(x.clone()),
-    };
-    Value { shape: shape.to_vec(), values }
-}
-
 fn merge(into: &mut Ranges, from: &Ranges) {
     for (a, b) in into.iter_mut().zip(from) {
         *a = match (*a, *b) {
@@ -94,7 +82,8 @@ pub fn calibrate(
         .par_iter()
         .enumerate()
         .map(|(index, sample)| {
-            let inputs = sample.inputs.iter().map(|(shape, v)| to_value(shape, v)).collect();
+            let inputs =
+                sample.inputs.iter().map(|(shape, v)| Value { shape: shape.clone(), values: v.clone() }).collect();
             let mut local: Ranges = vec![None; n];
             interp
                 .run_observed(inputs, &mut |t, value| {

@@ -420,37 +420,30 @@ impl Rewriter<'_> {
             let dtype = self.opts.activations.dtype();
             let graph_output = self.sg.outputs.contains(&(t as i32));
             match (graph_output, self.opts.output_type) {
-                (true, IoType::Float32) => {
+                // A float or uint8 model output keeps its tensor; the op writes an integer
+                // twin that other integer readers use directly, then a boundary op converts.
+                (true, io @ (IoType::Float32 | IoType::Uint8)) => {
                     let name = graph::unique_name(&self.sg, self.sg.tensors[t].name(), "_quantized");
-                    let q = self.add(Tensor {
+                    let twin = Tensor {
                         name: Some(name),
                         dtype,
                         buffer: 0,
                         quantization: Some(per_tensor(p)),
                         ..self.sg.tensors[t].clone()
-                    });
+                    };
+                    let q = self.add(twin);
                     op.outputs[j] = q as i32;
-                    // Integer readers of this output use the integer tensor directly.
                     self.int_twin.insert(t, q);
-                    after.push((BuiltinOperator::DEQUANTIZE, self.dequantize_version(), q, t));
-                }
-                (true, IoType::Uint8) => {
-                    let name = graph::unique_name(&self.sg, self.sg.tensors[t].name(), "_int8");
-                    let q = self.add(Tensor {
-                        name: Some(name),
-                        dtype,
-                        buffer: 0,
-                        quantization: Some(per_tensor(p)),
-                        ..self.sg.tensors[t].clone()
-                    });
-                    op.outputs[j] = q as i32;
-                    let out = &mut self.sg.tensors[t];
-                    out.dtype = TensorType::UINT8;
-                    out.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
-                    // Other readers use the int8 tensor (float readers through its DEQUANTIZE).
-                    self.int_twin.insert(t, q);
-                    self.uint8_inputs.insert(t, q);
-                    after.push((BuiltinOperator::QUANTIZE, policy::QUANTIZE_VERSION, q, t));
+                    if io == IoType::Float32 {
+                        after.push((BuiltinOperator::DEQUANTIZE, self.dequantize_version(), q, t));
+                    } else {
+                        let out = &mut self.sg.tensors[t];
+                        out.dtype = TensorType::UINT8;
+                        out.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
+                        // Float readers go through the int8 twin's DEQUANTIZE.
+                        self.uint8_inputs.insert(t, q);
+                        after.push((BuiltinOperator::QUANTIZE, policy::QUANTIZE_VERSION, q, t));
+                    }
                 }
                 _ => {
                     let x = &mut self.sg.tensors[t];

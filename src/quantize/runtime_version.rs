@@ -508,14 +508,7 @@ mod tests {
     /// A one-subgraph model with one operator per (op, version) code.
     fn model_with(codes: &[(BuiltinOperator, i32)]) -> Model {
         let mut model = Model::default();
-        let mut sg = Subgraph {
-            name: None,
-            tensors: Vec::new(),
-            inputs: Vec::new(),
-            outputs: Vec::new(),
-            operators: Vec::new(),
-            debug_metadata_index: -1,
-        };
+        let mut sg = Subgraph::default();
         for (i, &(builtin, version)) in codes.iter().enumerate() {
             let custom_code = (builtin == BuiltinOperator::CUSTOM).then(|| "MyOp".to_string());
             model.operator_codes.push(OperatorCode { builtin, custom_code, version });
