@@ -346,7 +346,13 @@ fn ci(v: &[i32]) -> Option<(Vec<i32>, Data)> {
 fn ci2(shape: &[i32], v: &[i32]) -> Option<(Vec<i32>, Data)> {
     Some((shape.to_vec(), Data::I32(v.to_vec())))
 }
-fn case(name: &'static str, op: BuiltinOperator, options: Opt, inputs: Vec<Option<(Vec<i32>, Data)>>, out: &[i32]) -> Case {
+fn case(
+    name: &'static str,
+    op: BuiltinOperator,
+    options: Opt,
+    inputs: Vec<Option<(Vec<i32>, Data)>>,
+    out: &[i32],
+) -> Case {
     Case { name, op, options, inputs, outputs: vec![out.to_vec()] }
 }
 
@@ -375,9 +381,14 @@ fn cases() -> Vec<Case> {
             fused_activation_function: Act::NONE,
         }))
     };
-    let rb = |a, h| Opt::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptionsT { align_corners: a, half_pixel_centers: h }));
+    let rb = |a, h| {
+        Opt::ResizeBilinearOptions(Box::new(fb::ResizeBilinearOptionsT { align_corners: a, half_pixel_centers: h }))
+    };
     let rn = |a, h| {
-        Opt::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptionsT { align_corners: a, half_pixel_centers: h }))
+        Opt::ResizeNearestNeighborOptions(Box::new(fb::ResizeNearestNeighborOptionsT {
+            align_corners: a,
+            half_pixel_centers: h,
+        }))
     };
     let ss = |b, e, sh, el, na| {
         Opt::StridedSliceOptions(Box::new(fb::StridedSliceOptionsT {
@@ -396,9 +407,27 @@ fn cases() -> Vec<Case> {
         unary("logistic", B::LOGISTIC),
         unary("tanh", B::TANH),
         unary("hard_swish", B::HARD_SWISH),
-        case("gelu_exact", B::GELU, Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: false })), vec![x(&s)], &s),
-        case("gelu_approx", B::GELU, Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: true })), vec![x(&s)], &s),
-        case("leaky_relu", B::LEAKY_RELU, Opt::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT { alpha: 0.2 })), vec![x(&s)], &s),
+        case(
+            "gelu_exact",
+            B::GELU,
+            Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: false })),
+            vec![x(&s)],
+            &s,
+        ),
+        case(
+            "gelu_approx",
+            B::GELU,
+            Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: true })),
+            vec![x(&s)],
+            &s,
+        ),
+        case(
+            "leaky_relu",
+            B::LEAKY_RELU,
+            Opt::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT { alpha: 0.2 })),
+            vec![x(&s)],
+            &s,
+        ),
         case("prelu", B::PRELU, Opt::NONE, vec![x(&s), cf(&[1, 1, 4], 3)], &s),
         case("sqrt", B::SQRT, Opt::NONE, vec![pos(&s)], &s),
         case("rsqrt", B::RSQRT, Opt::NONE, vec![pos(&s)], &s),
@@ -464,7 +493,10 @@ fn cases() -> Vec<Case> {
         case(
             "concat",
             B::CONCATENATION,
-            Opt::ConcatenationOptions(Box::new(fb::ConcatenationOptionsT { axis: -2, fused_activation_function: Act::RELU6 })),
+            Opt::ConcatenationOptions(Box::new(fb::ConcatenationOptionsT {
+                axis: -2,
+                fused_activation_function: Act::RELU6,
+            })),
             vec![x(&s), x(&[1, 6, 2, 4]), cf(&[1, 6, 1, 4], 9)],
             &[1, 6, 8, 4],
         ),
@@ -501,8 +533,20 @@ fn cases() -> Vec<Case> {
         case("resize_bilinear_align", B::RESIZE_BILINEAR, rb(true, false), vec![x(&s), ci(&[9, 7])], &[1, 9, 7, 4]),
         case("resize_bilinear_half", B::RESIZE_BILINEAR, rb(false, true), vec![x(&s), ci(&[4, 11])], &[1, 4, 11, 4]),
         case("resize_nearest", B::RESIZE_NEAREST_NEIGHBOR, rn(false, false), vec![x(&s), ci(&[11, 3])], &[1, 11, 3, 4]),
-        case("resize_nearest_align", B::RESIZE_NEAREST_NEIGHBOR, rn(true, false), vec![x(&s), ci(&[11, 3])], &[1, 11, 3, 4]),
-        case("resize_nearest_half", B::RESIZE_NEAREST_NEIGHBOR, rn(false, true), vec![x(&s), ci(&[11, 3])], &[1, 11, 3, 4]),
+        case(
+            "resize_nearest_align",
+            B::RESIZE_NEAREST_NEIGHBOR,
+            rn(true, false),
+            vec![x(&s), ci(&[11, 3])],
+            &[1, 11, 3, 4],
+        ),
+        case(
+            "resize_nearest_half",
+            B::RESIZE_NEAREST_NEIGHBOR,
+            rn(false, true),
+            vec![x(&s), ci(&[11, 3])],
+            &[1, 11, 3, 4],
+        ),
         case(
             "depth_to_space",
             B::DEPTH_TO_SPACE,
@@ -558,13 +602,16 @@ fn cases() -> Vec<Case> {
                 dilation_w_factor: 2,
                 dilation_h_factor: 2,
             })),
-            vec![x(&[1, 7, 6, 37]), cf(&[1, 3, 3, 37], 10), None],
+            vec![x(&[1, 7, 6, 37]), cf(&[1, 3, 3, 37], 10), cf(&[37], 15)],
             &[1, 7, 6, 37],
         ),
         case(
             "fully_connected_keep_dims",
             B::FULLY_CONNECTED,
-            Opt::FullyConnectedOptions(Box::new(fb::FullyConnectedOptionsT { keep_num_dims: true, ..Default::default() })),
+            Opt::FullyConnectedOptions(Box::new(fb::FullyConnectedOptionsT {
+                keep_num_dims: true,
+                ..Default::default()
+            })),
             vec![x(&s), cf(&[7, 4], 11), None],
             &[1, 6, 5, 7],
         ),
@@ -583,7 +630,11 @@ fn cases() -> Vec<Case> {
         case(
             "batch_matmul_adj_y_bcast",
             B::BATCH_MATMUL,
-            Opt::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT { adj_x: false, adj_y: true, ..Default::default() })),
+            Opt::BatchMatMulOptions(Box::new(fb::BatchMatMulOptionsT {
+                adj_x: false,
+                adj_y: true,
+                ..Default::default()
+            })),
             vec![x(&[2, 3, 4]), x(&[1, 5, 4])],
             &[2, 3, 5],
         ),
@@ -591,7 +642,17 @@ fn cases() -> Vec<Case> {
             "dequantize_int8_per_channel",
             B::ADD,
             Opt::AddOptions(Box::default()),
-            vec![x(&s), Some((vec![6, 1, 4], Data::I8((0..24).map(|i| (i * 11 % 255 - 127) as i8).collect(), vec![0.01, 0.02, 0.03, 0.04, 0.05, 0.06], 0)))],
+            vec![
+                x(&s),
+                Some((
+                    vec![6, 1, 4],
+                    Data::I8(
+                        (0..24).map(|i| (i * 11 % 255 - 127) as i8).collect(),
+                        vec![0.01, 0.02, 0.03, 0.04, 0.05, 0.06],
+                        0,
+                    ),
+                )),
+            ],
             &s,
         ),
     ]

@@ -127,7 +127,13 @@ pub(crate) struct ConvParams {
 }
 
 /// CONV_2D: input NHWC, filter OHWI, optional bias; im2col + sgemm.
-pub(crate) fn conv2d(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams) -> KResult<Value> {
+pub(crate) fn conv2d(
+    x: &Value,
+    w: &Value,
+    bias: Option<&Value>,
+    p: &ConvParams,
+    packed: Option<&PackedW>,
+) -> KResult<Value> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [oc, kh, kw, ic] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
@@ -138,13 +144,20 @@ pub(crate) fn conv2d(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams)
     let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h)?;
     let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w)?;
     let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
+    super::shape::checked_numel(&[n, oh, ow, oc])?;
     let m = n * oh * ow;
     let k = kh * kw * c;
     let (mut out, has_bias) = bias_rows(bias, m, oc)?;
     let beta = if has_bias { 1.0 } else { 0.0 };
+    let packed = packed.filter(|pw| pw.n == oc && pw.k == k);
+    // out (holding the bias) += rows · filterᵀ.
+    let mm = |rows: usize, a: &[f32], out: &mut [f32]| match packed {
+        Some(pw) => gemm_packed(rows, a, pw, out),
+        None => gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, out),
+    };
     // B = filterᵀ: element (kk, o) is w[o * k + kk].
     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
-        gemm(m, k, oc, xv, (k, 1), wv, (1, k), beta, &mut out)?;
+        mm(m, xv, &mut out)?;
     } else {
         // im2col in blocks of output rows, to bound memory.
         let rows_per = ((1usize << 18) / k.max(1)).max(1);
@@ -171,7 +184,7 @@ pub(crate) fn conv2d(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams)
                     }
                 }
             }
-            gemm(r1 - r0, k, oc, &col, (k, 1), wv, (1, k), beta, &mut out[r0 * oc..r1 * oc])?;
+            mm(r1 - r0, &col, &mut out[r0 * oc..r1 * oc])?;
             r0 = r1;
         }
     }
@@ -182,23 +195,23 @@ pub(crate) fn conv2d(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams)
 /// Runs `$f::<true>(args)` compiled for AVX2+FMA when the CPU has them, else `$f::<false>(args)`.
 /// `$f` must be `#[inline(always)]` so that it is compiled inside the feature-enabled wrapper.
 macro_rules! simd_dispatch {
-    ($f:ident($($arg:expr),*)) => {{
+    ($f:ident($($a:ident: $t:ty),*)) => {{
         #[cfg(target_arch = "x86_64")]
         {
             #[target_feature(enable = "avx2,fma")]
-            unsafe fn wide(f: impl FnOnce()) {
-                f()
+            unsafe fn wide($($a: $t),*) {
+                $f::<true>($($a),*)
             }
             if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
                 // SAFETY: the CPU supports AVX2 and FMA, the features `wide` is compiled for.
-                unsafe { wide(|| $f::<true>($($arg),*)) }
+                unsafe { wide($($a),*) }
             } else {
-                $f::<false>($($arg),*)
+                $f::<false>($($a),*)
             }
         }
         #[cfg(not(target_arch = "x86_64"))]
         {
-            $f::<false>($($arg),*)
+            $f::<false>($($a),*)
         }
     }};
 }
@@ -241,6 +254,99 @@ fn gemv_impl<const FMA: bool>(x: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
             *d += dot::<FMA>(xb, wr);
         }
     }
+}
+
+/// Width of a packed weight panel (output channels per microkernel column block).
+const NR: usize = 16;
+/// Rows per microkernel call.
+const MR: usize = 6;
+
+/// Constant weights `[n][k]` (OHWI flattened) packed once into panels of NR output channels:
+/// panel p holds, for each kk, the NR weights of channels p·NR.. (zero beyond n).
+pub(crate) struct PackedW {
+    n: usize,
+    k: usize,
+    panels: Vec<f32>,
+}
+
+impl PackedW {
+    pub(crate) fn new(w: &[f32], n: usize, k: usize) -> Option<PackedW> {
+        if n == 0 || k == 0 || w.len() != n.checked_mul(k)? {
+            return None;
+        }
+        let np = n.div_ceil(NR);
+        let mut panels = vec![0f32; np * k * NR];
+        for p in 0..np {
+            for kk in 0..k {
+                for j in 0..NR.min(n - p * NR) {
+                    panels[(p * k + kk) * NR + j] = w[(p * NR + j) * k + kk];
+                }
+            }
+        }
+        Some(PackedW { n, k, panels })
+    }
+}
+
+/// `out[r, c] += Σ_kk x[r, kk] · panel[kk, c]` for MRR rows (stride `xs` in x, `n` in out)
+/// and the first `cols` columns of one panel.
+#[inline(always)]
+fn micro<const MRR: usize, const FMA: bool>(
+    x: &[f32],
+    xs: usize,
+    k: usize,
+    wp: &[f32],
+    out: &mut [f32],
+    n: usize,
+    cols: usize,
+) {
+    // Only constant indices into `acc`, so it stays in registers.
+    let mut acc = [[0f32; NR]; MRR];
+    for (r, a) in acc.iter_mut().enumerate() {
+        let mut t = [0f32; NR];
+        t[..cols].copy_from_slice(&out[r * n..r * n + cols]);
+        *a = t;
+    }
+    let rows: [&[f32]; MRR] = std::array::from_fn(|r| &x[r * xs..r * xs + k]);
+    for (kk, w) in wp.chunks_exact(NR).take(k).enumerate() {
+        let w: &[f32; NR] = w.try_into().unwrap_or(&[0f32; NR]);
+        let xk: [f32; MRR] = std::array::from_fn(|r| rows[r][kk]);
+        for r in 0..MRR {
+            for j in 0..NR {
+                acc[r][j] = madd::<FMA>(acc[r][j], xk[r], w[j]);
+            }
+        }
+    }
+    for (r, a) in acc.iter().enumerate() {
+        let t: [f32; NR] = *a;
+        out[r * n..r * n + cols].copy_from_slice(&t[..cols]);
+    }
+}
+
+#[inline(always)]
+fn gemm_packed_impl<const FMA: bool>(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]) {
+    let (n, k) = (pw.n, pw.k);
+    for (p, wp) in pw.panels.chunks_exact(k * NR).enumerate() {
+        let c0 = p * NR;
+        let cols = NR.min(n - c0);
+        let mut r = 0;
+        while r + MR <= m {
+            micro::<MR, FMA>(&x[r * k..], k, k, wp, &mut out[r * n + c0..], n, cols);
+            r += MR;
+        }
+        while r < m {
+            micro::<1, FMA>(&x[r * k..], k, k, wp, &mut out[r * n + c0..], n, cols);
+            r += 1;
+        }
+    }
+}
+
+/// `out[m×n] += x[m×k] · wᵀ` with pre-packed weights; x and out are row-major.
+fn gemm_packed(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]) -> KResult<()> {
+    if x.len() < m * pw.k || out.len() < m * pw.n {
+        return Err("matrix operand smaller than its shape".into());
+    }
+    simd_dispatch!(gemm_packed_impl(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]));
+    Ok(())
 }
 
 struct DwGeom {
@@ -342,7 +448,8 @@ pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvPara
     let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
     let (mut out, _) = bias_rows(bias, n * oh * ow, oc)?;
     let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw };
-    simd_dispatch!(depthwise_impl(&g, xv, wv, &mut out));
+    let (g, out_s) = (&g, &mut out[..]);
+    simd_dispatch!(depthwise_impl(g: &DwGeom, xv: &[f32], wv: &[f32], out_s: &mut [f32]));
     activate(&mut out, p.act)?;
     Ok(Value::f32(vec![n, oh, ow, oc], out))
 }
@@ -370,7 +477,8 @@ pub(crate) fn fully_connected(
     }
     if batch <= 4 {
         // A GEMM would repack all the weights for a handful of rows.
-        simd_dispatch!(gemv_impl(xv, wv, k, &mut out));
+        let out_s = &mut out[..];
+        simd_dispatch!(gemv_impl(xv: &[f32], wv: &[f32], k: usize, out_s: &mut [f32]));
     } else {
         gemm(batch, k, o, xv, (k, 1), wv, (1, k), if has_bias { 1.0 } else { 0.0 }, &mut out)?;
     }
@@ -408,6 +516,8 @@ pub(crate) fn transpose_conv(
     if on != n || occ != oc {
         return Err(format!("output_shape {out_shape:?} does not match input {:?} / weights {:?}", x.shape, w.shape));
     }
+    super::shape::checked_numel(&os)?;
+    super::shape::checked_numel(&[n, h, wd, kh, kw, oc])?;
     // Padding as for the forward convolution from the output to the input.
     let (_, pad_h) = out_and_pad(p.padding, oh, kh, p.stride_h, 1)?;
     let (_, pad_w) = out_and_pad(p.padding, ow, kw, p.stride_w, 1)?;

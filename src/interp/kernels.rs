@@ -12,6 +12,8 @@ pub(crate) struct Ctx<'a> {
     pub op: &'a Operator,
     pub tensors: &'a [Tensor],
     pub code: B,
+    /// The CONV_2D filter, pre-packed.
+    pub packed: Option<&'a conv::PackedW>,
 }
 
 /// The op's options of variant `$v`, or the defaults when the file has none.
@@ -169,7 +171,7 @@ pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
                 dilation_w: o.dilation_w_factor,
                 act: o.fused_activation_function,
             };
-            one(conv::conv2d(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p)?)
+            one(conv::conv2d(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, ctx.packed)?)
         }
         B::DEPTHWISE_CONV_2D => {
             let o = opts!(ctx, DepthwiseConv2DOptions);
@@ -445,7 +447,7 @@ pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
             if val.values.len() != 1 {
                 return Err("the fill value must be a scalar".into());
             }
-            let n = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or("FILL size overflows")?;
+            let n = shape::checked_numel(&dims)?;
             let values = super::value::map_values!(&val.values, x => vec![x[0]; n]);
             one(Value::new(dims, values))
         }

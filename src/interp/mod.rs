@@ -69,6 +69,8 @@ struct Step {
     op: BuiltinOperator,
     /// Tensors whose value can be dropped after this step.
     frees: Vec<usize>,
+    /// CONV_2D filters, packed once for the GEMM microkernel.
+    packed: Option<conv::PackedW>,
 }
 
 /// A prepared subgraph. Holds only shared data, so it is `Send + Sync`.
@@ -322,7 +324,27 @@ impl<'m> Interpreter<'m> {
                 }
             }
         }
-        let steps = planned.into_iter().zip(frees).map(|((index, op), frees)| Step { index, op, frees }).collect();
+        let steps = planned
+            .into_iter()
+            .zip(frees)
+            .map(|((index, op), frees)| {
+                let packed = if op == BuiltinOperator::CONV_2D {
+                    sg.operators[index]
+                        .inputs
+                        .get(1)
+                        .and_then(|&t| usize::try_from(t).ok())
+                        .and_then(|t| consts[t].as_ref())
+                        .filter(|w| w.shape.len() == 4)
+                        .and_then(|w| {
+                            let k = w.shape[1..].iter().product();
+                            conv::PackedW::new(w.as_f32()?, w.shape[0], k)
+                        })
+                } else {
+                    None
+                };
+                Step { index, op, frees, packed }
+            })
+            .collect();
         Ok(Interpreter { model, sg, consts, folded, steps })
     }
 
@@ -364,7 +386,7 @@ impl<'m> Interpreter<'m> {
                 observe(t, v);
             }
         }
-        for (s, step) in self.steps.iter().enumerate() {
+        for step in &self.steps {
             let op = &sg.operators[step.index];
             let outs = {
                 let ins: Vec<Option<&Value>> = op
@@ -379,7 +401,7 @@ impl<'m> Interpreter<'m> {
                         }
                     })
                     .collect();
-                let ctx = kernels::Ctx { op, tensors: &sg.tensors, code: step.op };
+                let ctx = kernels::Ctx { op, tensors: &sg.tensors, code: step.op, packed: step.packed.as_ref() };
                 kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
                     op: op_name(self.model, sg, step.index),
                     index: step.index,
@@ -397,7 +419,6 @@ impl<'m> Interpreter<'m> {
                 observe(t as usize, &v);
                 slots[t as usize] = Some(v);
             }
-            let _ = s;
             for &t in &step.frees {
                 slots[t] = None;
             }
@@ -453,7 +474,7 @@ fn check_input(k: usize, t: &Tensor, v: &Value) -> Result<(), InterpError> {
     if !ok {
         return Err(InterpError::InputShape { index: k, name: name(), expected: sig.to_vec(), got: v.shape.clone() });
     }
-    let expected = v.shape.iter().product::<usize>();
+    let expected = v.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).unwrap_or(usize::MAX);
     if v.values.len() != expected {
         return Err(InterpError::InputData {
             index: k,

@@ -12,11 +12,23 @@ pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
     s
 }
 
+/// Most elements a computed tensor may have (2^31), so a malformed model gets an error, not an abort.
+pub(crate) const MAX_ELEMENTS: usize = 1 << 31;
+
+/// The element count of `shape`, refusing overflow and sizes beyond [`MAX_ELEMENTS`].
+pub(crate) fn checked_numel(shape: &[usize]) -> KResult<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .filter(|&n| n <= MAX_ELEMENTS)
+        .ok_or_else(|| format!("a tensor of shape {shape:?} is too large"))
+}
+
 /// A normalized axis in 0..rank (negative counts from the end).
 pub(crate) fn axis(a: i64, rank: usize) -> KResult<usize> {
     let r = rank as i64;
     let x = if a < 0 { a + r } else { a };
-    if x < 0 || x >= r.max(1) {
+    if x < 0 || x >= r {
         return Err(format!("axis {a} is out of range for rank {rank}"));
     }
     Ok(x as usize)
@@ -38,7 +50,7 @@ pub(crate) fn gather_tables<T: Copy>(src: &[T], shape: &[usize], tables: &[Vec<u
     }
     let st = strides(shape);
     let out_shape: Vec<usize> = tables.iter().map(Vec::len).collect();
-    let n: usize = out_shape.iter().product();
+    let n = checked_numel(&out_shape)?;
     let mut out = Vec::with_capacity(n);
     if n == 0 {
         return Ok(out);
@@ -248,7 +260,7 @@ pub(crate) fn slice(v: &Value, begin: &[i64], size: &[i64]) -> KResult<Value> {
     for d in 0..r {
         let n = v.shape[d] as i64;
         let b = begin[d];
-        let e = if size[d] == -1 { n } else { b + size[d] };
+        let e = if size[d] == -1 { n } else { b.saturating_add(size[d]) };
         if b < 0 || e < b || e > n {
             return Err(format!("slice begin {b} size {} out of range for dimension {d} of {:?}", size[d], v.shape));
         }
@@ -310,7 +322,7 @@ pub(crate) fn strided_slice(
             if dense.len() >= rank {
                 return Err(format!("strided slice has more dimensions than the input {:?}", v.shape));
             }
-            let e = if p.offset { begin[i] + end[i] } else { end[i] };
+            let e = if p.offset { begin[i].saturating_add(end[i]) } else { end[i] };
             layout.push(Some(dense.len()));
             dense.push(Dim {
                 b: begin[i],
@@ -421,8 +433,8 @@ pub(crate) fn pad(v: &Value, pads: &[i64], fill: Option<&Value>) -> KResult<Valu
     let mut tables = Vec::with_capacity(r);
     for d in 0..r {
         let (b, a) = (pads[2 * d], pads[2 * d + 1]);
-        if b < 0 || a < 0 {
-            return Err(format!("negative padding {b}, {a}"));
+        if b < 0 || a < 0 || b as u64 > MAX_ELEMENTS as u64 || a as u64 > MAX_ELEMENTS as u64 {
+            return Err(format!("bad padding {b}, {a}"));
         }
         let mut t = vec![FILL; b as usize];
         t.extend(0..v.shape[d]);
@@ -494,6 +506,7 @@ pub(crate) fn tile(v: &Value, multiples: &[i64]) -> KResult<Value> {
     let mut tables = Vec::new();
     for (d, &m) in multiples.iter().enumerate() {
         let m = usize::try_from(m).map_err(|_| "negative multiple")?;
+        checked_numel(&[m, v.shape[d]])?;
         tables.push((0..m).flat_map(|_| 0..v.shape[d]).collect());
     }
     gather_value(v, &tables)
@@ -563,6 +576,7 @@ pub(crate) fn resize_bilinear(v: &Value, size: &[i64], align: bool, half: bool) 
     let [n, h, w, c] = v.shape[..] else { return Err("input must be 4-D".into()) };
     let [oh, ow] = size[..] else { return Err("size must have 2 values".into()) };
     let (oh, ow) = (usize::try_from(oh).map_err(|_| "bad size")?, usize::try_from(ow).map_err(|_| "bad size")?);
+    checked_numel(&[n, oh, ow, c])?;
     if h == 0 || w == 0 || oh == 0 || ow == 0 {
         return Err("empty resize".into());
     }
