@@ -302,9 +302,12 @@ fn micro<const MRR: usize, const FMA: bool>(
     // Only constant indices into `acc`, so it stays in registers.
     let mut acc = [[0f32; NR]; MRR];
     for (r, a) in acc.iter_mut().enumerate() {
-        let mut t = [0f32; NR];
-        t[..cols].copy_from_slice(&out[r * n..r * n + cols]);
-        *a = t;
+        if cols == NR {
+            // Fixed-size copies compile to vector moves; a variable length would call memmove.
+            *a = out[r * n..r * n + NR].try_into().expect("NR values");
+        } else {
+            a[..cols].copy_from_slice(&out[r * n..r * n + cols]);
+        }
     }
     let rows: [&[f32]; MRR] = std::array::from_fn(|r| &x[r * xs..r * xs + k]);
     for (kk, w) in wp.chunks_exact(NR).take(k).enumerate() {
@@ -317,8 +320,12 @@ fn micro<const MRR: usize, const FMA: bool>(
         }
     }
     for (r, a) in acc.iter().enumerate() {
-        let t: [f32; NR] = *a;
-        out[r * n..r * n + cols].copy_from_slice(&t[..cols]);
+        if cols == NR {
+            let dst: &mut [f32; NR] = (&mut out[r * n..r * n + NR]).try_into().expect("NR values");
+            *dst = *a;
+        } else {
+            out[r * n..r * n + cols].copy_from_slice(&a[..cols]);
+        }
     }
 }
 
