@@ -12,6 +12,13 @@ whole process (`python scripts/bench_aeq.py IN OUT`: interpreter start,
 import, quantize, export), against `tflq convert --quantize dynamic` on
 --aeq-model, whole process too; the figure is AEQ time / tflq time. Both
 outputs are loaded and run once in ai_edge_litert (outside the timing).
+Part 3 (with --pb, --tf-python and --litert-python): `tflq convert` of a
+frozen GraphDef against TF's from_frozen_graph on it (`python
+scripts/bench_tf_frozen.py IN OUT INPUT OUTPUT SHAPE` with TensorFlow's
+python, names and shape from the .json sidecar beside the .pb), whole
+process each; the figures are TF time / tflq time and tflq's peak RSS /
+the .pb size. Both outputs then run in ai_edge_litert on one random input
+(--litert-python) and their largest relative difference is reported.
 
 The machine is shared, so every figure is a ratio to a baseline measured in
 the same run: wall times are medians over --rounds interleaved rounds,
@@ -126,6 +133,8 @@ QUANT_TARGET = {"dynamic": 3.0, "float16": 3.0, "weight-int8": None}
 QUANT_AIM = 2.0
 RSS_TARGET = 1.5
 AEQ_TARGET = 10.0
+PB_TARGET = 20.0
+PB_RSS_TARGET = 2.0
 TFLQ_MS = re.compile(r" in (\d+(?:\.\d+)?) ms\b")
 
 
@@ -163,6 +172,18 @@ def litert_check(python, script, path):
     return lines[-1].split(": ", 1)[1]
 
 
+def compare_check(python, script, ours, theirs):
+    """Run both models in ai_edge_litert on one random input (bench_tf_frozen.py
+    --compare); return the one-line summary or the error."""
+    proc = subprocess.run(
+        [python, script, "--compare", ours, theirs], capture_output=True, text=True
+    )
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("bench_tf_frozen.py:")]
+    if proc.returncode != 0 or not lines:
+        return f"**failed** (exit {proc.returncode}): {proc.stderr.strip()[-300:]}"
+    return lines[-1].split(": ", 1)[1]
+
+
 def verdict(value, limit, more_is_better=False):
     if more_is_better:
         return "ok" if value >= limit else "**under**"
@@ -178,6 +199,10 @@ def main():
     ap.add_argument("--aeq-python", help="python of the venv with ai-edge-quantizer")
     ap.add_argument("--aeq-model", help="model for the AEQ comparison (MobileNetV2)")
     ap.add_argument("--aeq-rounds", type=int, help="rounds of part 2 (default: --rounds)")
+    ap.add_argument("--pb", help="frozen GraphDef for part 3 (with a .json sidecar beside it)")
+    ap.add_argument("--tf-python", help="python of the venv with TensorFlow (part 3)")
+    ap.add_argument("--litert-python", help="python of a venv with ai_edge_litert (part 3)")
+    ap.add_argument("--pb-rounds", type=int, default=3, help="rounds of part 3 (default 3)")
     ap.add_argument("--results", help="also write the report here")
     args = ap.parse_args()
     load_before = loadavg()
@@ -319,6 +344,72 @@ def main():
     for m in QUANT_MODES:
         remove(q_dst[m])
 
+    # Part 3: tflq against TF's from_frozen_graph on a frozen GraphDef, whole process.
+    pb_lines = []
+    if args.pb:
+        if not args.tf_python:
+            sys.exit("bench_run.py: --pb needs --tf-python")
+        import json
+
+        with open(os.path.splitext(args.pb)[0] + ".json") as f:
+            side = json.load(f)
+        pb, psize = args.pb, os.path.getsize(args.pb)
+        tf_script = os.path.join(here, "bench_tf_frozen.py")
+        pb_dst = os.path.join(args.out_dir, "pb-tflq.tflite")
+        tf_dst = os.path.join(args.out_dir, "pb-tf.tflite")
+        shape = ",".join(str(d) for d in side["input_shapes"][0])
+        pcmds = {
+            "tflq": ([tflq, "convert", pb, "-o", pb_dst], pb_dst),
+            "tf": ([args.tf_python, tf_script, pb, tf_dst, ",".join(side["inputs"]),
+                    ",".join(side["outputs"]), shape], tf_dst),
+        }
+        pruns = measure(pcmds, args.pb_rounds, "part 3 (.pb)")
+        pwalls = {n: [w for w, _, _ in v] for n, v in pruns.items()}
+        pmed = {n: statistics.median(v) for n, v in pwalls.items()}
+        ppeak = {n: max(r for _, r, _ in v) for n, v in pruns.items()}
+        speedup = pmed["tf"] / pmed["tflq"]
+        rss_ratio = ppeak["tflq"] / psize
+        own = self_ms("tflq", pruns)
+        base_name = os.path.basename(pb)
+        rows += [
+            (f"`tflq convert {base_name}`, median wall time (baseline)",
+             ms(pmed["tflq"]) + (f" (tflq's own: {ms(own)})" if own is not None else ""),
+             "1.00x", "—", ""),
+            (f"TF `from_frozen_graph` on {base_name}, whole process, median wall time",
+             ms(pmed["tf"]), f"{speedup:.1f}x tflq",
+             f"≥ {PB_TARGET:.0f}x tflq", verdict(speedup, PB_TARGET, True)),
+            (f"`tflq convert {base_name}` peak RSS",
+             mb(ppeak["tflq"]), f"{rss_ratio:.2f}x .pb",
+             f"≤ {PB_RSS_TARGET:.0f}x .pb", verdict(rss_ratio, PB_RSS_TARGET)),
+            (f"TF `from_frozen_graph` peak RSS on {base_name}",
+             mb(ppeak["tf"]), f"{ppeak['tf'] / psize:.2f}x .pb", "—", ""),
+        ]
+        tf_ver = subprocess.run(
+            [args.tf_python, "-c",
+             "import importlib.metadata as m; print(', '.join(p + ' ' + m.version(p) "
+             "for p in ('tensorflow-cpu', 'numpy')))"],
+            capture_output=True, text=True,
+        ).stdout.strip() or "unknown"
+        pspread = ", ".join(
+            f"{name} {ms(min(v))}–{ms(max(v))}" for name, v in pwalls.items()
+        )
+        check = (compare_check(args.litert_python, tf_script, pb_dst, tf_dst)
+                 if args.litert_python else "not run (no --litert-python)")
+        pb_lines = [
+            "",
+            f"Part 3: {pb} ({psize} bytes), {tf_ver}; 1 warm-up + {args.pb_rounds} "
+            f"interleaved rounds of `tflq convert IN -o OUT` and "
+            f"`{os.path.relpath(args.tf_python)} scripts/bench_tf_frozen.py IN OUT "
+            f"{','.join(side['inputs'])} {','.join(side['outputs'])} {shape}` "
+            f"(interpreter start, import, from_frozen_graph, convert, write). "
+            f"Wall time range: {pspread}.",
+            f"Output sizes: tflq {os.path.getsize(pb_dst)} bytes, TF "
+            f"{os.path.getsize(tf_dst)} bytes.",
+            f"- tflq's output against TF's, one random input in ai_edge_litert: {check}",
+        ]
+        remove(pb_dst)
+        remove(tf_dst)
+
     lines = [
         f"# tflq benchmark: {os.path.basename(model)}",
         "",
@@ -346,6 +437,7 @@ def main():
         "without process start-up and exit).",
     ]
     lines += aeq_lines
+    lines += pb_lines
     lines += [
         "",
         "Absolute figures vary with the load of the shared machine; compare the ratios.",

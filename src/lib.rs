@@ -31,8 +31,13 @@ pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Resu
     if tflite || !looks_like_graphdef(&bytes_head) {
         return Ok((load(path)?, Vec::new()));
     }
-    let bytes = std::fs::read(path).map_err(|err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err }))?;
-    Ok(graphdef::import_with_warnings(bytes::Bytes::from(bytes), graph)?)
+    let io = |err| LoadError::Read(ReadError::Io { path: path.to_path_buf(), err });
+    let file = std::fs::File::open(path).map_err(io)?;
+    // SAFETY: the map is read-only; as for .tflite input, the file must not be
+    // modified while the model is alive (its untouched constants stay views of it).
+    let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
+    let source = std::sync::Arc::new(ir::Source::Mapped { map, file });
+    Ok(graphdef::import_source(&source, graph)?)
 }
 
 /// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.

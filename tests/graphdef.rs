@@ -332,3 +332,20 @@ fn constants_typed_fields_fill_rule_and_half() {
     assert_eq!(longs, [-7, -7]);
     assert_eq!(sg.tensors[sg.outputs[0] as usize].name(), "fo");
 }
+
+#[test]
+fn untouched_constants_stay_views_of_the_input() {
+    // Weights that pass through unchanged are not copied: their buffers point
+    // into the input bytes (load_any passes a map of the file the same way).
+    let mut views = 0;
+    for name in FIXTURES {
+        let bytes = bytes::Bytes::from(std::fs::read(testdata(&format!("{name}.pb"))).unwrap());
+        let range = bytes.as_ptr_range();
+        let (model, _) = tflq::graphdef::import_with_warnings(bytes.clone(), &ImportOptions::default()).unwrap();
+        let inside = model.buffers.iter().filter(|b| !b.data.is_empty() && range.contains(&b.data.as_bytes().as_ptr()));
+        let n = inside.count();
+        eprintln!("{name}: {n} of {} buffers are views of the input", model.buffers.len());
+        views += n;
+    }
+    assert!(views > 0, "no constant stayed a view of the input");
+}

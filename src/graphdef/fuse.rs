@@ -160,6 +160,17 @@ fn fold_into_affine(g: &mut G) -> bool {
         let cop_code = cop.code;
         let new_out = cop.outputs[0];
         match cop_code {
+            B::ADD
+                if bias.is_none() && k.dtype == DataType::Float && k.shape == [oc as i64] && {
+                    let kt = cop.inputs[1 - slot] as usize;
+                    cons[kt] == [c] && !g.is_output(kt)
+                } =>
+            {
+                // The added constant is the bias as it is: keep it, a view of
+                // the input rather than a copy.
+                let kt = g.ops[c].inputs[1 - slot] as usize;
+                set_slot(g, p, b_slot, kt);
+            }
             B::ADD | B::SUB => {
                 let mut b = bias.unwrap_or_else(|| vec![0.0; oc]);
                 for (bi, ki) in b.iter_mut().zip(&kv) {
@@ -181,9 +192,18 @@ fn fold_into_affine(g: &mut G) -> bool {
                     .enumerate()
                     .map(|(i, &v)| v * if axis_last { f[i % oc] } else { f[i / per.max(1)] })
                     .collect();
-                let wname = g.tensors[g.ops[p].inputs[w_slot] as usize].name.clone();
+                drop(wv);
+                let old_w = g.ops[p].inputs[w_slot] as usize;
+                let wname = g.tensors[old_w].name.clone();
                 let wt = g.add_const(wname, Const::from_f32(w.shape.clone(), &scaled));
+                drop(scaled);
                 set_slot(g, p, w_slot, wt);
+                // The unscaled weights are dead now: free them (a transposed
+                // copy) instead of holding two copies of every conv's weights.
+                drop(w);
+                if cons[old_w] == [p] && !g.is_output(old_w) {
+                    g.tensors[old_w].data = None;
+                }
                 if let Some(b) = bias {
                     let b: Vec<f32> = b.iter().zip(&f).map(|(b, f)| b * f).collect();
                     let bt = g.add_const(format!("{cname}/bias"), Const::from_f32(vec![oc as i64], &b));

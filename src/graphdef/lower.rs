@@ -4,8 +4,10 @@
 use super::consts::{self, Bin, Const, Reduce};
 use super::proto::{attr_value::Value, AttrValue, DataType, GraphDef, NodeDef};
 use super::{parse_edge, unsupported_message, ImportError, ImportOptions, NodeMap, Op, G, T};
+use crate::ir::Source;
 use crate::schema::*;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// The value of one node output while lowering.
 #[derive(Clone, Debug)]
@@ -173,6 +175,8 @@ pub(crate) struct Lowering<'a> {
     input_arrays: Vec<(usize, usize, String)>,
     output_arrays: Vec<(usize, usize, String)>,
     unsupported: BTreeMap<String, Vec<String>>,
+    /// The mapped input, when the constants are views of it: see [`Lowering::done_with`].
+    pub source: Option<Arc<Source>>,
 }
 
 fn resolve<'a>(map: &NodeMap<'a>, what: &'static str, name: &str) -> Result<(usize, usize), ImportError> {
@@ -252,7 +256,17 @@ impl<'a> Lowering<'a> {
             input_arrays,
             output_arrays,
             unsupported: BTreeMap::new(),
+            source: None,
         })
+    }
+
+    /// Called once a constant that is a view of the mapped input has been
+    /// rewritten (e.g. transposed) into a new buffer: its pages leave the
+    /// resident set. A later read faults them back in from the page cache.
+    fn done_with(&self, c: &Const) {
+        if let Some(src) = &self.source {
+            src.release_view(&c.data);
+        }
     }
 
     fn is_cut(&self, i: usize) -> bool {
@@ -1389,6 +1403,7 @@ impl<'a> Lowering<'a> {
             (w, BuiltinOperator::DEPTHWISE_CONV_2D, opts)
         } else {
             let w = consts::transpose(&f, &[3, 0, 1, 2]);
+            self.done_with(&f);
             let opts = BuiltinOptionsT::Conv2DOptions(Box::new(Conv2DOptionsT {
                 padding: pad,
                 stride_w: st[1] as i32,
@@ -1437,6 +1452,7 @@ impl<'a> Lowering<'a> {
             return err("EXPLICIT padding is not supported");
         }
         let w = consts::transpose(&f, &[2, 0, 1, 3]).cast(DataType::Float);
+        self.done_with(&f);
         let wt = self.g.add_const(name.to_string(), w);
         let ot = self.i32_const(format!("{name}/input_sizes"), vec![4], &sizes);
         let opts = BuiltinOptionsT::TransposeConvOptions(Box::new(TransposeConvOptionsT {
@@ -1480,6 +1496,9 @@ impl<'a> Lowering<'a> {
         if let (V::C(b, _), true, 2) = (&ins[1], n.op == "MatMul", sa.len()) {
             if b.is_float() && !matches!(ins[0], V::C(..)) {
                 let w = if tb { b.clone() } else { consts::transpose(b, &[1, 0]) }.cast(DataType::Float);
+                if !tb {
+                    self.done_with(b);
+                }
                 let mut x = self.tensor(&ins[0])?;
                 if ta {
                     let pt = self.i32_const(format!("{name}/perm"), vec![2], &[1, 0]);

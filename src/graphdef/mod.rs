@@ -12,11 +12,14 @@ mod fuse;
 mod lower;
 pub mod proto;
 
-use crate::ir::{Buffer, Data, Metadata, Model, Operator, OperatorCode, SignatureDef, Subgraph, Tensor, TensorMap};
+use crate::ir::{
+    Buffer, Data, Metadata, Model, Operator, OperatorCode, SignatureDef, Source, Subgraph, Tensor, TensorMap,
+};
 use crate::schema::{BuiltinOperator, BuiltinOptionsT, TensorType};
 use consts::Const;
 use proto::DataType;
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// What the caller says about the graph's boundary, with TF's meaning:
 /// names in the short form ("x" for output 0, "x:1" otherwise).
@@ -71,8 +74,26 @@ pub fn import(bytes: &[u8], opts: &ImportOptions) -> Result<Model, ImportError> 
 /// the importer works) and returns the model with warnings for the user, such
 /// as unknown batch dimensions that were set to 1.
 pub fn import_with_warnings(bytes: bytes::Bytes, opts: &ImportOptions) -> Result<(Model, Vec<String>), ImportError> {
+    import_inner(bytes, None, opts)
+}
+
+/// Imports the GraphDef in `source` (normally a map of the `.pb`) without
+/// copying it: constants used as they are (biases, depthwise filters, FC
+/// weights with `transpose_b`) stay views of it in the model, and the pages
+/// of weights the importer rewrites (transposed conv filters) are released
+/// once read, so peak memory stays near one model's size.
+pub fn import_source(source: &Arc<Source>, opts: &ImportOptions) -> Result<(Model, Vec<String>), ImportError> {
+    import_inner(Source::bytes(source), Some(source.clone()), opts)
+}
+
+fn import_inner(
+    bytes: bytes::Bytes,
+    source: Option<Arc<Source>>,
+    opts: &ImportOptions,
+) -> Result<(Model, Vec<String>), ImportError> {
     let graph: proto::GraphDef = prost::Message::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))?;
     let mut lw = lower::Lowering::new(&graph, opts)?;
+    lw.source = source;
     lw.run()?;
     let lower::Lowering { mut g, warnings, .. } = lw;
     fuse::run(&mut g);
@@ -230,7 +251,8 @@ impl G {
             let src = &self.tensors[t];
             let buffer = match &src.data {
                 Some(c) => {
-                    model.buffers.push(Buffer { data: Data::from(c.data.to_vec()) });
+                    // A view, not a copy: untouched weights stay in the input's map.
+                    model.buffers.push(Buffer { data: Data::from(c.data.clone()) });
                     (model.buffers.len() - 1) as u32
                 }
                 None => 0,

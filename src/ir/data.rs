@@ -1,5 +1,6 @@
 //! Byte payloads (buffer data, custom options) that point into the mapped input
-//! file until a pass replaces them.
+//! file until a pass replaces them, or into a `bytes::Bytes` (the importer's
+//! view of a mapped `.pb`).
 
 use std::fmt;
 use std::ops::{Deref, Range};
@@ -57,6 +58,33 @@ impl Source {
     }
 }
 
+/// Owns a shared [`Source`] on behalf of a `bytes::Bytes` (see [`Source::bytes`]).
+struct SourceOwner(Arc<Source>);
+
+impl AsRef<[u8]> for SourceOwner {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
+
+impl Source {
+    /// The whole source as a `bytes::Bytes`, without copying: its slices keep
+    /// the source (the map) alive, and `source` can still release their pages.
+    pub fn bytes(source: &Arc<Source>) -> bytes::Bytes {
+        bytes::Bytes::from_owner(SourceOwner(source.clone()))
+    }
+
+    /// Releases the pages under `view` (see [`Source::release`]) when it lies
+    /// inside this source; does nothing for bytes that live elsewhere.
+    pub fn release_view(&self, view: &[u8]) {
+        let base = self.as_ptr() as usize;
+        let start = view.as_ptr() as usize;
+        if start >= base && start + view.len() <= base + self.len() {
+            self.release(start - base..start - base + view.len());
+        }
+    }
+}
+
 /// An immutable byte payload, cheap to clone.
 #[derive(Clone, Default)]
 pub struct Data(Repr);
@@ -67,6 +95,8 @@ enum Repr {
     Empty,
     Mapped(Arc<Source>, Range<usize>),
     Owned(Arc<Vec<u8>>),
+    /// A shared view, e.g. a slice of a mapped GraphDef (`Bytes::from_owner`).
+    Shared(bytes::Bytes),
 }
 
 impl Data {
@@ -88,6 +118,7 @@ impl Data {
             Repr::Empty => &[],
             Repr::Mapped(s, r) => &s[r.clone()],
             Repr::Owned(v) => v,
+            Repr::Shared(b) => b,
         }
     }
 
@@ -118,6 +149,18 @@ impl From<Vec<u8>> for Data {
     }
 }
 
+/// A view of the same bytes, not a copy (a `Bytes` made from a `Vec` takes
+/// its allocation; a slice of a mapped file stays in the map).
+impl From<bytes::Bytes> for Data {
+    fn from(b: bytes::Bytes) -> Data {
+        if b.is_empty() {
+            Data::empty()
+        } else {
+            Data(Repr::Shared(b))
+        }
+    }
+}
+
 impl PartialEq for Data {
     fn eq(&self, other: &Data) -> bool {
         self.as_bytes() == other.as_bytes()
@@ -130,7 +173,27 @@ impl fmt::Debug for Data {
             Repr::Empty => "empty",
             Repr::Mapped(..) => "mapped",
             Repr::Owned(_) => "owned",
+            Repr::Shared(_) => "shared",
         };
         write!(f, "Data({kind}, {} bytes)", self.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bytes_view_is_not_copied() {
+        let whole = bytes::Bytes::from(vec![1u8, 2, 3, 4, 5, 6]);
+        let d = Data::from(whole.slice(2..5));
+        assert_eq!(d.as_bytes(), &[3, 4, 5]);
+        assert_eq!(d.as_bytes().as_ptr(), whole[2..].as_ptr());
+        assert_eq!(d.len(), 3);
+        assert!(d.mapped_range().is_none());
+        assert_eq!(d, Data::from(vec![3u8, 4, 5]));
+        assert_eq!(format!("{d:?}"), "Data(shared, 3 bytes)");
+        assert!(Data::from(bytes::Bytes::new()).is_empty());
+        assert_eq!(format!("{:?}", Data::from(bytes::Bytes::new())), "Data(empty, 0 bytes)");
     }
 }
