@@ -346,24 +346,90 @@ pub fn transpose(a: &Const, perm: &[usize]) -> Const {
     let st = strides_of(&a.shape);
     let out_shape: Vec<i64> = perm.iter().map(|&p| a.shape[p]).collect();
     let n = a.numel();
-    let mut out = Vec::with_capacity(n * es);
+    let mut out = vec![0u8; n * es];
+    // Source stride of each output dimension.
+    let src_strides: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
+    let dims: Vec<usize> = out_shape.iter().map(|&d| d.max(0) as usize).collect();
+    // Moving the last axis to the front (HWIO → OHWI) is a 2-D transpose of
+    // [rows × cols] → [cols × rows]; do it in cache-sized tiles.
     let rank = perm.len();
-    let mut idx = vec![0i64; rank];
-    for _ in 0..n {
-        let mut off = 0usize;
-        for d in 0..rank {
-            off += idx[d] as usize * st[perm[d]];
-        }
-        out.extend_from_slice(&a.data[off * es..(off + 1) * es]);
-        for d in (0..rank).rev() {
-            idx[d] += 1;
-            if idx[d] < out_shape[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
+    let last_to_front = rank >= 2 && perm[0] == rank - 1 && perm[1..].iter().enumerate().all(|(i, &p)| p == i);
+    if last_to_front && es == 4 {
+        let cols = dims[0];
+        let rows = n.checked_div(cols).unwrap_or(0);
+        transpose_2d_u32(&a.data, &mut out, rows, cols);
+        return Const { dtype: a.dtype, shape: out_shape, data: Bytes::from(out) };
+    }
+    match es {
+        1 => transpose_elems::<1>(&a.data, &mut out, &dims, &src_strides),
+        2 => transpose_elems::<2>(&a.data, &mut out, &dims, &src_strides),
+        4 => transpose_elems::<4>(&a.data, &mut out, &dims, &src_strides),
+        8 => transpose_elems::<8>(&a.data, &mut out, &dims, &src_strides),
+        _ => transpose_elems_dyn(&a.data, &mut out, &dims, &src_strides, es),
     }
     Const { dtype: a.dtype, shape: out_shape, data: Bytes::from(out) }
+}
+
+/// `dst[c][r] = src[r][c]` for 4-byte elements, in 16×16 tiles so both sides stay in cache.
+fn transpose_2d_u32(src: &[u8], dst: &mut [u8], rows: usize, cols: usize) {
+    const T: usize = 16;
+    let get = |r: usize, c: usize| -> [u8; 4] {
+        let o = (r * cols + c) * 4;
+        src[o..o + 4].try_into().expect("4 bytes")
+    };
+    for r0 in (0..rows).step_by(T) {
+        for c0 in (0..cols).step_by(T) {
+            for c in c0..(c0 + T).min(cols) {
+                for r in r0..(r0 + T).min(rows) {
+                    let o = (c * rows + r) * 4;
+                    let d: &mut [u8; 4] = (&mut dst[o..o + 4]).try_into().expect("4 bytes");
+                    *d = get(r, c);
+                }
+            }
+        }
+    }
+}
+
+/// Walks the output in order, one innermost row at a time, with the source
+/// offset kept incrementally; a fixed element size makes each copy one move.
+fn transpose_elems<const ES: usize>(src: &[u8], dst: &mut [u8], dims: &[usize], src_strides: &[usize]) {
+    let rank = dims.len();
+    if rank == 0 || dims.contains(&0) {
+        dst.copy_from_slice(&src[..dst.len()]);
+        return;
+    }
+    let (inner, inner_stride) = (dims[rank - 1], src_strides[rank - 1]);
+    let mut idx = vec![0usize; rank - 1];
+    let mut base = 0usize;
+    for row in dst.chunks_exact_mut(inner * ES) {
+        for (j, d) in row.chunks_exact_mut(ES).enumerate() {
+            let o = (base + j * inner_stride) * ES;
+            let s: &[u8; ES] = src[o..o + ES].try_into().expect("ES bytes");
+            let d: &mut [u8; ES] = d.try_into().expect("ES bytes");
+            *d = *s;
+        }
+        // Advance the outer odometer.
+        for k in (0..rank - 1).rev() {
+            idx[k] += 1;
+            base += src_strides[k];
+            if idx[k] < dims[k] {
+                break;
+            }
+            base -= src_strides[k] * dims[k];
+            idx[k] = 0;
+        }
+    }
+}
+
+fn transpose_elems_dyn(src: &[u8], dst: &mut [u8], dims: &[usize], src_strides: &[usize], es: usize) {
+    for (i, d) in dst.chunks_exact_mut(es).enumerate() {
+        let (mut rem, mut off) = (i, 0usize);
+        for k in (0..dims.len()).rev() {
+            off += (rem % dims[k]) * src_strides[k];
+            rem /= dims[k];
+        }
+        d.copy_from_slice(&src[off * es..(off + 1) * es]);
+    }
 }
 
 /// Concatenates same-dtype constants along `axis` (already normalised).
