@@ -34,8 +34,8 @@ order reversed every other round. Peak RSS comes from os.wait4 on the child
 itself (ru_maxrss; the kernel starts it at the forking python's RSS, so a
 figure near the floor printed with the report means "at most that").
 
-The small run/measure helpers are copied from scripts/bench_run.py rather than
-imported, so that this script does not move when that one does.
+Machine facts, formatting and verdicts come from scripts/bench_run.py; the
+run/measure helpers here differ (they also read tflq's --report timings).
 """
 
 import argparse
@@ -47,6 +47,10 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# Shared with the .tflite benchmark: machine facts, formatting and verdicts.
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_run import cpu_model, git_rev, loadavg, mb, ms, remove, verdict  # noqa: E402
 
 LITERT_TAG = "bench_int8.py litert:"
 
@@ -202,47 +206,6 @@ def mode_sqnr(float_model, npz, n, models):
 # scripts/bench_run.py.
 
 
-def loadavg():
-    try:
-        with open("/proc/loadavg") as f:
-            return " ".join(f.read().split()[:3])
-    except OSError:
-        return "unknown"
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
-def git_rev(repo):
-    try:
-        out = subprocess.run(
-            ["git", "-C", repo, "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True, text=True, check=True,
-        ).stdout.strip()
-        return out + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
-def remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
-
-
 def run(argv):
     """Run argv, stdout to /dev/null; return (wall s, peak RSS bytes, stderr)."""
     with tempfile.TemporaryFile() as err:
@@ -282,20 +245,6 @@ def measure(cmds, rounds):
             runs[name].append(once(name))
         print(f"bench_int8.py: round {r + 1}/{rounds} done", file=sys.stderr)
     return runs
-
-
-def verdict(value, limit, more_is_better=False):
-    if more_is_better:
-        return "ok" if value >= limit else "**under**"
-    return "ok" if value <= limit else "**over**"
-
-
-def ms(s):
-    return f"{s * 1e3:.1f} ms"
-
-
-def mb(n):
-    return f"{n / 1e6:.1f} MB"
 
 
 TFLQ_TARGET, TFLQ_AIM, AEQ_TARGET = 2.0, 1.0, 10.0
