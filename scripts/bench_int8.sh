@@ -68,25 +68,7 @@ fi
 
 AEQ_ARGS=()
 if [ "$AEQ" = 1 ]; then
-  # The pins are those of scripts/bench.sh (read from it, so they cannot drift).
-  AEQ_PINS="$(sed -n '/^AEQ_PINS="/,/"$/p' scripts/bench.sh | sed 's/^AEQ_PINS="//; s/"$//')"
-  [ -n "$AEQ_PINS" ] || { echo "bench_int8.sh: no AEQ_PINS in scripts/bench.sh" >&2; exit 1; }
-  BVENV="$ROOT/.venv-bench"
-  BPY="$BVENV/bin/python"
-  BMARKER="$BVENV/.tflq-pins"
-  if ! { [ -x "$BPY" ] && [ -f "$BMARKER" ] && [ "$(cat "$BMARKER")" = "$AEQ_PINS" ] &&
-         "$BPY" -c 'import ai_edge_quantizer, ai_edge_litert' >/dev/null 2>&1; }; then
-    if [ -e "$BVENV" ] && ! "$BPY" -c 'import sys' >/dev/null 2>&1; then
-      rm -rf "$BVENV"
-    fi
-    [ -x "$BPY" ] || { echo "bench_int8.sh: creating $BVENV" >&2; python3 -m venv "$BVENV"; }
-    echo "bench_int8.sh: installing ai-edge-quantizer pins into $BVENV" >&2
-    rm -f "$BMARKER"
-    # shellcheck disable=SC2086
-    "$BPY" -m pip install -q --disable-pip-version-check --no-input $AEQ_PINS >&2
-    "$BPY" -c 'import ai_edge_quantizer, ai_edge_litert.interpreter' >&2
-    printf '%s' "$AEQ_PINS" >"$BMARKER"
-  fi
+  BPY="$("$ROOT/scripts/bench_aeq_venv.sh")"
   AEQ_ARGS=(--aeq-python "$BPY")
 fi
 

@@ -192,23 +192,7 @@ impl Const {
     }
 }
 
-/// NumPy broadcasting of two shapes.
-pub fn broadcast_shape(a: &[i64], b: &[i64]) -> Option<Vec<i64>> {
-    let n = a.len().max(b.len());
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
-        out[i] = if da == db || db == 1 {
-            da
-        } else if da == 1 {
-            db
-        } else {
-            return None;
-        };
-    }
-    Some(out)
-}
+pub use crate::ir::broadcast_shape;
 
 /// For each element of `out`, the flat index into a tensor of shape `s` broadcast to it.
 fn broadcast_index(s: &[i64], out: &[i64]) -> Vec<usize> {

@@ -8,20 +8,7 @@ pub(crate) type KResult<T> = Result<T, String>;
 
 /// The numpy broadcast of two shapes.
 pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> KResult<Vec<usize>> {
-    let r = a.len().max(b.len());
-    let mut out = vec![0; r];
-    for i in 0..r {
-        let da = if i + a.len() >= r { a[i + a.len() - r] } else { 1 };
-        let db = if i + b.len() >= r { b[i + b.len() - r] } else { 1 };
-        out[i] = if da == db || db == 1 {
-            da
-        } else if da == 1 {
-            db
-        } else {
-            return Err(format!("shapes {a:?} and {b:?} do not broadcast"));
-        };
-    }
-    Ok(out)
+    crate::ir::broadcast_shape(a, b).ok_or_else(|| format!("shapes {a:?} and {b:?} do not broadcast"))
 }
 
 /// Strides of `shape` read as broadcast to `out` (0 along broadcast dimensions).

@@ -235,6 +235,27 @@ pub struct TensorMap {
     pub tensor_index: u32,
 }
 
+/// NumPy broadcasting of two shapes (dimensions aligned from the right, 1
+/// stretches); None when they do not broadcast. Shared by the importer's
+/// constant folding and the interpreter.
+pub fn broadcast_shape<T: Copy + PartialEq + From<u8>>(a: &[T], b: &[T]) -> Option<Vec<T>> {
+    let one = T::from(1);
+    let n = a.len().max(b.len());
+    let dim = |s: &[T], i: usize| if i + s.len() >= n { s[i + s.len() - n] } else { one };
+    (0..n)
+        .map(|i| {
+            let (da, db) = (dim(a, i), dim(b, i));
+            if da == db || db == one {
+                Some(da)
+            } else if da == one {
+                Some(db)
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
 impl Model {
     /// The metadata entry called `name`, with its buffer's bytes.
     pub fn metadata_bytes(&self, name: &str) -> Option<&[u8]> {
