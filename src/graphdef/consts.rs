@@ -2,6 +2,10 @@
 //! (shape arithmetic, batch-norm statistics, layout changes of weights).
 
 use super::proto::{DataType, TensorProto};
+use crate::interp::elementwise::{self, Arith};
+use crate::interp::shape;
+use crate::interp::{Value, Values};
+use crate::schema::ActivationFunctionType;
 use bytes::Bytes;
 
 /// A constant: TF dtype, static shape and little-endian row-major bytes.
@@ -187,41 +191,52 @@ impl Const {
         }
     }
 
+    /// The constant as an interpreter value, so folds run the interpreter's kernels:
+    /// float types as f32, 64-bit integers as i64, other integers as i32.
+    pub fn to_value(&self) -> Option<Value> {
+        let values = if self.is_float() {
+            Values::F32(self.f32s())
+        } else if matches!(self.dtype, DataType::Int64 | DataType::Uint64) {
+            Values::I64(self.i64s())
+        } else {
+            Values::I32(self.i64s().into_iter().map(|v| v as i32).collect())
+        };
+        self.value_with(values)
+    }
+
+    /// Like `to_value`, with the element type of `like` (a binary op's operands must agree).
+    fn to_value_like(&self, like: &Value) -> Option<Value> {
+        let values = match like.values {
+            Values::F32(_) => Values::F32(self.f32s()),
+            Values::I64(_) => Values::I64(self.i64s()),
+            Values::I32(_) => Values::I32(self.i64s().into_iter().map(|v| v as i32).collect()),
+            _ => return None,
+        };
+        self.value_with(values)
+    }
+
+    fn value_with(&self, values: Values) -> Option<Value> {
+        let shape = self.shape.iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
+        Some(Value { shape, values })
+    }
+
+    /// An interpreter result back as a constant of `dtype`.
+    fn from_value(v: Value, dtype: DataType) -> Option<Const> {
+        let shape: Vec<i64> = v.shape.iter().map(|&d| d as i64).collect();
+        Some(match v.values {
+            Values::F32(x) => Const::from_f32(shape, &x).cast(dtype),
+            Values::I32(x) => Const::from_i64(dtype, shape, &x.iter().map(|&v| v as i64).collect::<Vec<_>>()),
+            Values::I64(x) => Const::from_i64(dtype, shape, &x),
+            _ => return None,
+        })
+    }
+
     pub fn reshaped(&self, shape: Vec<i64>) -> Const {
         Const { dtype: self.dtype, shape, data: self.data.clone() }
     }
 }
 
 pub use crate::ir::broadcast_shape;
-
-/// For each element of `out`, the flat index into a tensor of shape `s` broadcast to it.
-fn broadcast_index(s: &[i64], out: &[i64]) -> Vec<usize> {
-    let n = numel(out).unwrap_or(0);
-    let rank = out.len();
-    let mut strides = vec![0usize; rank];
-    let mut acc = 1usize;
-    for i in (0..rank).rev() {
-        let k = i as isize - (rank - s.len()) as isize;
-        if k >= 0 {
-            let d = s[k as usize] as usize;
-            strides[i] = if d == 1 { 0 } else { acc };
-            acc *= d;
-        }
-    }
-    let mut idx = vec![0usize; rank];
-    let mut res = Vec::with_capacity(n);
-    for _ in 0..n {
-        res.push(idx.iter().zip(&strides).map(|(i, s)| i * s).sum());
-        for i in (0..rank).rev() {
-            idx[i] += 1;
-            if (idx[i] as i64) < out[i] {
-                break;
-            }
-            idx[i] = 0;
-        }
-    }
-    res
-}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Bin {
@@ -235,53 +250,27 @@ pub enum Bin {
     FloorDiv,
 }
 
-/// Elementwise binary op with broadcasting; the result has `a`'s dtype.
+/// Elementwise binary op with broadcasting, folded with the interpreter's
+/// kernel; the result has `a`'s dtype.
 pub fn binary(op: Bin, a: &Const, b: &Const) -> Option<Const> {
     let shape = broadcast_shape(&a.shape, &b.shape)?;
-    let n = numel(&shape)?;
-    if n > MAX_FOLD_ELEMENTS {
+    if numel(&shape)? > MAX_FOLD_ELEMENTS {
         return None;
     }
-    let ia = broadcast_index(&a.shape, &shape);
-    let ib = broadcast_index(&b.shape, &shape);
-    if a.is_float() {
-        let (x, y) = (a.f32s(), b.f32s());
-        let v: Vec<f32> = ia
-            .iter()
-            .zip(&ib)
-            .map(|(&i, &j)| {
-                let (p, q) = (x[i], y[j]);
-                match op {
-                    Bin::Add => p + q,
-                    Bin::Sub => p - q,
-                    Bin::Mul => p * q,
-                    Bin::Div => p / q,
-                    Bin::Max => p.max(q),
-                    Bin::Min => p.min(q),
-                    Bin::SquaredDiff => (p - q) * (p - q),
-                    Bin::FloorDiv => (p / q).floor(),
-                }
-            })
-            .collect();
-        Some(Const::from_f32(shape, &v).cast(a.dtype))
-    } else {
-        let (x, y) = (a.i64s(), b.i64s());
-        let mut v = Vec::with_capacity(n);
-        for (&i, &j) in ia.iter().zip(&ib) {
-            let (p, q) = (x[i], y[j]);
-            v.push(match op {
-                Bin::Add => p.wrapping_add(q),
-                Bin::Sub => p.wrapping_sub(q),
-                Bin::Mul => p.wrapping_mul(q),
-                Bin::Div => p.checked_div(q)?,
-                Bin::FloorDiv => p.checked_div_euclid(q)?,
-                Bin::Max => p.max(q),
-                Bin::Min => p.min(q),
-                Bin::SquaredDiff => (p - q).wrapping_mul(p - q),
-            });
-        }
-        Some(Const::from_i64(a.dtype, shape, &v))
-    }
+    let kind = match op {
+        Bin::Add => Arith::Add,
+        Bin::Sub => Arith::Sub,
+        Bin::Mul => Arith::Mul,
+        Bin::Div => Arith::Div,
+        Bin::Max => Arith::Max,
+        Bin::Min => Arith::Min,
+        Bin::SquaredDiff => Arith::SqDiff,
+        Bin::FloorDiv => Arith::FloorDiv,
+    };
+    let x = a.to_value()?;
+    let y = b.to_value_like(&x)?;
+    let r = elementwise::arith(&x, &y, kind, ActivationFunctionType::NONE).ok()?;
+    Const::from_value(r, a.dtype)
 }
 
 /// Elementwise float function.
@@ -456,47 +445,18 @@ pub enum Reduce {
     Min,
 }
 
-/// Reduces over `axes` (normalised, deduplicated).
-pub fn reduce(a: &Const, axes: &[usize], op: Reduce, keep_dims: bool) -> Const {
-    let rank = a.shape.len();
-    let mut out_full: Vec<i64> = a.shape.clone();
-    for &ax in axes {
-        out_full[ax] = 1;
-    }
-    let n_out = numel(&out_full).unwrap_or(0);
-    let idx = broadcast_index(&out_full, &a.shape);
-    let init = match op {
-        Reduce::Sum | Reduce::Mean => 0.0,
-        Reduce::Prod => 1.0,
-        Reduce::Max => f64::NEG_INFINITY,
-        Reduce::Min => f64::INFINITY,
+/// Reduces over `axes` (normalised, deduplicated), folded with the interpreter's kernel.
+pub fn reduce(a: &Const, axes: &[usize], op: Reduce, keep_dims: bool) -> Option<Const> {
+    let kind = match op {
+        Reduce::Sum => shape::Reduce::Sum,
+        Reduce::Mean => shape::Reduce::Mean,
+        Reduce::Prod => shape::Reduce::Prod,
+        Reduce::Max => shape::Reduce::Max,
+        Reduce::Min => shape::Reduce::Min,
     };
-    let mut acc = vec![init; n_out];
-    let vals: Vec<f64> = if a.is_float() {
-        a.f32s().iter().map(|&v| v as f64).collect()
-    } else {
-        a.i64s().iter().map(|&v| v as f64).collect()
-    };
-    for (k, &o) in idx.iter().enumerate() {
-        let v = vals[k];
-        acc[o] = match op {
-            Reduce::Sum | Reduce::Mean => acc[o] + v,
-            Reduce::Prod => acc[o] * v,
-            Reduce::Max => acc[o].max(v),
-            Reduce::Min => acc[o].min(v),
-        };
-    }
-    if op == Reduce::Mean {
-        let cnt = (a.numel() / n_out.max(1)).max(1) as f64;
-        acc.iter_mut().for_each(|v| *v /= cnt);
-    }
-    let shape: Vec<i64> =
-        if keep_dims { out_full } else { (0..rank).filter(|d| !axes.contains(d)).map(|d| a.shape[d]).collect() };
-    if a.is_float() {
-        Const::from_f32(shape, &acc.iter().map(|&v| v as f32).collect::<Vec<_>>()).cast(a.dtype)
-    } else {
-        Const::from_i64(a.dtype, shape, &acc.iter().map(|&v| v as i64).collect::<Vec<_>>())
-    }
+    let axes: Vec<i64> = axes.iter().map(|&x| x as i64).collect();
+    let r = shape::reduce(&a.to_value()?, &axes, keep_dims, kind).ok()?;
+    Const::from_value(r, a.dtype)
 }
 
 /// StridedSlice semantics: the per-input-dim gather spec and the final output shape.

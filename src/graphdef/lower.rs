@@ -804,7 +804,9 @@ impl<'a> Lowering<'a> {
                     _ => Reduce::Prod,
                 };
                 if let V::C(c, _) = &ins[0] {
-                    return Ok(vec![V::C(consts::reduce(c, &axes, red, keep), name.into())]);
+                    if let Some(r) = consts::reduce(c, &axes, red, keep) {
+                        return Ok(vec![V::C(r, name.into())]);
+                    }
                 }
                 let x = self.tensor(&ins[0])?;
                 let shape: Vec<i64> = if keep {

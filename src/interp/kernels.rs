@@ -154,6 +154,20 @@ fn expand_dims(v: &Value, a: i64) -> KResult<Value> {
     Ok(Value::new(s, v.values.clone()))
 }
 
+/// Convolution geometry from CONV_2D or DEPTHWISE_CONV_2D options (same field names).
+macro_rules! conv_params {
+    ($o:expr) => {
+        ConvParams {
+            padding: $o.padding,
+            stride_h: $o.stride_h,
+            stride_w: $o.stride_w,
+            dilation_h: $o.dilation_h_factor,
+            dilation_w: $o.dilation_w_factor,
+            act: $o.fused_activation_function,
+        }
+    };
+}
+
 /// Runs the kernel of `ctx.code` on `ins` (None for omitted optional inputs).
 pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
     let arith = |op: Arith, act| ew::arith(inp(ins, 0)?, inp(ins, 1)?, op, act);
@@ -163,26 +177,12 @@ pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
     match ctx.code {
         B::CONV_2D => {
             let o = opts!(ctx, Conv2DOptions);
-            let p = ConvParams {
-                padding: o.padding,
-                stride_h: o.stride_h,
-                stride_w: o.stride_w,
-                dilation_h: o.dilation_h_factor,
-                dilation_w: o.dilation_w_factor,
-                act: o.fused_activation_function,
-            };
+            let p = conv_params!(o);
             one(conv::conv2d(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, ctx.packed)?)
         }
         B::DEPTHWISE_CONV_2D => {
             let o = opts!(ctx, DepthwiseConv2DOptions);
-            let p = ConvParams {
-                padding: o.padding,
-                stride_h: o.stride_h,
-                stride_w: o.stride_w,
-                dilation_h: o.dilation_h_factor,
-                dilation_w: o.dilation_w_factor,
-                act: o.fused_activation_function,
-            };
+            let p = conv_params!(o);
             one(conv::depthwise(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, o.depth_multiplier)?)
         }
         B::FULLY_CONNECTED => {

@@ -7,9 +7,9 @@
 //! interpreter holds no mutable state, so one instance can run many samples in parallel.
 
 mod conv;
-mod elementwise;
+pub(crate) mod elementwise;
 mod kernels;
-mod shape;
+pub(crate) mod shape;
 mod value;
 
 use crate::ir::{Model, Subgraph, Tensor};

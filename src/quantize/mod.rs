@@ -79,9 +79,7 @@ pub fn check_not_quantized(model: &Model) -> Result<(), QuantizeError> {
 /// constants to float32, quantize, drop what became unused, and recompute
 /// op versions and `min_runtime_version`.
 pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOptions) -> Result<Report, QuantizeError> {
-    check_not_quantized(model)?;
-    let folded = fold::fold_dequantize(model)?;
-    let densified = fold::densify(model)?;
+    let (folded, densified) = prepare(model)?;
     if !weights::has_float_weights(model) {
         return Err(QuantizeError::NoFloatWeights);
     }
@@ -94,11 +92,23 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
             r
         }
     };
+    finish(model, &mut report, folded, densified);
+    Ok(report)
+}
+
+/// Every mode's first steps: refuse quantized input, then fold FLOAT16 and
+/// sparse constants to float32. Returns how many of each were folded.
+fn prepare(model: &mut Model) -> Result<(usize, usize), QuantizeError> {
+    check_not_quantized(model)?;
+    Ok((fold::fold_dequantize(model)?, fold::densify(model)?))
+}
+
+/// Every mode's last steps: drop what became unused and recompute `min_runtime_version`.
+fn finish(model: &mut Model, report: &mut Report, folded: usize, densified: usize) {
     report.folded_dequantize = folded;
     report.densified = densified;
     prune::prune(model);
     runtime_version::set_min_runtime_version(model);
-    Ok(report)
 }
 
 /// Sets (or replaces) a metadata entry with its own buffer.
@@ -123,17 +133,12 @@ pub fn quantize_calibrated(
     opts: &full_integer::IntegerOptions,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report, QuantizeError> {
-    check_not_quantized(model)?;
-    let folded = fold::fold_dequantize(model)?;
-    let densified = fold::densify(model)?;
+    let (folded, densified) = prepare(model)?;
     let start = std::time::Instant::now();
     let ranges = crate::calibrate::calibrate(model, samples, progress)?;
     let seconds = start.elapsed().as_secs_f64();
     let mut report = full_integer::quantize_full_integer(model, &ranges, opts)?;
     report.calibration = Some((samples.len(), seconds));
-    report.folded_dequantize = folded;
-    report.densified = densified;
-    prune::prune(model);
-    runtime_version::set_min_runtime_version(model);
+    finish(model, &mut report, folded, densified);
     Ok(report)
 }
