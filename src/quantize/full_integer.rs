@@ -140,6 +140,11 @@ impl Rewriter<'_> {
         }
     }
 
+    /// Whether tensor `t` (an index from the input model's operators) held float values.
+    fn float_data(&self, t: i32) -> bool {
+        t >= 0 && self.was_float[t as usize]
+    }
+
     fn range(&self, t: usize) -> Option<(f32, f32)> {
         self.ranges.get(t).copied().flatten()
     }
@@ -294,7 +299,7 @@ impl Rewriter<'_> {
     fn float_reason(&self, model: &Model, op: &Operator) -> Option<String> {
         let code = &model.operator_codes[op.opcode_index as usize];
         let name = code.name();
-        let float_tensor = |t: i32| t >= 0 && self.was_float[t as usize];
+        let float_tensor = |t: i32| self.float_data(t);
         if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
             return Some(String::new()); // no float data (e.g. index arithmetic): nothing to quantize
         }
@@ -340,8 +345,6 @@ impl Rewriter<'_> {
 
     fn integer_op(&mut self, model: &mut Model, mut op: Operator, rule: &IntegerRule) -> Result<(), QuantizeError> {
         let op_name = model.operator_codes[op.opcode_index as usize].name();
-        let was_float = self.was_float.clone();
-        let float_tensor = |_: &Subgraph, t: i32| t >= 0 && was_float[t as usize];
         // Parameters the inputs must share (CONCATENATION, MINIMUM, MAXIMUM).
         let shared = if rule.inputs_share_output {
             let out = op.outputs[0] as usize;
@@ -356,7 +359,7 @@ impl Rewriter<'_> {
         let mut bias_slots = Vec::new();
         for slot in 0..op.inputs.len() {
             let t = op.inputs[slot];
-            if !float_tensor(&self.sg, t) {
+            if !self.float_data(t) {
                 continue;
             }
             let t = t as usize;
@@ -398,7 +401,7 @@ impl Rewriter<'_> {
         let mut after: Vec<(BuiltinOperator, i32, usize, usize)> = Vec::new();
         for j in 0..op.outputs.len() {
             let t = op.outputs[j];
-            if !float_tensor(&self.sg, t) {
+            if !self.float_data(t) {
                 continue;
             }
             let t = t as usize;

@@ -42,6 +42,11 @@ pub enum ReadError {
 
 /// Memory-maps `path` and reads it. The file must not change while the model is alive.
 pub fn load(path: &Path) -> Result<Model, ReadError> {
+    read(map_file(path)?)
+}
+
+/// Memory-maps a model file (either input format) for zero-copy reading.
+pub fn map_file(path: &Path) -> Result<Arc<Source>, ReadError> {
     let io = |err| ReadError::Io { path: path.to_path_buf(), err };
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
@@ -50,7 +55,7 @@ pub fn load(path: &Path) -> Result<Model, ReadError> {
     }
     // SAFETY: the map is read-only; we document that the input must not be modified while mapped.
     let map = unsafe { memmap2::Mmap::map(&file) }.map_err(io)?;
-    read(Arc::new(Source::Mapped { map, file }))
+    Ok(Arc::new(Source::Mapped { map, file }))
 }
 
 /// Reads a model from bytes. Buffer data in the IR stays a view of `source`.
