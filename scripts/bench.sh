@@ -53,27 +53,11 @@ cd "$ROOT"
 mkdir -p "$OUT"
 
 TFLQ="$ROOT/target/release/tflq"
-if [ "$BUILD" = 1 ]; then
-  echo "bench.sh: building release" >&2
-  cargo build --release --quiet
-else
-  [ -x "$TFLQ" ] || { echo "bench.sh: --no-build but no $TFLQ" >&2; exit 1; }
-  echo "bench.sh: --no-build: measuring $TFLQ as built $(date -r "$TFLQ" '+%F %T')" >&2
-fi
-
+PREP=(bench.sh)
+[ "$BUILD" = 1 ] || PREP+=(--no-build)
+[ "$PB" = 1 ] && PREP+=(--pb)
+"$ROOT/scripts/bench_prepare.sh" "${PREP[@]}"
 PY=""
-if [ ! -f "$OUT/resnet50.tflite" ] || [ ! -f "$OUT/mobilenet_v2.tflite" ] ||
-   { [ "$PB" = 1 ] && [ ! -f "$OUT/resnet50_frozen.pb" ]; }; then
-  PY="$("$ROOT/scripts/gen-fixtures.sh" --venv-only)"
-  echo "bench.sh: generating models (log: $OUT/bench_model.log)" >&2
-  start=$(date +%s)
-  if ! PYTHONHASHSEED=0 "$PY" scripts/bench_model.py "$OUT" >"$OUT/bench_model.log" 2>&1; then
-    tail -n 30 "$OUT/bench_model.log" >&2
-    exit 1
-  fi
-  grep '^bench_model.py:' "$OUT/bench_model.log" >&2 || true
-  echo "bench.sh: model generation took $(($(date +%s) - start)) s" >&2
-fi
 
 MODEL="$OUT/$NAME.tflite"
 [ -f "$MODEL" ] || { echo "bench.sh: no $MODEL" >&2; exit 1; }

@@ -41,7 +41,6 @@ run/measure helpers here differ (they also read tflq's --report timings).
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -50,7 +49,7 @@ import time
 
 # Shared with the .tflite benchmark: machine facts, formatting and verdicts.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_run import cpu_model, git_rev, loadavg, mb, ms, remove, verdict  # noqa: E402
+from bench_run import loadavg, machine_lines, mb, ms, remove, table_lines, verdict  # noqa: E402
 
 LITERT_TAG = "bench_int8.py litert:"
 
@@ -395,11 +394,7 @@ def harness(args):
     lines = [
         f"# tflq int8 benchmark: {base}, {tq_cal_n} calibration samples",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- machine: nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), "
-        f"CPU {cpu_model()}, {platform.system()} {platform.release()}",
-        f"- load average (1/5/15 min) before / after: {load_before} / {loadavg()}",
-        f"- tflq: {git_rev(here)} ({tflq})",
+        *machine_lines(here, tflq, load_before),
         f"- model: {model}, {size} bytes; samples: {npz}",
         f"- LiteRT baseline: {os.path.relpath(args.litert_python)} ({lit_ver}); "
         f"AEQ: {os.path.relpath(args.aeq_python) if args.aeq_python else 'not run'}"
@@ -407,11 +402,8 @@ def harness(args):
         f"- method: 1 warm-up + {args.rounds} interleaved rounds (order reversed every "
         f"other round), warm page cache, median wall time of the whole process; "
         f"outputs dropped before each run",
-        "",
-        "| metric | absolute | ratio | target | |",
-        "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += table_lines(rows)
     lines += [
         "",
         f"Wall time range over the rounds: {spread}.",

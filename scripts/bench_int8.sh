@@ -38,24 +38,9 @@ cd "$ROOT"
 mkdir -p "$OUT"
 
 TFLQ="$ROOT/target/release/tflq"
-if [ "$BUILD" = 1 ]; then
-  echo "bench_int8.sh: building release" >&2
-  cargo build --release --quiet
-else
-  [ -x "$TFLQ" ] || { echo "bench_int8.sh: --no-build but no $TFLQ" >&2; exit 1; }
-  echo "bench_int8.sh: --no-build: measuring $TFLQ as built $(date -r "$TFLQ" '+%F %T')" >&2
-fi
-
+if [ "$BUILD" = 1 ]; then "$ROOT/scripts/bench_prepare.sh" bench_int8.sh; else "$ROOT/scripts/bench_prepare.sh" bench_int8.sh --no-build; fi
 MODEL="$OUT/mobilenet_v2.tflite"
 SAMPLES="$OUT/mnv2_calib32.npz"
-if [ ! -f "$MODEL" ]; then
-  PY="$("$ROOT/scripts/gen-fixtures.sh" --venv-only)"
-  echo "bench_int8.sh: generating models (log: $OUT/bench_model.log)" >&2
-  if ! PYTHONHASHSEED=0 "$PY" scripts/bench_model.py "$OUT" >"$OUT/bench_model.log" 2>&1; then
-    tail -n 30 "$OUT/bench_model.log" >&2
-    exit 1
-  fi
-fi
 [ -f "$MODEL" ] || { echo "bench_int8.sh: no $MODEL" >&2; exit 1; }
 
 LPY="$ROOT/.venv/bin/python"

@@ -184,6 +184,24 @@ def compare_check(python, script, ours, theirs):
     return lines[-1].split(": ", 1)[1]
 
 
+def machine_lines(here, tflq, load_before):
+    """The report lines that say when, on what machine and with which tflq."""
+    return [
+        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
+        f"- machine: nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), "
+        f"CPU {cpu_model()}, {platform.system()} {platform.release()}",
+        f"- load average (1/5/15 min) before / after: {load_before} / {loadavg()}",
+        f"- tflq: {git_rev(here)} ({tflq})",
+    ]
+
+
+def table_lines(rows):
+    """A markdown results table (metric, absolute, ratio, target, verdict)."""
+    return ["", "| metric | absolute | ratio | target | |", "| --- | --- | --- | --- | --- |"] + [
+        f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows
+    ]
+
+
 def verdict(value, limit, more_is_better=False):
     if more_is_better:
         return "ok" if value >= limit else "**under**"
@@ -413,20 +431,13 @@ def main():
     lines = [
         f"# tflq benchmark: {os.path.basename(model)}",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M:%S %Z')}",
-        f"- machine: nproc {os.cpu_count()} (usable {len(os.sched_getaffinity(0))}), "
-        f"CPU {cpu_model()}, {platform.system()} {platform.release()}",
-        f"- load average (1/5/15 min) before / after: {load_before} / {loadavg()}",
-        f"- tflq: {git_rev(here)} ({tflq})",
+        *machine_lines(here, tflq, load_before),
         f"- model: {model}, {size} bytes ({mb(size)})",
         f"- method: 1 warm-up + {args.rounds} interleaved rounds (order reversed every "
         f"other round), warm page cache, median wall time of the whole process; "
         f"destination files dropped before each run; stdout to /dev/null",
-        "",
-        "| metric | absolute | ratio | target | |",
-        "| --- | --- | --- | --- | --- |",
     ]
-    lines += [f"| {a} | {b} | {c} | {d} | {e} |" for a, b, c, d, e in rows]
+    lines += table_lines(rows)
     lines += [
         "",
         f"Wall time range over the rounds: {spread}.",
