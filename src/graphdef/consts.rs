@@ -2,8 +2,11 @@
 //! (shape arithmetic, batch-norm statistics, layout changes of weights).
 
 use super::proto::{DataType, TensorProto};
-use crate::interp::elementwise::{self, Arith};
+use crate::interp::elementwise;
+pub(crate) use crate::interp::elementwise::Arith as Bin;
+use crate::interp::elementwise::Arith;
 use crate::interp::shape;
+pub(crate) use crate::interp::shape::Reduce;
 use crate::interp::{Value, Values};
 use crate::schema::ActivationFunctionType;
 use bytes::Bytes;
@@ -238,38 +241,16 @@ impl Const {
 
 pub use crate::ir::broadcast_shape;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Bin {
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Max,
-    Min,
-    SquaredDiff,
-    FloorDiv,
-}
-
 /// Elementwise binary op with broadcasting, folded with the interpreter's
 /// kernel; the result has `a`'s dtype.
-pub fn binary(op: Bin, a: &Const, b: &Const) -> Option<Const> {
+pub fn binary(op: Arith, a: &Const, b: &Const) -> Option<Const> {
     let shape = broadcast_shape(&a.shape, &b.shape)?;
     if numel(&shape)? > MAX_FOLD_ELEMENTS {
         return None;
     }
-    let kind = match op {
-        Bin::Add => Arith::Add,
-        Bin::Sub => Arith::Sub,
-        Bin::Mul => Arith::Mul,
-        Bin::Div => Arith::Div,
-        Bin::Max => Arith::Max,
-        Bin::Min => Arith::Min,
-        Bin::SquaredDiff => Arith::SqDiff,
-        Bin::FloorDiv => Arith::FloorDiv,
-    };
     let x = a.to_value()?;
     let y = b.to_value_like(&x)?;
-    let r = elementwise::arith(&x, &y, kind, ActivationFunctionType::NONE).ok()?;
+    let r = elementwise::arith(&x, &y, op, ActivationFunctionType::NONE).ok()?;
     Const::from_value(r, a.dtype)
 }
 
@@ -436,26 +417,10 @@ pub fn concat(parts: &[&Const], axis: usize) -> Option<Const> {
     Some(Const { dtype: first.dtype, shape, data: Bytes::from(out) })
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reduce {
-    Sum,
-    Mean,
-    Prod,
-    Max,
-    Min,
-}
-
 /// Reduces over `axes` (normalised, deduplicated), folded with the interpreter's kernel.
 pub fn reduce(a: &Const, axes: &[usize], op: Reduce, keep_dims: bool) -> Option<Const> {
-    let kind = match op {
-        Reduce::Sum => shape::Reduce::Sum,
-        Reduce::Mean => shape::Reduce::Mean,
-        Reduce::Prod => shape::Reduce::Prod,
-        Reduce::Max => shape::Reduce::Max,
-        Reduce::Min => shape::Reduce::Min,
-    };
     let axes: Vec<i64> = axes.iter().map(|&x| x as i64).collect();
-    let r = shape::reduce(&a.to_value()?, &axes, keep_dims, kind).ok()?;
+    let r = shape::reduce(&a.to_value()?, &axes, keep_dims, op).ok()?;
     Const::from_value(r, a.dtype)
 }
 

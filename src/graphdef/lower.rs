@@ -538,10 +538,11 @@ impl<'a> Lowering<'a> {
             Bin::Div => (BuiltinOperator::DIV, BuiltinOptionsT::DivOptions(Box::default())),
             Bin::Max => (BuiltinOperator::MAXIMUM, BuiltinOptionsT::MaximumMinimumOptions(Box::default())),
             Bin::Min => (BuiltinOperator::MINIMUM, BuiltinOptionsT::MaximumMinimumOptions(Box::default())),
-            Bin::SquaredDiff => {
+            Bin::SqDiff => {
                 (BuiltinOperator::SQUARED_DIFFERENCE, BuiltinOptionsT::SquaredDifferenceOptions(Box::default()))
             }
             Bin::FloorDiv => (BuiltinOperator::FLOOR_DIV, BuiltinOptionsT::FloorDivOptions(Box::default())),
+            other => return Err(format!("binary op {other:?} is not lowered").into()),
         };
         Ok(V::T(self.emit1(code, vec![ta as i32, tb as i32], name, dtype, shape, opts)))
     }
@@ -649,7 +650,7 @@ impl<'a> Lowering<'a> {
             "RealDiv" | "Div" => Some(Bin::Div),
             "Maximum" => Some(Bin::Max),
             "Minimum" => Some(Bin::Min),
-            "SquaredDifference" => Some(Bin::SquaredDiff),
+            "SquaredDifference" => Some(Bin::SqDiff),
             "FloorDiv" => Some(Bin::FloorDiv),
             _ => None,
         };
