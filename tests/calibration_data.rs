@@ -241,6 +241,26 @@ fn malformed_npz() {
     assert!(msg.contains("bad.npz"), "{msg}");
 }
 
+#[test]
+fn corrupt_npz_member_is_refused_not_read() {
+    // Flip one byte of the last array's data (the end of the last local member, before the
+    // central directory): a stored member fails its CRC check, a deflated one fails to inflate
+    // or its CRC check. Either way the error names the archive and member.
+    for file in ["calib/two_inputs.npz", "calib/two_inputs_compressed.npz"] {
+        let mut bytes = std::fs::read(testdata(file)).unwrap();
+        let central = bytes.windows(4).rposition(|w| w == b"PK\x01\x02").unwrap();
+        let first_central = bytes.windows(4).position(|w| w == b"PK\x01\x02").unwrap();
+        assert!(first_central <= central);
+        bytes[first_central - 3] ^= 0x5a;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("flipped.npz");
+        std::fs::write(&path, &bytes).unwrap();
+        let (e, msg) = err(&[path], &two_inputs());
+        assert!(matches!(e, DataError::MalformedNpz { .. }), "{file}: {e:?}");
+        assert!(msg.contains("flipped.npz") && msg.contains(".npy:"), "{file}: {msg}");
+    }
+}
+
 // ---------------------------------------------------------------- images
 
 #[test]

@@ -15,7 +15,8 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::npy::{self, NpyArray, NpyData, NpyError};
+use super::npy::{self, NpyData, NpyError, NpyView};
+use rayon::prelude::*;
 
 /// Element type of a model input.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,25 +70,6 @@ impl SampleValues {
             SampleValues::U8(_) => SampleType::U8,
             SampleValues::I8(_) => SampleType::I8,
             SampleValues::Bool(_) => SampleType::Bool,
-        }
-    }
-
-    /// Splits a flat buffer into `chunk`-element pieces (the last one may be short; callers
-    /// only pass exact multiples).
-    fn chunks(self, chunk: usize) -> Vec<SampleValues> {
-        fn split<T: Clone>(v: Vec<T>, chunk: usize) -> Vec<Vec<T>> {
-            if chunk == 0 {
-                return Vec::new();
-            }
-            v.chunks(chunk).map(<[T]>::to_vec).collect()
-        }
-        match self {
-            SampleValues::F32(v) => split(v, chunk).into_iter().map(SampleValues::F32).collect(),
-            SampleValues::I32(v) => split(v, chunk).into_iter().map(SampleValues::I32).collect(),
-            SampleValues::I64(v) => split(v, chunk).into_iter().map(SampleValues::I64).collect(),
-            SampleValues::U8(v) => split(v, chunk).into_iter().map(SampleValues::U8).collect(),
-            SampleValues::I8(v) => split(v, chunk).into_iter().map(SampleValues::I8).collect(),
-            SampleValues::Bool(v) => split(v, chunk).into_iter().map(SampleValues::Bool).collect(),
         }
     }
 
@@ -221,7 +203,8 @@ pub fn load_samples(
         }
         let mut columns = Vec::with_capacity(inputs.len());
         for ((path, _), spec) in kinds.iter().zip(inputs) {
-            let arr = read_npy_file(path)?;
+            let map = map(path)?;
+            let arr = npy::view(&map).map_err(|e| npy_error(path, e))?;
             columns.push(split_samples(&arr, spec, &path.display().to_string(), max_samples)?);
         }
         zip_columns(columns, inputs)?
@@ -299,9 +282,13 @@ fn npy_error(path: &Path, err: NpyError) -> DataError {
     }
 }
 
-fn read_npy_file(path: &Path) -> Result<NpyArray, DataError> {
-    let bytes = fs::read(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
-    npy::parse(&bytes).map_err(|e| npy_error(path, e))
+/// Maps a data file read-only: samples are decoded straight from the page cache, with no
+/// intermediate copy of the file.
+fn map(path: &Path) -> Result<memmap2::Mmap, DataError> {
+    let unreadable = |source| DataError::Unreadable { path: path.to_path_buf(), source };
+    let file = fs::File::open(path).map_err(unreadable)?;
+    // SAFETY: read-only map; like the model, a data file must not change while tflq reads it.
+    unsafe { memmap2::Mmap::map(&file) }.map_err(unreadable)
 }
 
 /// `serving_default_x:0` → `x`.
@@ -312,8 +299,8 @@ fn normalize_name(name: &str) -> &str {
 
 fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec<Sample>, DataError> {
     let malformed = |reason: String| DataError::MalformedNpz { path: path.to_path_buf(), reason };
-    let file = fs::File::open(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
-    let mut archive = zip::ZipArchive::new(std::io::BufReader::new(file)).map_err(|e| malformed(e.to_string()))?;
+    let map = map(path)?;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&map[..])).map_err(|e| malformed(e.to_string()))?;
     let mut members: Vec<(String, String)> = archive
         .file_names()
         .filter_map(|m| m.strip_suffix(".npy").map(|key| (key.to_string(), m.to_string())))
@@ -334,15 +321,38 @@ fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec
                 found: keys,
             });
         };
-        let mut entry = archive.by_name(member).map_err(|e| malformed(format!("{member}: {e}")))?;
-        let mut bytes = Vec::new();
-        entry.read_to_end(&mut bytes).map_err(|e| malformed(format!("{member}: {e}")))?;
-        drop(entry);
-        let arr = npy::parse(&bytes).map_err(|e| npy_error(&path.join(member), e))?;
+        let bytes = member_bytes(&map, &mut archive, member).map_err(|e| malformed(format!("{member}: {e}")))?;
+        let arr = npy::view(&bytes).map_err(|e| npy_error(&path.join(member), e))?;
         let source_name = format!("{} (array \"{key}\")", path.display());
         columns.push(split_samples(&arr, spec, &source_name, max)?);
     }
     zip_columns(columns, inputs)
+}
+
+/// The bytes of one archive member: a view of the map for a stored (uncompressed) member, as
+/// `np.savez` writes them, after checking its CRC; else the inflated bytes.
+fn member_bytes<'a>(
+    map: &'a [u8],
+    archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
+    member: &str,
+) -> Result<std::borrow::Cow<'a, [u8]>, String> {
+    let mut entry = archive.by_name(member).map_err(|e| e.to_string())?;
+    if entry.compression() == zip::CompressionMethod::Stored && !entry.encrypted() {
+        let range = usize::try_from(entry.data_start())
+            .ok()
+            .zip(usize::try_from(entry.size()).ok())
+            .and_then(|(start, len)| Some(start..start.checked_add(len)?))
+            .filter(|r| r.end <= map.len())
+            .ok_or("member data lies outside the file")?;
+        let bytes = &map[range];
+        if crc32fast::hash(bytes) != entry.crc32() {
+            return Err("CRC mismatch: the archive is corrupt".into());
+        }
+        return Ok(std::borrow::Cow::Borrowed(bytes));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(map.len().saturating_mul(1024)));
+    entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    Ok(std::borrow::Cow::Owned(bytes))
 }
 
 /// The samples of one input, from one array.
@@ -353,7 +363,7 @@ struct Column {
 }
 
 /// Checks `arr` against `spec` and cuts it into per-sample values (at most `max`).
-fn split_samples(arr: &NpyArray, spec: &InputSpec, source_name: &str, max: Option<usize>) -> Result<Column, DataError> {
+fn split_samples(arr: &NpyView, spec: &InputSpec, source_name: &str, max: Option<usize>) -> Result<Column, DataError> {
     let model = &spec.shape;
     let batch_one = model.first() == Some(&1);
     let matches = |sample: &[usize]| sample == model.as_slice() || (batch_one && sample == &model[1..]);
@@ -374,9 +384,17 @@ fn split_samples(arr: &NpyArray, spec: &InputSpec, source_name: &str, max: Optio
     let total = arr.shape[0];
     let per = npy::element_count(&arr.shape[1..]).unwrap_or(0);
     let take = max.map_or(total, |m| m.min(total));
-    let values = cast(&arr.data, per * take, spec, source_name)?;
-    let samples =
-        if per == 0 { (0..take).map(|_| SampleValues::empty(spec.dtype)).collect() } else { values.chunks(per) };
+    // Decoded and cast sample by sample, in parallel; the first failing sample's error wins.
+    let samples: Vec<Result<SampleValues, DataError>> = (0..take)
+        .into_par_iter()
+        .map(|i| {
+            if per == 0 {
+                return Ok(SampleValues::empty(spec.dtype));
+            }
+            cast(arr.decode(i * per, per), i * per, spec, source_name)
+        })
+        .collect();
+    let samples = samples.into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(Column { name: spec.name.clone(), total, samples })
 }
 
@@ -399,9 +417,9 @@ fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Sample>
     Ok(samples)
 }
 
-/// Casts the first `count` elements of `data` to the input's dtype when that loses nothing (or,
-/// for float64 → float32, only precision). Integer narrowing is checked element by element.
-fn cast(data: &NpyData, count: usize, spec: &InputSpec, source_name: &str) -> Result<SampleValues, DataError> {
+/// Casts `data` (elements from `base` on in their array) to the input's dtype when that loses
+/// nothing (or, for float64 → float32, only precision). Integer narrowing is checked element by element.
+fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Result<SampleValues, DataError> {
     let wrong = |hint: &'static str| DataError::WrongDtype {
         source_name: source_name.to_string(),
         input: spec.name.clone(),
@@ -413,7 +431,7 @@ fn cast(data: &NpyData, count: usize, spec: &InputSpec, source_name: &str) -> Re
         source_name: source_name.to_string(),
         input: spec.name.clone(),
         expected: spec.dtype,
-        index,
+        index: base + index,
         value,
     };
     fn ints<S: Copy + fmt::Display, T: TryFrom<S>>(
@@ -425,12 +443,12 @@ fn cast(data: &NpyData, count: usize, spec: &InputSpec, source_name: &str) -> Re
     macro_rules! int_target {
         ($variant:ident, $t:ty) => {
             SampleValues::$variant(match data {
-                NpyData::I8(v) => ints::<_, $t>(&v[..count], out_of_range)?,
-                NpyData::U8(v) => ints::<_, $t>(&v[..count], out_of_range)?,
-                NpyData::I16(v) => ints::<_, $t>(&v[..count], out_of_range)?,
-                NpyData::U16(v) => ints::<_, $t>(&v[..count], out_of_range)?,
-                NpyData::I32(v) => ints::<_, $t>(&v[..count], out_of_range)?,
-                NpyData::I64(v) => ints::<_, $t>(&v[..count], out_of_range)?,
+                NpyData::I8(v) => ints::<_, $t>(&v, out_of_range)?,
+                NpyData::U8(v) => ints::<_, $t>(&v, out_of_range)?,
+                NpyData::I16(v) => ints::<_, $t>(&v, out_of_range)?,
+                NpyData::U16(v) => ints::<_, $t>(&v, out_of_range)?,
+                NpyData::I32(v) => ints::<_, $t>(&v, out_of_range)?,
+                NpyData::I64(v) => ints::<_, $t>(&v, out_of_range)?,
                 NpyData::F32(_) | NpyData::F64(_) => {
                     return Err(wrong("; integer inputs need an integer array (e.g. arr.astype(np.int32))"))
                 }
@@ -440,12 +458,12 @@ fn cast(data: &NpyData, count: usize, spec: &InputSpec, source_name: &str) -> Re
     }
     Ok(match spec.dtype {
         SampleType::F32 => match data {
-            NpyData::F32(v) => SampleValues::F32(v[..count].to_vec()),
-            NpyData::F64(v) => SampleValues::F32(v[..count].iter().map(|&x| x as f32).collect()),
+            NpyData::F32(v) => SampleValues::F32(v),
+            NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
             _ => return Err(wrong("; give float data (scaled as the model expects), or a folder of images")),
         },
         SampleType::Bool => match data {
-            NpyData::Bool(v) => SampleValues::Bool(v[..count].to_vec()),
+            NpyData::Bool(v) => SampleValues::Bool(v),
             _ => return Err(wrong("")),
         },
         SampleType::I32 => int_target!(I32, i32),

@@ -242,8 +242,18 @@ pub fn element_count(shape: &[usize]) -> Option<usize> {
     shape.iter().try_fold(1usize, |acc, &d| acc.checked_mul(d))
 }
 
-/// Parses a whole `.npy` file held in memory.
-pub fn parse(bytes: &[u8]) -> Result<NpyArray, NpyError> {
+/// An array whose elements stay in the caller's bytes (little-endian, C order): decoding
+/// happens per range, so a large file is copied once, straight into the values that use it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NpyView<'a> {
+    pub dtype: DType,
+    pub shape: Vec<usize>,
+    /// Exactly `element_count(shape) * dtype.size()` bytes.
+    pub body: &'a [u8],
+}
+
+/// Checks a whole `.npy` file held in memory and returns a view of its elements.
+pub fn view(bytes: &[u8]) -> Result<NpyView<'_>, NpyError> {
     let header = parse_header(bytes)?;
     let count = element_count(&header.shape).ok_or_else(|| NpyError::SizeOverflow(header.shape.clone()))?;
     let expected =
@@ -252,27 +262,43 @@ pub fn parse(bytes: &[u8]) -> Result<NpyArray, NpyError> {
     if body.len() != expected {
         return Err(NpyError::DataLength { expected, found: body.len() });
     }
-    fn le<const N: usize, T>(body: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
-        body.chunks_exact(N)
-            .map(|c| {
-                let mut a = [0u8; N];
-                a.copy_from_slice(c);
-                f(a)
-            })
-            .collect()
+    Ok(NpyView { dtype: header.dtype, shape: header.shape, body })
+}
+
+/// Parses a whole `.npy` file held in memory.
+pub fn parse(bytes: &[u8]) -> Result<NpyArray, NpyError> {
+    let v = view(bytes)?;
+    let data = v.decode(0, v.body.len() / v.dtype.size());
+    Ok(NpyArray { shape: v.shape, data })
+}
+
+impl NpyView<'_> {
+    /// Elements `start..start + count`. Panics if the range is outside the array; callers
+    /// derive it from the checked shape.
+    pub fn decode(&self, start: usize, count: usize) -> NpyData {
+        let size = self.dtype.size();
+        let body = &self.body[start * size..(start + count) * size];
+        fn le<const N: usize, T>(body: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+            body.chunks_exact(N)
+                .map(|c| {
+                    let mut a = [0u8; N];
+                    a.copy_from_slice(c);
+                    f(a)
+                })
+                .collect()
+        }
+        match self.dtype {
+            DType::F32 => NpyData::F32(le(body, f32::from_le_bytes)),
+            DType::F64 => NpyData::F64(le(body, f64::from_le_bytes)),
+            DType::I16 => NpyData::I16(le(body, i16::from_le_bytes)),
+            DType::I32 => NpyData::I32(le(body, i32::from_le_bytes)),
+            DType::I64 => NpyData::I64(le(body, i64::from_le_bytes)),
+            DType::U16 => NpyData::U16(le(body, u16::from_le_bytes)),
+            DType::U8 => NpyData::U8(body.to_vec()),
+            DType::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
+            DType::Bool => NpyData::Bool(body.iter().map(|&b| b != 0).collect()),
+        }
     }
-    let data = match header.dtype {
-        DType::F32 => NpyData::F32(le(body, f32::from_le_bytes)),
-        DType::F64 => NpyData::F64(le(body, f64::from_le_bytes)),
-        DType::I16 => NpyData::I16(le(body, i16::from_le_bytes)),
-        DType::I32 => NpyData::I32(le(body, i32::from_le_bytes)),
-        DType::I64 => NpyData::I64(le(body, i64::from_le_bytes)),
-        DType::U16 => NpyData::U16(le(body, u16::from_le_bytes)),
-        DType::U8 => NpyData::U8(body.to_vec()),
-        DType::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
-        DType::Bool => NpyData::Bool(body.iter().map(|&b| b != 0).collect()),
-    };
-    Ok(NpyArray { shape: header.shape, data })
 }
 
 /// A Python literal as found in `.npy` headers.
