@@ -147,15 +147,22 @@ pub(crate) fn conv2d(
     super::shape::checked_numel(&[n, oh, ow, oc])?;
     let m = n * oh * ow;
     let k = kh * kw * c;
-    let (mut out, has_bias) = bias_rows(bias, m, oc)?;
-    let beta = if has_bias { 1.0 } else { 0.0 };
     let packed = packed.filter(|pw| pw.n == oc && pw.k == k);
-    // out (holding the bias) += rows · filterᵀ.
-    let mm = |rows: usize, a: &[f32], out: &mut [f32]| match packed {
-        Some(pw) => gemm_packed(rows, a, pw, out),
-        None => gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, out),
+    // With packed weights the GEMM adds the bias and clamps as it stores; otherwise out is
+    // prefilled with the bias and the activation is a separate pass.
+    let fused = packed.and(Clamp::of(p.act));
+    let (mut out, beta) = if fused.is_some() {
+        (vec![0f32; m * oc], 0.0)
+    } else {
+        let (out, has_bias) = bias_rows(bias, m, oc)?;
+        (out, if has_bias { 1.0 } else { 0.0 })
     };
-    // B = filterᵀ: element (kk, o) is w[o * k + kk].
+    let bias_v = bias_slice(bias, oc)?;
+    let mm = |rows: usize, a: &[f32], out: &mut [f32]| match (packed, fused) {
+        (Some(pw), Some(clamp)) => gemm_packed(rows, a, pw, bias_v, clamp, out),
+        // B = filterᵀ: element (kk, o) is w[o * k + kk].
+        _ => gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, out),
+    };
     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
         mm(m, xv, &mut out)?;
     } else {
@@ -188,7 +195,9 @@ pub(crate) fn conv2d(
             r0 = r1;
         }
     }
-    activate(&mut out, p.act)?;
+    if fused.is_none() {
+        activate(&mut out, p.act)?;
+    }
     Ok(Value::f32(vec![n, oh, ow, oc], out))
 }
 
@@ -287,27 +296,70 @@ impl PackedW {
     }
 }
 
-/// `out[r, c] += Σ_kk x[r, kk] · panel[kk, c]` for MRR rows (stride `xs` in x, `n` in out)
-/// and the first `cols` columns of one panel.
+/// A fused activation that is a clamp, applied as results are stored. TANH and SIGN_BIT are
+/// not clamps; kernels run them as a separate pass ([`Clamp::of`] returns None).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Clamp {
+    lo: f32,
+    hi: f32,
+}
+
+impl Clamp {
+    pub(crate) const NONE: Clamp = Clamp { lo: f32::NEG_INFINITY, hi: f32::INFINITY };
+
+    pub(crate) fn of(act: ActivationFunctionType) -> Option<Clamp> {
+        let (lo, hi) = match act {
+            ActivationFunctionType::NONE => return Some(Clamp::NONE),
+            ActivationFunctionType::RELU => (0.0, f32::INFINITY),
+            ActivationFunctionType::RELU6 => (0.0, 6.0),
+            ActivationFunctionType::RELU_N1_TO_1 => (-1.0, 1.0),
+            _ => return None,
+        };
+        Some(Clamp { lo, hi })
+    }
+
+    #[inline(always)]
+    fn apply(self, v: f32) -> f32 {
+        // Plain compares map to vmaxps/vminps (f32::max's NaN rule would not vectorize here).
+        let v = if v < self.lo { self.lo } else { v };
+        if v > self.hi {
+            self.hi
+        } else {
+            v
+        }
+    }
+}
+
+/// The bias of `n` output channels as a slice (checked), or None.
+fn bias_slice(bias: Option<&Value>, n: usize) -> KResult<Option<&[f32]>> {
+    let Some(b) = bias else { return Ok(None) };
+    let bv = f32s(b, "bias")?;
+    if bv.len() != n {
+        return Err(format!("bias has {} values for {n} output channels", bv.len()));
+    }
+    Ok(Some(bv))
+}
+
+/// `out[r, c] = clamp(bias[c] + Σ_kk x[r, kk] · panel[kk, c])` for MRR rows (stride `xs` in x,
+/// `n` in out) and the first `cols` columns of one panel. `bias` is the panel's NR values
+/// (zero beyond `cols`). Every output element is written, none is read.
 #[inline(always)]
+#[allow(clippy::too_many_arguments)]
 fn micro<const MRR: usize, const FMA: bool>(
     x: &[f32],
     xs: usize,
     k: usize,
     wp: &[f32],
+    bias: &[f32; NR],
+    clamp: Clamp,
     out: &mut [f32],
     n: usize,
     cols: usize,
 ) {
     // Only constant indices into `acc`, so it stays in registers.
     let mut acc = [[0f32; NR]; MRR];
-    for (r, a) in acc.iter_mut().enumerate() {
-        if cols == NR {
-            // Fixed-size copies compile to vector moves; a variable length would call memmove.
-            *a = out[r * n..r * n + NR].try_into().expect("NR values");
-        } else {
-            a[..cols].copy_from_slice(&out[r * n..r * n + cols]);
-        }
+    for a in acc.iter_mut() {
+        *a = *bias;
     }
     let rows: [&[f32]; MRR] = std::array::from_fn(|r| &x[r * xs..r * xs + k]);
     for (kk, w) in wp.chunks_exact(NR).take(k).enumerate() {
@@ -319,8 +371,12 @@ fn micro<const MRR: usize, const FMA: bool>(
             }
         }
     }
-    for (r, a) in acc.iter().enumerate() {
+    for (r, a) in acc.iter_mut().enumerate() {
+        for v in a.iter_mut() {
+            *v = clamp.apply(*v);
+        }
         if cols == NR {
+            // Fixed-size copies compile to vector moves; a variable length would call memmove.
             let dst: &mut [f32; NR] = (&mut out[r * n..r * n + NR]).try_into().expect("NR values");
             *dst = *a;
         } else {
@@ -329,115 +385,196 @@ fn micro<const MRR: usize, const FMA: bool>(
     }
 }
 
+/// Rows per block of the packed GEMM: the block's rows of x stay in cache while every
+/// weight panel passes over them, and its output rows are written whole.
+fn row_block(k: usize) -> usize {
+    ((16 * 1024 / k.max(1)) / MR * MR).clamp(MR, 64 * MR)
+}
+
 #[inline(always)]
-fn gemm_packed_impl<const FMA: bool>(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]) {
+fn gemm_packed_impl<const FMA: bool>(
+    m: usize,
+    x: &[f32],
+    pw: &PackedW,
+    bias: Option<&[f32]>,
+    clamp: Clamp,
+    out: &mut [f32],
+) {
     let (n, k) = (pw.n, pw.k);
-    for (p, wp) in pw.panels.chunks_exact(k * NR).enumerate() {
-        let c0 = p * NR;
-        let cols = NR.min(n - c0);
-        let mut r = 0;
-        while r + MR <= m {
-            micro::<MR, FMA>(&x[r * k..], k, k, wp, &mut out[r * n + c0..], n, cols);
-            r += MR;
+    let panel_bias: Vec<[f32; NR]> = (0..n.div_ceil(NR))
+        .map(|p| {
+            let mut b = [0f32; NR];
+            if let Some(bias) = bias {
+                let cols = NR.min(n - p * NR);
+                b[..cols].copy_from_slice(&bias[p * NR..p * NR + cols]);
+            }
+            b
+        })
+        .collect();
+    let mc = row_block(k);
+    let mut r0 = 0;
+    while r0 < m {
+        let r1 = (r0 + mc).min(m);
+        for (p, wp) in pw.panels.chunks_exact(k * NR).enumerate() {
+            let c0 = p * NR;
+            let cols = NR.min(n - c0);
+            let pb = &panel_bias[p];
+            let mut r = r0;
+            while r < r1 {
+                let rows = if r + MR <= r1 { MR } else { 1 };
+                let (xr, or) = (&x[r * k..], &mut out[r * n + c0..]);
+                #[cfg(target_arch = "x86_64")]
+                if FMA {
+                    // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; gemm_packed
+                    // checked that x holds m·k values and out m·n, and a panel holds k·NR.
+                    unsafe {
+                        if rows == MR {
+                            super::avx::gemm_micro::<MR>(xr, k, k, wp, pb, &(clamp.lo, clamp.hi), or, n, cols);
+                        } else {
+                            super::avx::gemm_micro::<1>(xr, k, k, wp, pb, &(clamp.lo, clamp.hi), or, n, cols);
+                        }
+                    }
+                    r += rows;
+                    continue;
+                }
+                if rows == MR {
+                    micro::<MR, FMA>(xr, k, k, wp, pb, clamp, or, n, cols);
+                } else {
+                    micro::<1, FMA>(xr, k, k, wp, pb, clamp, or, n, cols);
+                }
+                r += rows;
+            }
         }
-        while r < m {
-            micro::<1, FMA>(&x[r * k..], k, k, wp, &mut out[r * n + c0..], n, cols);
-            r += 1;
-        }
+        r0 = r1;
     }
 }
 
-/// `out[m×n] += x[m×k] · wᵀ` with pre-packed weights; x and out are row-major.
-fn gemm_packed(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]) -> KResult<()> {
-    if x.len() < m * pw.k || out.len() < m * pw.n {
+/// `out[m×n] = clamp(bias + x[m×k] · wᵀ)` with pre-packed weights; x and out are row-major.
+fn gemm_packed(m: usize, x: &[f32], pw: &PackedW, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) -> KResult<()> {
+    if x.len() < m * pw.k || out.len() < m * pw.n || bias.is_some_and(|b| b.len() != pw.n) {
         return Err("matrix operand smaller than its shape".into());
     }
-    simd_dispatch!(gemm_packed_impl(m: usize, x: &[f32], pw: &PackedW, out: &mut [f32]));
+    simd_dispatch!(gemm_packed_impl(
+        m: usize,
+        x: &[f32],
+        pw: &PackedW,
+        bias: Option<&[f32]>,
+        clamp: Clamp,
+        out: &mut [f32]
+    ));
     Ok(())
 }
 
-struct DwGeom {
-    n: usize,
-    h: usize,
-    wd: usize,
-    c: usize,
-    kh: usize,
-    kw: usize,
-    oc: usize,
-    mm: usize,
-    oh: usize,
-    ow: usize,
-    pad_h: usize,
-    pad_w: usize,
-    sh: usize,
-    sw: usize,
-    dh: usize,
-    dw: usize,
+/// The geometry of one depthwise convolution, NHWC, as `depthwise` checked it.
+#[derive(Clone, Copy)]
+pub(super) struct DwGeom {
+    pub n: usize,
+    pub h: usize,
+    pub wd: usize,
+    pub c: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oc: usize,
+    pub mm: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub pad_h: usize,
+    pub pad_w: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub dh: usize,
+    pub dw: usize,
+    pub clamp: Clamp,
 }
 
 #[inline(always)]
-fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], out: &mut [f32]) {
-    let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw } = *g;
-    const L: usize = 16;
-    // (input offset, filter offset) of each tap inside the input, per output pixel.
+fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+    let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp } = *g;
+    // With AVX2, whole blocks of 16 channels go through the blocked kernel; the per-pixel
+    // loop below does the rest.
+    #[allow(unused_mut)]
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if FMA && mm == 1 && c >= 16 {
+        done = c / 16 * 16;
+        // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; depthwise()
+        // checked every length against this geometry.
+        unsafe { super::avx::depthwise16(g, done, xv, wv, bias, &(clamp.lo, clamp.hi), out) };
+        if done == c {
+            return;
+        }
+    }
+    // (input offset, filter offset) of each tap of the whole window, relative to the window's
+    // top-left input pixel: used as they are for pixels whose window lies inside the input.
+    let window: Vec<(usize, usize)> =
+        (0..kh * kw).map(|t| (((t / kw) * dh * wd + (t % kw) * dw) * c, t * oc)).collect();
     let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
     for b in 0..n {
         for oy in 0..oh {
+            let y0 = (oy * sh) as isize - pad_h as isize;
+            let rows_inside = y0 >= 0 && y0 as usize + (kh - 1) * dh < h;
             for ox in 0..ow {
+                let x0 = (ox * sw) as isize - pad_w as isize;
+                let inside = rows_inside && x0 >= 0 && x0 as usize + (kw - 1) * dw < wd;
                 taps.clear();
-                for ky in 0..kh {
-                    let iy = (oy * sh + ky * dh) as isize - pad_h as isize;
-                    if iy < 0 || iy as usize >= h {
-                        continue;
-                    }
-                    for kx in 0..kw {
-                        let ix = (ox * sw + kx * dw) as isize - pad_w as isize;
-                        if ix < 0 || ix as usize >= wd {
+                if inside {
+                    let base = ((b * h + y0 as usize) * wd + x0 as usize) * c;
+                    taps.extend(window.iter().map(|&(s, t)| (base + s, t)));
+                } else {
+                    for ky in 0..kh {
+                        let iy = y0 + (ky * dh) as isize;
+                        if iy < 0 || iy as usize >= h {
                             continue;
                         }
-                        taps.push((((b * h + iy as usize) * wd + ix as usize) * c, (ky * kw + kx) * oc));
+                        for kx in 0..kw {
+                            let ix = x0 + (kx * dw) as isize;
+                            if ix < 0 || ix as usize >= wd {
+                                continue;
+                            }
+                            taps.push((((b * h + iy as usize) * wd + ix as usize) * c, (ky * kw + kx) * oc));
+                        }
                     }
                 }
                 let o = ((b * oh + oy) * ow + ox) * oc;
                 let acc = &mut out[o..o + oc];
-                if mm == 1 {
-                    // Blocks of L channels accumulate in registers over all taps.
-                    let mut cb = 0;
-                    while cb + L <= c {
-                        let mut r = [0f32; L];
-                        r.copy_from_slice(&acc[cb..cb + L]);
-                        for &(s, t) in &taps {
-                            let xs = &xv[s + cb..s + cb + L];
-                            let ws = &wv[t + cb..t + cb + L];
-                            for i in 0..L {
-                                r[i] = madd::<FMA>(r[i], xs[i], ws[i]);
-                            }
-                        }
-                        acc[cb..cb + L].copy_from_slice(&r);
-                        cb += L;
-                    }
-                    for &(s, t) in &taps {
-                        for ((a, &xi), &wi) in acc[cb..].iter_mut().zip(&xv[s + cb..s + c]).zip(&wv[t + cb..t + c]) {
+                #[cfg(target_arch = "x86_64")]
+                if FMA && mm == 1 {
+                    // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper. Each tap
+                    // starts a whole pixel of x (c = oc values) and a whole filter row of oc
+                    // values; depthwise() checked the bias length.
+                    unsafe {
+                        super::avx::depthwise_pixel(
+                            &xv[done..],
+                            &wv[done..],
+                            &taps,
+                            bias.map(|b| &b[done..]),
+                            (clamp.lo, clamp.hi),
+                            &mut acc[done..],
+                        )
+                    };
+                    continue;
+                }
+                match bias {
+                    Some(bv) => acc.copy_from_slice(bv),
+                    None => acc.iter_mut().for_each(|v| *v = 0.0),
+                }
+                for &(s, t) in &taps {
+                    let xr = &xv[s..s + c];
+                    let wr = &wv[t..t + oc];
+                    for ((ar, &xi), wm) in acc.chunks_exact_mut(mm).zip(xr).zip(wr.chunks_exact(mm)) {
+                        for (a, &wi) in ar.iter_mut().zip(wm) {
                             *a = madd::<FMA>(*a, xi, wi);
                         }
                     }
-                } else {
-                    for &(s, t) in &taps {
-                        let xr = &xv[s..s + c];
-                        let wr = &wv[t..t + oc];
-                        for ((ar, &xi), wm) in acc.chunks_exact_mut(mm).zip(xr).zip(wr.chunks_exact(mm)) {
-                            for (a, &wi) in ar.iter_mut().zip(wm) {
-                                *a = madd::<FMA>(*a, xi, wi);
-                            }
-                        }
-                    }
                 }
+                acc.iter_mut().for_each(|v| *v = clamp.apply(*v));
             }
         }
     }
 }
 
-/// DEPTHWISE_CONV_2D: input NHWC, filter [1, KH, KW, C·multiplier]; a direct kernel.
+/// DEPTHWISE_CONV_2D: input NHWC, filter [1, KH, KW, C·multiplier]; a direct kernel that adds
+/// the bias and clamps as it stores.
 pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams, mult: i32) -> KResult<Value> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [one, kh, kw, oc] = dims4(w, "filter")?;
@@ -453,11 +590,16 @@ pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvPara
     let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h)?;
     let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w)?;
     let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
-    let (mut out, _) = bias_rows(bias, n * oh * ow, oc)?;
-    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw };
+    let bias = bias_slice(bias, oc)?;
+    let fused = Clamp::of(p.act);
+    let mut out = vec![0f32; super::shape::checked_numel(&[n, oh, ow, oc])?];
+    let clamp = fused.unwrap_or(Clamp::NONE);
+    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
     let (g, out_s) = (&g, &mut out[..]);
-    simd_dispatch!(depthwise_impl(g: &DwGeom, xv: &[f32], wv: &[f32], out_s: &mut [f32]));
-    activate(&mut out, p.act)?;
+    simd_dispatch!(depthwise_impl(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Option<&[f32]>, out_s: &mut [f32]));
+    if fused.is_none() {
+        activate(&mut out, p.act)?;
+    }
     Ok(Value::f32(vec![n, oh, ow, oc], out))
 }
 
@@ -680,4 +822,199 @@ pub(crate) fn pool(x: &Value, p: &PoolParams, max: bool) -> KResult<Value> {
     }
     activate(&mut out, p.act)?;
     Ok(Value::f32(vec![n, oh, ow, c], out))
+}
+
+#[cfg(test)]
+mod tests {
+    //! The fast kernels against plain loops over many geometries: strides, dilations, both
+    //! paddings, channel counts that are and are not multiples of the SIMD blocks, batches.
+    use super::*;
+
+    /// Deterministic values in [-1, 1).
+    fn values(len: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (0..len)
+            .map(|_| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+            })
+            .collect()
+    }
+
+    fn act_ref(v: f64, act: ActivationFunctionType) -> f64 {
+        match act {
+            ActivationFunctionType::RELU => v.max(0.0),
+            ActivationFunctionType::RELU6 => v.clamp(0.0, 6.0),
+            ActivationFunctionType::RELU_N1_TO_1 => v.clamp(-1.0, 1.0),
+            ActivationFunctionType::TANH => v.tanh(),
+            _ => v,
+        }
+    }
+
+    /// Plain NHWC convolution; `depthwise` reads input channel `o / mult` for output `o`.
+    #[allow(clippy::too_many_arguments)]
+    fn reference(
+        x: &[f32],
+        [n, h, wd, c]: [usize; 4],
+        w: &[f32],
+        [kh, kw, oc]: [usize; 3],
+        bias: Option<&[f32]>,
+        p: &ConvParams,
+        depthwise: bool,
+    ) -> (Vec<usize>, Vec<f32>) {
+        let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h).unwrap();
+        let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w).unwrap();
+        let (sh, sw, dh, dw) = (p.stride_h as isize, p.stride_w as isize, p.dilation_h as isize, p.dilation_w as isize);
+        let mut out = vec![0f32; n * oh * ow * oc];
+        for b in 0..n {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    for o in 0..oc {
+                        let mut acc = bias.map_or(0.0, |b| f64::from(b[o]));
+                        for ky in 0..kh {
+                            for kx in 0..kw {
+                                let iy = oy as isize * sh + ky as isize * dh - pad_h as isize;
+                                let ix = ox as isize * sw + kx as isize * dw - pad_w as isize;
+                                if iy < 0 || ix < 0 || iy >= h as isize || ix >= wd as isize {
+                                    continue;
+                                }
+                                let px = ((b * h + iy as usize) * wd + ix as usize) * c;
+                                if depthwise {
+                                    let xi = x[px + o / (oc / c)];
+                                    acc += f64::from(xi) * f64::from(w[(ky * kw + kx) * oc + o]);
+                                } else {
+                                    for i in 0..c {
+                                        let wi = w[((o * kh + ky) * kw + kx) * c + i];
+                                        acc += f64::from(x[px + i]) * f64::from(wi);
+                                    }
+                                }
+                            }
+                        }
+                        out[((b * oh + oy) * ow + ox) * oc + o] = act_ref(acc, p.act) as f32;
+                    }
+                }
+            }
+        }
+        (vec![n, oh, ow, oc], out)
+    }
+
+    fn close(got: &[f32], want: &[f32], what: &str) {
+        assert_eq!(got.len(), want.len(), "{what}");
+        for (i, (&g, &e)) in got.iter().zip(want).enumerate() {
+            assert!((g - e).abs() <= 1e-4 * (1.0 + e.abs()), "{what}: element {i} is {g}, expected {e}");
+        }
+    }
+
+    /// Every geometry of the grid, with a seed that differs per case.
+    fn geometries(mut f: impl FnMut(usize, [usize; 4], [usize; 2], ConvParams)) {
+        let mut case = 0;
+        for &(n, h, wd) in &[(1, 1, 1), (1, 5, 7), (2, 9, 6), (1, 12, 13)] {
+            for &(kh, kw) in &[(1, 1), (3, 3), (2, 5)] {
+                for &(s, d) in &[(1usize, 1usize), (2, 1), (1, 2), (3, 1)] {
+                    for padding in [Padding::SAME, Padding::VALID] {
+                        for act in [
+                            ActivationFunctionType::NONE,
+                            ActivationFunctionType::RELU6,
+                            ActivationFunctionType::RELU_N1_TO_1,
+                            ActivationFunctionType::TANH,
+                        ] {
+                            case += 1;
+                            let p = ConvParams {
+                                padding,
+                                stride_h: s as i32,
+                                stride_w: s as i32,
+                                dilation_h: d as i32,
+                                dilation_w: d as i32,
+                                act,
+                            };
+                            f(case, [n, h, wd, 0], [kh, kw], p);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn depthwise_matches_plain_loops() {
+        geometries(|case, [n, h, wd, _], [kh, kw], p| {
+            for &(c, mult) in &[(1, 1), (16, 1), (20, 1), (35, 1), (48, 1), (3, 2), (8, 4)] {
+                let oc = c * mult;
+                let x = values(n * h * wd * c, case as u64);
+                let w = values(kh * kw * oc, case as u64 + 1000);
+                let bias = values(oc, case as u64 + 2000);
+                for with_bias in [false, true] {
+                    let b = with_bias.then_some(&bias[..]);
+                    let what = format!("case {case} c {c} mult {mult} bias {with_bias} k {kh}x{kw}");
+                    let (shape, want) = reference(&x, [n, h, wd, c], &w, [kh, kw, oc], b, &p, true);
+                    let xv = Value::f32(vec![n, h, wd, c], x.clone());
+                    let wv = Value::f32(vec![1, kh, kw, oc], w.clone());
+                    let bv = Value::f32(vec![oc], bias.clone());
+                    let got = depthwise(&xv, &wv, with_bias.then_some(&bv), &p, mult as i32).unwrap();
+                    assert_eq!(got.shape, shape, "{what}");
+                    close(got.as_f32().unwrap(), &want, &what);
+                    // The portable kernel too, whatever this CPU has.
+                    let (oh, pad_h) = out_and_pad(p.padding, h, kh, p.stride_h, p.dilation_h).unwrap();
+                    let (ow, pad_w) = out_and_pad(p.padding, wd, kw, p.stride_w, p.dilation_w).unwrap();
+                    let (sh, sw, dh, dw) =
+                        (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
+                    let clamp = Clamp::of(p.act).unwrap_or(Clamp::NONE);
+                    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm: mult, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
+                    let mut out = vec![0f32; n * oh * ow * oc];
+                    depthwise_impl::<false>(&g, &x, &w, b, &mut out);
+                    if Clamp::of(p.act).is_none() {
+                        activate(&mut out, p.act).unwrap();
+                    }
+                    close(&out, &want, &format!("{what} (portable)"));
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn conv2d_matches_plain_loops() {
+        geometries(|case, [n, h, wd, _], [kh, kw], p| {
+            for &(c, oc) in &[(1, 1), (3, 16), (5, 24), (16, 7), (20, 33)] {
+                let x = values(n * h * wd * c, case as u64);
+                let w = values(oc * kh * kw * c, case as u64 + 1000);
+                let bias = values(oc, case as u64 + 2000);
+                let what = format!("case {case} c {c} oc {oc} k {kh}x{kw}");
+                let (shape, want) = reference(&x, [n, h, wd, c], &w, [kh, kw, oc], Some(&bias), &p, false);
+                let xv = Value::f32(vec![n, h, wd, c], x);
+                let wv = Value::f32(vec![oc, kh, kw, c], w.clone());
+                let bv = Value::f32(vec![oc], bias.clone());
+                let packed = PackedW::new(&w, oc, kh * kw * c);
+                for pw in [None, packed.as_ref()] {
+                    let got = conv2d(&xv, &wv, Some(&bv), &p, pw).unwrap();
+                    assert_eq!(got.shape, shape, "{what}");
+                    close(got.as_f32().unwrap(), &want, &format!("{what} packed {}", pw.is_some()));
+                }
+            }
+        });
+    }
+
+    #[test]
+    fn packed_gemm_portable_matches_plain_loops() {
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 16), (7, 20, 17), (13, 33, 40), (100, 9, 5)] {
+            let x = values(m * k, (m * k) as u64);
+            let w = values(n * k, (n * k) as u64 + 7);
+            let bias = values(n, n as u64);
+            let pw = PackedW::new(&w, n, k).unwrap();
+            for clamp in [Clamp::NONE, Clamp::of(ActivationFunctionType::RELU6).unwrap()] {
+                let mut out = vec![f32::NAN; m * n];
+                gemm_packed_impl::<false>(m, &x, &pw, Some(&bias), clamp, &mut out);
+                let mut fast = vec![f32::NAN; m * n];
+                gemm_packed(m, &x, &pw, Some(&bias), clamp, &mut fast).unwrap();
+                for r in 0..m {
+                    for j in 0..n {
+                        let dot: f64 = (0..k).map(|i| f64::from(x[r * k + i]) * f64::from(w[j * k + i])).sum();
+                        let want = clamp.apply((dot + f64::from(bias[j])) as f32);
+                        let what = format!("m {m} k {k} n {n} at ({r}, {j})");
+                        close(&[out[r * n + j]], &[want], &what);
+                        close(&[fast[r * n + j]], &[want], &format!("{what} (dispatched)"));
+                    }
+                }
+            }
+        }
+    }
 }

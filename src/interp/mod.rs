@@ -6,6 +6,8 @@
 //! then executes the operators in file order (TFLite files are topologically sorted). The
 //! interpreter holds no mutable state, so one instance can run many samples in parallel.
 
+#[cfg(target_arch = "x86_64")]
+mod avx;
 mod conv;
 pub(crate) mod elementwise;
 mod kernels;

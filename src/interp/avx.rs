@@ -1,0 +1,223 @@
+//! AVX2+FMA kernels for x86-64, written with intrinsics so that the accumulators stay in
+//! registers whatever the optimizer decides. Callers check the CPU first (`simd_dispatch!`)
+//! and guarantee the slice lengths each function documents; debug builds assert them.
+
+use std::arch::x86_64::*;
+
+/// Clamps with NaN passing through: `max(bound, v)` returns `v` when either is NaN.
+#[inline(always)]
+unsafe fn clamp(v: __m256, lo: __m256, hi: __m256) -> __m256 {
+    _mm256_min_ps(hi, _mm256_max_ps(lo, v))
+}
+
+/// `out[r·n + j] = clamp(bias[j] + Σ_kk x[r·xs + kk] · w[kk·16 + j])` for `r < R`, `j < cols`.
+///
+/// # Safety
+/// AVX2 and FMA are available; `cols ≤ 16`; `x` holds at least `(R-1)·xs + k` values, `w` at
+/// least `16·k` and `out` at least `(R-1)·n + cols`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_micro<const R: usize>(
+    x: &[f32],
+    xs: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32; 16],
+    bounds: &(f32, f32),
+    out: &mut [f32],
+    n: usize,
+    cols: usize,
+) {
+    debug_assert!(cols <= 16 && x.len() >= (R - 1) * xs + k && w.len() >= 16 * k);
+    debug_assert!(out.len() >= (R - 1) * n + cols);
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
+    // 12 accumulators, 2 weight vectors and a broadcast: 15 of the 16 ymm registers. The bias
+    // is added after the loop so that nothing else competes for them.
+    let mut c0 = [_mm256_setzero_ps(); R];
+    let mut c1 = [_mm256_setzero_ps(); R];
+    for kk in 0..k {
+        let w0 = _mm256_loadu_ps(wp.add(kk * 16));
+        let w1 = _mm256_loadu_ps(wp.add(kk * 16 + 8));
+        for r in 0..R {
+            let a = _mm256_broadcast_ss(&*xp.add(r * xs + kk));
+            c0[r] = _mm256_fmadd_ps(a, w0, c0[r]);
+            c1[r] = _mm256_fmadd_ps(a, w1, c1[r]);
+        }
+    }
+    // Read from memory only now: two scalar arguments would pin two registers through the loop.
+    let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
+    let (b0, b1) = (_mm256_loadu_ps(bias.as_ptr()), _mm256_loadu_ps(bias.as_ptr().add(8)));
+    for r in 0..R {
+        let v0 = clamp(_mm256_add_ps(c0[r], b0), vlo, vhi);
+        let v1 = clamp(_mm256_add_ps(c1[r], b1), vlo, vhi);
+        let o = out.as_mut_ptr().add(r * n);
+        if cols == 16 {
+            _mm256_storeu_ps(o, v0);
+            _mm256_storeu_ps(o.add(8), v1);
+        } else {
+            let mut tmp = [0f32; 16];
+            _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
+            _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
+            std::ptr::copy_nonoverlapping(tmp.as_ptr(), o, cols);
+        }
+    }
+}
+
+/// One output pixel of a depthwise convolution with multiplier 1:
+/// `out[ch] = clamp(bias[ch] + Σ_(s,t) x[s + ch] · w[t + ch])` for `ch < out.len()`.
+///
+/// # Safety
+/// AVX2 and FMA are available; for every tap `(s, t)`, `x` holds `s + out.len()` values and `w`
+/// holds `t + out.len()`; `bias`, when given, holds `out.len()`.
+#[target_feature(enable = "avx2,fma")]
+#[inline]
+pub(super) unsafe fn depthwise_pixel(
+    x: &[f32],
+    w: &[f32],
+    taps: &[(usize, usize)],
+    bias: Option<&[f32]>,
+    (lo, hi): (f32, f32),
+    out: &mut [f32],
+) {
+    let c = out.len();
+    debug_assert!(taps.iter().all(|&(s, t)| s + c <= x.len() && t + c <= w.len()));
+    debug_assert!(bias.map_or(true, |b| b.len() >= c));
+    let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+    let (vlo, vhi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
+    #[inline(always)]
+    unsafe fn init(bias: Option<&[f32]>, ch: usize) -> __m256 {
+        match bias {
+            Some(b) => _mm256_loadu_ps(b.as_ptr().add(ch)),
+            None => _mm256_setzero_ps(),
+        }
+    }
+    let mut ch = 0;
+    // Four independent accumulators hide the FMA latency across the taps.
+    while ch + 32 <= c {
+        let mut a = [init(bias, ch), init(bias, ch + 8), init(bias, ch + 16), init(bias, ch + 24)];
+        for &(s, t) in taps {
+            for (i, acc) in a.iter_mut().enumerate() {
+                let xv = _mm256_loadu_ps(xp.add(s + ch + 8 * i));
+                *acc = _mm256_fmadd_ps(xv, _mm256_loadu_ps(wp.add(t + ch + 8 * i)), *acc);
+            }
+        }
+        for (i, acc) in a.iter().enumerate() {
+            _mm256_storeu_ps(op.add(ch + 8 * i), clamp(*acc, vlo, vhi));
+        }
+        ch += 32;
+    }
+    while ch + 8 <= c {
+        let mut acc = init(bias, ch);
+        for &(s, t) in taps {
+            acc = _mm256_fmadd_ps(_mm256_loadu_ps(xp.add(s + ch)), _mm256_loadu_ps(wp.add(t + ch)), acc);
+        }
+        _mm256_storeu_ps(op.add(ch), clamp(acc, vlo, vhi));
+        ch += 8;
+    }
+    while ch < c {
+        let mut acc = bias.map_or(0.0, |b| b[ch]);
+        for &(s, t) in taps {
+            acc = x[s + ch].mul_add(w[t + ch], acc);
+        }
+        let v = if acc < lo { lo } else { acc };
+        out[ch] = if v > hi { hi } else { v };
+        ch += 1;
+    }
+}
+
+/// Depthwise convolution with multiplier 1 for the channels `[0, c16)`, `c16` a multiple of
+/// 16: blocks of 16 channels, each swept over the whole image, so that the three or so input
+/// rows it reads stay in L1; four output pixels at a time share each weight load and keep
+/// eight FMA chains in flight. `out = clamp(bias + Σ x·w)`.
+///
+/// # Safety
+/// AVX2 and FMA are available; `x` holds `n·h·wd·c` values, `w` `kh·kw·c`, `out`
+/// `n·oh·ow·c`, `bias` (if any) `c`; `c16 ≤ c`; the output size and padding follow from the
+/// input size, kernel, strides and dilations as TFLite computes them (every tap that
+/// `conv::out_and_pad` allows lands inside the input once clipped).
+#[target_feature(enable = "avx2,fma")]
+pub(super) unsafe fn depthwise16(
+    g: &super::conv::DwGeom,
+    c16: usize,
+    x: &[f32],
+    w: &[f32],
+    bias: Option<&[f32]>,
+    bounds: &(f32, f32),
+    out: &mut [f32],
+) {
+    let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
+    debug_assert!(c16 % 16 == 0 && c16 <= c);
+    debug_assert!(x.len() >= n * h * wd * c && w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
+    let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+    let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
+    // Output columns whose whole window lies inside the input row.
+    let first_in = pad_w.div_ceil(sw);
+    let last_in = if wd + pad_w < (kw - 1) * dw + 1 { 0 } else { (wd + pad_w - (kw - 1) * dw - 1) / sw + 1 };
+    let (ox_lo, ox_hi) = (first_in.min(ow), last_in.min(ow).max(first_in.min(ow)));
+    for b in 0..n {
+        for cb in (0..c16).step_by(16) {
+            let (b0, b1) = match bias {
+                Some(bv) => (_mm256_loadu_ps(bv.as_ptr().add(cb)), _mm256_loadu_ps(bv.as_ptr().add(cb + 8))),
+                None => (_mm256_setzero_ps(), _mm256_setzero_ps()),
+            };
+            for oy in 0..oh {
+                let y0 = (oy * sh) as isize - pad_h as isize;
+                let ky_lo = if y0 < 0 { ((-y0) as usize).div_ceil(dh) } else { 0 };
+                let ky_hi = if y0 >= h as isize { 0 } else { ((h as isize - y0 - 1) as usize / dh + 1).min(kh) };
+                let orow = op.add(((b * oh + oy) * ow) * c + cb);
+                // Input pointer of tap (ky, 0) for the pixel whose window starts at column 0.
+                let row_ptr = |ky: usize| xp.add(((b * h) + (y0 + (ky * dh) as isize) as usize) * wd * c + cb);
+                let mut ox = 0;
+                while ox < ow {
+                    let group = ox >= ox_lo && ox + 4 <= ox_hi;
+                    let x0 = (ox * sw) as isize - pad_w as isize;
+                    let (kx_lo, kx_hi) = if group || (ox >= ox_lo && ox < ox_hi) {
+                        (0, kw)
+                    } else {
+                        let lo = if x0 < 0 { ((-x0) as usize).div_ceil(dw) } else { 0 };
+                        let hi = if x0 >= wd as isize { 0 } else { ((wd as isize - x0 - 1) as usize / dw + 1).min(kw) };
+                        (lo, hi.max(lo))
+                    };
+                    if group {
+                        let mut acc = [[_mm256_setzero_ps(); 2]; 4];
+                        for ky in ky_lo..ky_hi {
+                            let rp = row_ptr(ky);
+                            for kx in 0..kw {
+                                let wt = wp.add((ky * kw + kx) * c + cb);
+                                let (w0, w1) = (_mm256_loadu_ps(wt), _mm256_loadu_ps(wt.add(8)));
+                                for (p, a) in acc.iter_mut().enumerate() {
+                                    let col = ((ox + p) * sw + kx * dw) - pad_w;
+                                    let xq = rp.add(col * c);
+                                    a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(xq), w0, a[0]);
+                                    a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(xq.add(8)), w1, a[1]);
+                                }
+                            }
+                        }
+                        for (p, a) in acc.iter().enumerate() {
+                            let o = orow.add((ox + p) * c);
+                            _mm256_storeu_ps(o, clamp(_mm256_add_ps(a[0], b0), vlo, vhi));
+                            _mm256_storeu_ps(o.add(8), clamp(_mm256_add_ps(a[1], b1), vlo, vhi));
+                        }
+                        ox += 4;
+                    } else {
+                        let mut a = [_mm256_setzero_ps(); 2];
+                        for ky in ky_lo..ky_hi {
+                            let rp = row_ptr(ky);
+                            for kx in kx_lo..kx_hi {
+                                let wt = wp.add((ky * kw + kx) * c + cb);
+                                let col = (x0 + (kx * dw) as isize) as usize;
+                                let xq = rp.add(col * c);
+                                a[0] = _mm256_fmadd_ps(_mm256_loadu_ps(xq), _mm256_loadu_ps(wt), a[0]);
+                                a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(xq.add(8)), _mm256_loadu_ps(wt.add(8)), a[1]);
+                            }
+                        }
+                        let o = orow.add(ox * c);
+                        _mm256_storeu_ps(o, clamp(_mm256_add_ps(a[0], b0), vlo, vhi));
+                        _mm256_storeu_ps(o.add(8), clamp(_mm256_add_ps(a[1], b1), vlo, vhi));
+                        ox += 1;
+                    }
+                }
+            }
+        }
+    }
+}
