@@ -166,8 +166,8 @@ pub(crate) fn conv2d(
     if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
         mm(m, xv, &mut out)?;
     } else {
-        // im2col in blocks of output rows, to bound memory.
-        let rows_per = ((1usize << 18) / k.max(1)).max(1);
+        // im2col in blocks of output rows that stay in cache while the GEMM reads them.
+        let rows_per = ((1usize << 14) / k.max(1)).max(MR);
         let mut col = vec![0f32; rows_per.min(m) * k];
         let mut r0 = 0;
         while r0 < m {
@@ -177,15 +177,28 @@ pub(crate) fn conv2d(
                 let oy = (r / ow) % oh;
                 let ox = r % ow;
                 let dst = &mut col[(r - r0) * k..(r - r0 + 1) * k];
+                let x0 = (ox * sw) as isize - pad_w as isize;
+                // With dilation 1 and the window inside the row, a window row is one run of kw·c values.
+                let row_inside = dw == 1 && x0 >= 0 && x0 as usize + kw <= wd;
                 for ky in 0..kh {
                     let iy = (oy * sh + ky * dh) as isize - pad_h as isize;
-                    for kx in 0..kw {
-                        let ix = (ox * sw + kx * dw) as isize - pad_w as isize;
-                        let d = &mut dst[(ky * kw + kx) * c..(ky * kw + kx + 1) * c];
-                        if iy < 0 || ix < 0 || iy as usize >= h || ix as usize >= wd {
+                    let drow = &mut dst[ky * kw * c..(ky + 1) * kw * c];
+                    if iy < 0 || iy as usize >= h {
+                        drow.iter_mut().for_each(|v| *v = 0.0);
+                        continue;
+                    }
+                    let srow = (b * h + iy as usize) * wd;
+                    if row_inside {
+                        let s = (srow + x0 as usize) * c;
+                        drow.copy_from_slice(&xv[s..s + kw * c]);
+                        continue;
+                    }
+                    for (kx, d) in drow.chunks_exact_mut(c.max(1)).enumerate() {
+                        let ix = x0 + (kx * dw) as isize;
+                        if ix < 0 || ix as usize >= wd {
                             d.iter_mut().for_each(|v| *v = 0.0);
                         } else {
-                            let s = ((b * h + iy as usize) * wd + ix as usize) * c;
+                            let s = (srow + ix as usize) * c;
                             d.copy_from_slice(&xv[s..s + c]);
                         }
                     }
