@@ -267,6 +267,9 @@ fn every_fixture_in_every_full_integer_mode_runs_in_litert() {
             }
             let run = dir.path().join(format!("run-{}", name(&out)));
             let report = oracle!("run", "--out", run, f, out);
+            // TFLite's own kernels (no XNNPACK delegate) check more at prepare time.
+            let builtin = dir.path().join(format!("builtin-{}", name(&out)));
+            oracle!("run", "--resolver", "builtin", "--out", builtin, out);
             let outputs = report["models"][1]["outputs"].as_array().unwrap();
             for (j, o) in outputs.iter().enumerate() {
                 let want = read_npy_f32(&run.join(format!("m0/output_{j}.f32.npy")));
@@ -331,6 +334,59 @@ fn report_and_strict() {
     let err = String::from_utf8_lossy(&r.stderr);
     assert!(err.contains("--strict") && err.contains("FULLY_CONNECTED"), "{err}");
     assert!(!strict.exists());
+}
+
+#[test]
+fn tiny_activation_ranges_still_prepare_in_the_builtin_kernels() {
+    // Inputs of magnitude 1e-12 give every activation a scale near 1e-14, so the RELU6 bound
+    // 6/scale overflows int32: LiteRT's builtin kernels refuse such a model at prepare time
+    // (XNNPACK does not check). tflq replaces those no-op clamps and says so in the report.
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = tflq::load(&testdata("gd_mnv2_block.tf.tflite")).unwrap();
+    // Zero biases, so that tiny inputs give tiny activations all the way through.
+    let sg = &model.subgraphs[0];
+    let biases: Vec<usize> = sg
+        .operators
+        .iter()
+        .filter(|o| o.inputs.len() == 3 && o.inputs[2] >= 0)
+        .map(|o| sg.tensors[o.inputs[2] as usize].buffer as usize)
+        .collect();
+    for b in biases {
+        let len = model.buffers[b].data.as_bytes().len();
+        model.buffers[b].data = tflq::ir::Data::from(vec![0u8; len]);
+    }
+    let f = dir.path().join("no_bias.tflite");
+    tflq::save(&model, &f, &Default::default()).unwrap();
+    let relu6 = model.subgraphs[0]
+        .operators
+        .iter()
+        .filter(|o| tflq::ir::fused_activation(&o.builtin_options) == Some(tflq::schema::ActivationFunctionType::RELU6))
+        .count();
+    assert!(relu6 >= 2, "the fixture should have fused RELU6 ops, found {relu6}");
+    let n = 8 * 16 * 16 * 8;
+    let tiny: Vec<f32> = (0..n).map(|i| ((i * 7919 % 1000) as f32 / 1000.0 - 0.3) * 1e-12).collect();
+    let calib = dir.path().join("tiny.npy");
+    write_npy_f32(&calib, &[8, 16, 16, 8], &tiny);
+    for mode in ["int8", "int16x8"] {
+        let out = dir.path().join(format!("tiny.{mode}.tflite"));
+        let report = dir.path().join(format!("tiny.{mode}.json"));
+        tflq!("convert", f, "-o", out, "--quantize", mode, "--calibration-data", calib, "--report", report);
+        let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+        let relaxed = v["relaxed_activations"].as_array().unwrap();
+        assert_eq!(relaxed.len(), relu6, "{mode}: {relaxed:?}");
+        let to = if mode == "int8" { "NONE" } else { "RELU" };
+        assert!(relaxed.iter().all(|r| r["from"] == "RELU6" && r["to"] == to), "{mode}: {relaxed:?}");
+        let run = dir.path().join(format!("run-{mode}"));
+        oracle!("run", "--resolver", "builtin", "--out", run, f, out);
+    }
+    // Ordinary ranges keep TF's activations untouched.
+    let calib = dir.path().join("normal.npz");
+    oracle!("calib", f, calib);
+    let out = dir.path().join("normal.tflite");
+    let report = dir.path().join("normal.json");
+    tflq!("convert", f, "-o", out, "--quantize", "int8", "--calibration-data", calib, "--report", report);
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    assert_eq!(v["relaxed_activations"].as_array().unwrap().len(), 0);
 }
 
 #[test]

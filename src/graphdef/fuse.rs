@@ -7,6 +7,7 @@
 use super::consts::Const;
 use super::proto::DataType;
 use super::G;
+use crate::ir::{fused_activation, set_fused_activation};
 use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptionsT};
 
 pub(crate) fn run(g: &mut G) {
@@ -21,34 +22,6 @@ pub(crate) fn run(g: &mut G) {
         }
     }
     set_versions(g);
-}
-
-fn activation(o: &BuiltinOptionsT) -> Option<ActivationFunctionType> {
-    Some(match o {
-        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function,
-        _ => return None,
-    })
-}
-
-fn set_activation(o: &mut BuiltinOptionsT, a: ActivationFunctionType) {
-    match o {
-        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function = a,
-        _ => {}
-    }
 }
 
 fn const_of(g: &G, t: i32) -> Option<&Const> {
@@ -118,7 +91,7 @@ fn fold_into_affine(g: &mut G) -> bool {
             {
                 continue;
             }
-            if activation(&op.opts) != Some(ActivationFunctionType::NONE) {
+            if fused_activation(&op.opts) != Some(ActivationFunctionType::NONE) {
                 continue;
             }
             (op.code, op.outputs[0])
@@ -132,7 +105,7 @@ fn fold_into_affine(g: &mut G) -> bool {
             continue;
         }
         // The consumer's fused activation (if any) moves to the producer.
-        let Some(act) = activation(&cop.opts) else { continue };
+        let Some(act) = fused_activation(&cop.opts) else { continue };
         if cop.inputs.len() != 2 || cop.inputs[0] == cop.inputs[1] {
             continue;
         }
@@ -212,7 +185,7 @@ fn fold_into_affine(g: &mut G) -> bool {
             }
         }
         g.ops[p].outputs[0] = new_out;
-        set_activation(&mut g.ops[p].opts, act);
+        set_fused_activation(&mut g.ops[p].opts, act);
         g.ops[c].dead = true;
         changed = true;
         cons = g.consumers();
@@ -257,11 +230,11 @@ fn fuse_activation(g: &mut G) -> bool {
             B::TRANSPOSE_CONV => pop.inputs.get(3).is_some_and(|&b| b >= 0),
             _ => false,
         };
-        if !ok || activation(&pop.opts) != Some(ActivationFunctionType::NONE) || pop.outputs.len() != 1 {
+        if !ok || fused_activation(&pop.opts) != Some(ActivationFunctionType::NONE) || pop.outputs.len() != 1 {
             continue;
         }
         let new_out = g.ops[a].outputs[0];
-        set_activation(&mut g.ops[p].opts, act);
+        set_fused_activation(&mut g.ops[p].opts, act);
         g.ops[p].outputs[0] = new_out;
         g.ops[a].dead = true;
         changed = true;

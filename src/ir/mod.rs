@@ -270,3 +270,34 @@ impl Model {
         std::str::from_utf8(&bytes[..end]).ok().map(str::to_string)
     }
 }
+
+/// The fused activation of the options of the ops that have one (CONV_2D, DEPTHWISE_CONV_2D,
+/// FULLY_CONNECTED, TRANSPOSE_CONV, ADD, SUB, MUL, DIV), or None for other options.
+pub fn fused_activation(o: &BuiltinOptionsT) -> Option<crate::schema::ActivationFunctionType> {
+    Some(match o {
+        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function,
+        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function,
+        _ => return None,
+    })
+}
+
+/// Sets the fused activation of the options [`fused_activation`] knows; others are left alone.
+pub fn set_fused_activation(o: &mut BuiltinOptionsT, a: crate::schema::ActivationFunctionType) {
+    match o {
+        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function = a,
+        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function = a,
+        _ => {}
+    }
+}

@@ -10,7 +10,7 @@
 use super::graph::{self, consumers, is_constant};
 use super::numerics::{f32_values, i8_bytes, quantize_symmetric_int8};
 use super::policy::{self, integer_rule, ConstantRole, IntegerRule, OutputParams};
-use super::report::{FloatOp, Quantized, Report};
+use super::report::{FloatOp, Quantized, RelaxedActivation, Report};
 use super::QuantizeError;
 use crate::ir::{Model, Operator, QuantParams, Subgraph, Tensor};
 use crate::schema::{AddOptionsT, BuiltinOperator, BuiltinOptionsT, SubOptionsT, TensorType};
@@ -550,7 +550,56 @@ pub fn quantize_full_integer(
     result?;
     model.subgraphs[0].operators = ops;
     graph::raise_versions(model, &versions);
+    let mut report = report;
+    relax_unquantizable_activations(model, &mut report);
     Ok(report)
+}
+
+/// The runtime quantizes a fused activation's bounds with the output's parameters when it
+/// prepares the op, and refuses the model when `bound / scale` overflows int32 (a RELU6 output
+/// calibrated to a range below ~3e-9, as in deep random-weight models; TF emits these too).
+/// Such a bound lies far beyond the integer range, so clamping to it does nothing: RELU6 becomes
+/// RELU, or NONE when its lower bound is below the range as well (RELU_N1_TO_1 likewise).
+fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
+    use crate::schema::ActivationFunctionType as A;
+    let codes: Vec<BuiltinOperator> = model.operator_codes.iter().map(|c| c.builtin).collect();
+    let sg = &mut model.subgraphs[0];
+    for (index, op) in sg.operators.iter_mut().enumerate() {
+        let Some(act) = crate::ir::fused_activation(&op.builtin_options) else { continue };
+        let (lo, hi) = match act {
+            A::RELU6 => (0.0, 6.0),
+            A::RELU_N1_TO_1 => (-1.0, 1.0),
+            _ => continue,
+        };
+        let Some(out) = op.outputs.first().and_then(|&t| usize::try_from(t).ok()).and_then(|t| sg.tensors.get(t))
+        else {
+            continue;
+        };
+        let (qmin, qmax) = match out.dtype {
+            TensorType::INT8 => (-128.0, 127.0),
+            TensorType::INT16 => (-32768.0, 32767.0),
+            _ => continue,
+        };
+        let Some(p) = params_of(out).filter(|p| p.scale > 0.0) else { continue };
+        let q = |bound: f64| (bound / f64::from(p.scale)).round();
+        if q(lo).abs() <= f64::from(i32::MAX) && q(hi).abs() <= f64::from(i32::MAX) {
+            continue;
+        }
+        let zp = p.zero_point as f64;
+        let (lower_noop, upper_noop) = (zp + q(lo) <= qmin, zp + q(hi) >= qmax);
+        let to = match (lower_noop, upper_noop) {
+            (true, true) => A::NONE,
+            (false, true) if lo == 0.0 => A::RELU,
+            _ => continue,
+        };
+        crate::ir::set_fused_activation(&mut op.builtin_options, to);
+        report.relaxed_activations.push(RelaxedActivation {
+            index,
+            op: codes.get(op.opcode_index as usize).map_or("?".into(), |c| c.variant_name().unwrap_or("?").into()),
+            from: act.variant_name().unwrap_or("?").into(),
+            to: to.variant_name().unwrap_or("?").into(),
+        });
+    }
 }
 
 fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError> {

@@ -74,12 +74,22 @@ pub struct FloatOp {
     pub reason: String,
 }
 
+/// A fused activation replaced by an equivalent one whose bounds the runtime can quantize.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RelaxedActivation {
+    pub index: usize,
+    pub op: String,
+    pub from: String,
+    pub to: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
     pub mode: String,
     pub quantized: Vec<Quantized>,
     pub skipped: Vec<Skipped>,
     pub float_ops: Vec<FloatOp>,
+    pub relaxed_activations: Vec<RelaxedActivation>,
     /// Calibration: samples used and seconds taken.
     pub calibration: Option<(usize, f64)>,
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
@@ -111,11 +121,17 @@ impl Report {
             .collect();
         let float_ops: Vec<Value> =
             self.float_ops.iter().map(|f| json!({"index": f.index, "op": f.op, "reason": f.reason})).collect();
+        let relaxed: Vec<Value> = self
+            .relaxed_activations
+            .iter()
+            .map(|r| json!({"index": r.index, "op": r.op, "from": r.from, "to": r.to}))
+            .collect();
         json!({
             "mode": self.mode,
             "quantized": quantized,
             "skipped": skipped,
             "float_ops": float_ops,
+            "relaxed_activations": relaxed,
             "calibration": self.calibration.map(|(n, s)| json!({"samples": n, "seconds": s})),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
