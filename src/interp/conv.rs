@@ -298,10 +298,12 @@ impl PackedW {
         }
         let np = n.div_ceil(NR);
         let mut panels = vec![0f32; np * k * NR];
-        for p in 0..np {
-            for kk in 0..k {
-                for j in 0..NR.min(n - p * NR) {
-                    panels[(p * k + kk) * NR + j] = w[(p * NR + j) * k + kk];
+        for (p, panel) in panels.chunks_exact_mut(k * NR).enumerate() {
+            // Read each filter row once, in order; the writes stay inside one panel.
+            for j in 0..NR.min(n - p * NR) {
+                let row = &w[(p * NR + j) * k..(p * NR + j + 1) * k];
+                for (kk, &v) in row.iter().enumerate() {
+                    panel[kk * NR + j] = v;
                 }
             }
         }

@@ -14,6 +14,7 @@ mod kernels;
 pub(crate) mod shape;
 mod value;
 
+use rayon::prelude::*;
 use crate::ir::{Model, Subgraph, Tensor};
 use crate::schema::{BuiltinOperator, TensorType};
 use std::collections::BTreeMap;
@@ -233,21 +234,30 @@ impl<'m> Interpreter<'m> {
             check_index(t, "a subgraph output")?.ok_or_else(|| bad("a subgraph output is -1".into()))?;
         }
 
-        // Decode constants: tensors with data that are not subgraph inputs.
-        let mut consts: Vec<Option<Value>> = vec![None; nt];
-        for (i, t) in sg.tensors.iter().enumerate() {
-            if inputs.contains(&i) {
-                continue;
-            }
-            let data = model.buffers.get(t.buffer as usize).map(|b| b.data.as_bytes()).unwrap_or(&[]);
-            if data.is_empty() {
-                continue;
-            }
-            consts[i] = Some(value::decode_constant(t, data).map_err(|msg| InterpError::Constant {
-                index: i,
-                name: t.name().to_string(),
-                msg,
-            })?);
+        // Decode constants: tensors with data that are not subgraph inputs (in parallel; the
+        // first failure in tensor order is reported).
+        let decoded: Vec<Option<Result<Value, InterpError>>> = sg
+            .tensors
+            .par_iter()
+            .enumerate()
+            .map(|(i, t)| {
+                if inputs.contains(&i) {
+                    return None;
+                }
+                let data = model.buffers.get(t.buffer as usize).map(|b| b.data.as_bytes()).unwrap_or(&[]);
+                if data.is_empty() {
+                    return None;
+                }
+                Some(value::decode_constant(t, data).map_err(|msg| InterpError::Constant {
+                    index: i,
+                    name: t.name().to_string(),
+                    msg,
+                }))
+            })
+            .collect();
+        let mut consts: Vec<Option<Value>> = Vec::with_capacity(nt);
+        for d in decoded {
+            consts.push(d.transpose()?);
         }
 
         // Which tensors are available, and fold DEQUANTIZE/DENSIFY of constants.
@@ -327,7 +337,7 @@ impl<'m> Interpreter<'m> {
             }
         }
         let steps = planned
-            .into_iter()
+            .into_par_iter()
             .zip(frees)
             .map(|((index, op), frees)| {
                 let packed = if op == BuiltinOperator::CONV_2D {

@@ -8,7 +8,7 @@
 //! before the first such consumer, so the operator order stays topological.
 
 use super::graph::{self, consumers, is_constant};
-use super::numerics::{f32_values, i8_bytes, quantize_symmetric_int8};
+use super::numerics::{f32_values, quantize_symmetric_int8, with_f32};
 use super::policy::{self, integer_rule, ConstantRole, IntegerRule, OutputParams};
 use super::report::{FloatOp, Quantized, RelaxedActivation, Report};
 use super::QuantizeError;
@@ -250,16 +250,18 @@ impl Rewriter<'_> {
         let tensor = &self.sg.tensors[t];
         let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
-        let values = f32_values(model.buffers[tensor.buffer as usize].data.as_bytes());
-        let q = quantize_symmetric_int8(&values, &shape, axis);
-        self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, values.len(), &q.scales));
+        let (q, elements) = with_f32(model.buffers[tensor.buffer as usize].data.as_bytes(), |values| {
+            (quantize_symmetric_int8(values, &shape, axis), values.len())
+        });
+        self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {
             scale: Some(q.scales.clone()),
             zero_point: Some(vec![0; q.scales.len()]),
             quantized_dimension: axis.unwrap_or(0) as i32,
             ..QuantParams::default()
         };
-        self.constant(model, t, TensorType::INT8, i8_bytes(&q.values), params)
+        let bytes: Vec<u8> = q.values.into_iter().map(|v| v as u8).collect();
+        self.constant(model, t, TensorType::INT8, bytes, params)
     }
 
     fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32]) -> usize {
