@@ -436,26 +436,34 @@ fn gemm_packed_impl<const FMA: bool>(
             let pb = &panel_bias[p];
             let mut r = r0;
             while r < r1 {
-                let rows = if r + MR <= r1 { MR } else { 1 };
+                let rows = (r1 - r).min(MR);
                 let (xr, or) = (&x[r * k..], &mut out[r * n + c0..]);
                 #[cfg(target_arch = "x86_64")]
                 if FMA {
+                    let b = &(clamp.lo, clamp.hi);
                     // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; gemm_packed
                     // checked that x holds m·k values and out m·n, and a panel holds k·NR.
                     unsafe {
-                        if rows == MR {
-                            super::avx::gemm_micro::<MR>(xr, k, k, wp, pb, &(clamp.lo, clamp.hi), or, n, cols);
-                        } else {
-                            super::avx::gemm_micro::<1>(xr, k, k, wp, pb, &(clamp.lo, clamp.hi), or, n, cols);
+                        use super::avx::gemm_micro as g;
+                        match rows {
+                            6 => g::<6>(xr, k, k, wp, pb, b, or, n, cols),
+                            5 => g::<5>(xr, k, k, wp, pb, b, or, n, cols),
+                            4 => g::<4>(xr, k, k, wp, pb, b, or, n, cols),
+                            3 => g::<3>(xr, k, k, wp, pb, b, or, n, cols),
+                            2 => g::<2>(xr, k, k, wp, pb, b, or, n, cols),
+                            _ => g::<1>(xr, k, k, wp, pb, b, or, n, cols),
                         }
                     }
                     r += rows;
                     continue;
                 }
-                if rows == MR {
-                    micro::<MR, FMA>(xr, k, k, wp, pb, clamp, or, n, cols);
-                } else {
-                    micro::<1, FMA>(xr, k, k, wp, pb, clamp, or, n, cols);
+                match rows {
+                    MR => micro::<MR, FMA>(xr, k, k, wp, pb, clamp, or, n, cols),
+                    _ => {
+                        for i in 0..rows {
+                            micro::<1, FMA>(&xr[i * k..], k, k, wp, pb, clamp, &mut or[i * n..], n, cols);
+                        }
+                    }
                 }
                 r += rows;
             }
