@@ -86,9 +86,10 @@ pub fn calibrate(
                 sample.inputs.iter().map(|(shape, v)| Value { shape: shape.clone(), values: v.clone() }).collect();
             let mut local: Ranges = vec![None; n];
             interp
-                .run_observed(inputs, &mut |t, value| {
+                .run_ranged(inputs, &mut |t, value, tracked| {
                     if let Values::F32(v) = &value.values {
-                        if let Some(range) = min_max(v) {
+                        // Kernels that tracked the range as they stored it save a pass.
+                        if let Some(range) = tracked.or_else(|| min_max(v)) {
                             merge_one(&mut local[t], range);
                         }
                     }

@@ -10,7 +10,8 @@ unsafe fn clamp(v: __m256, lo: __m256, hi: __m256) -> __m256 {
     _mm256_min_ps(hi, _mm256_max_ps(lo, v))
 }
 
-/// `out[r·n + j] = clamp(bias[j] + Σ_kk x[r·xs + kk] · w[kk·16 + j])` for `r < R`, `j < cols`.
+/// `out[r·n + j] = clamp(bias[j] + Σ_kk x[r·xs + kk] · w[kk·16 + j])` for `r < R`, `j < cols`;
+/// `range` (lane-wise minima, then maxima) takes in every value stored, NaN ignored.
 ///
 /// # Safety
 /// AVX2 and FMA are available; `cols ≤ 16`; `x` holds at least `(R-1)·xs + k` values, `w` at
@@ -27,6 +28,7 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     out: &mut [f32],
     n: usize,
     cols: usize,
+    range: &mut [[f32; 8]; 2],
 ) {
     debug_assert!(cols <= 16 && x.len() >= (R - 1) * xs + k && w.len() >= 16 * k);
     debug_assert!(out.len() >= (R - 1) * n + cols);
@@ -47,6 +49,7 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     // Read from memory only now: two scalar arguments would pin two registers through the loop.
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
     let (b0, b1) = (_mm256_loadu_ps(bias.as_ptr()), _mm256_loadu_ps(bias.as_ptr().add(8)));
+    let (mut lo, mut hi) = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     for r in 0..R {
         let v0 = clamp(_mm256_add_ps(c0[r], b0), vlo, vhi);
         let v1 = clamp(_mm256_add_ps(c1[r], b1), vlo, vhi);
@@ -54,13 +57,26 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
         if cols == 16 {
             _mm256_storeu_ps(o, v0);
             _mm256_storeu_ps(o.add(8), v1);
+            (lo, hi) = track(track((lo, hi), v0), v1);
         } else {
             let mut tmp = [0f32; 16];
             _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
             _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
             std::ptr::copy_nonoverlapping(tmp.as_ptr(), o, cols);
+            for &v in &tmp[..cols] {
+                (lo, hi) = track((lo, hi), _mm256_set1_ps(v));
+            }
         }
     }
+    _mm256_storeu_ps(range[0].as_mut_ptr(), lo);
+    _mm256_storeu_ps(range[1].as_mut_ptr(), hi);
+}
+
+/// Widens lane-wise (min, max) by `v`; a NaN lane of `v` leaves them unchanged (vminps returns
+/// its second operand when either is NaN).
+#[inline(always)]
+unsafe fn track((lo, hi): (__m256, __m256), v: __m256) -> (__m256, __m256) {
+    (_mm256_min_ps(v, lo), _mm256_max_ps(v, hi))
 }
 
 /// One output pixel of a depthwise convolution with multiplier 1:
@@ -136,6 +152,7 @@ pub(super) unsafe fn depthwise_pixel(
 /// input size, kernel, strides and dilations as TFLite computes them (every tap that
 /// `conv::out_and_pad` allows lands inside the input once clipped).
 #[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn depthwise16(
     g: &super::conv::DwGeom,
     c16: usize,
@@ -144,12 +161,14 @@ pub(super) unsafe fn depthwise16(
     bias: Option<&[f32]>,
     bounds: &(f32, f32),
     out: &mut [f32],
+    range: &mut [[f32; 8]; 2],
 ) {
     let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
     debug_assert!(c16 % 16 == 0 && c16 <= c);
     debug_assert!(x.len() >= n * h * wd * c && w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
     let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
+    let mut seen = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     // Output columns whose whole window lies inside the input row.
     let first_in = pad_w.div_ceil(sw);
     let last_in = if wd + pad_w < (kw - 1) * dw + 1 { 0 } else { (wd + pad_w - (kw - 1) * dw - 1) / sw + 1 };
@@ -195,8 +214,11 @@ pub(super) unsafe fn depthwise16(
                         }
                         for (p, a) in acc.iter().enumerate() {
                             let o = orow.add((ox + p) * c);
-                            _mm256_storeu_ps(o, clamp(_mm256_add_ps(a[0], b0), vlo, vhi));
-                            _mm256_storeu_ps(o.add(8), clamp(_mm256_add_ps(a[1], b1), vlo, vhi));
+                            let v0 = clamp(_mm256_add_ps(a[0], b0), vlo, vhi);
+                            let v1 = clamp(_mm256_add_ps(a[1], b1), vlo, vhi);
+                            _mm256_storeu_ps(o, v0);
+                            _mm256_storeu_ps(o.add(8), v1);
+                            seen = track(track(seen, v0), v1);
                         }
                         ox += 4;
                     } else {
@@ -212,12 +234,17 @@ pub(super) unsafe fn depthwise16(
                             }
                         }
                         let o = orow.add(ox * c);
-                        _mm256_storeu_ps(o, clamp(_mm256_add_ps(a[0], b0), vlo, vhi));
-                        _mm256_storeu_ps(o.add(8), clamp(_mm256_add_ps(a[1], b1), vlo, vhi));
+                        let v0 = clamp(_mm256_add_ps(a[0], b0), vlo, vhi);
+                        let v1 = clamp(_mm256_add_ps(a[1], b1), vlo, vhi);
+                        _mm256_storeu_ps(o, v0);
+                        _mm256_storeu_ps(o.add(8), v1);
+                        seen = track(track(seen, v0), v1);
                         ox += 1;
                     }
                 }
             }
         }
     }
+    _mm256_storeu_ps(range[0].as_mut_ptr(), seen.0);
+    _mm256_storeu_ps(range[1].as_mut_ptr(), seen.1);
 }

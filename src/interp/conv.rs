@@ -126,14 +126,15 @@ pub(crate) struct ConvParams {
     pub act: ActivationFunctionType,
 }
 
-/// CONV_2D: input NHWC, filter OHWI, optional bias; im2col + sgemm.
+/// CONV_2D: input NHWC, filter OHWI, optional bias; im2col + GEMM. Also returns the output's
+/// (min, max) when the SIMD kernel tracked it as it stored (NaN ignored), else None.
 pub(crate) fn conv2d(
     x: &Value,
     w: &Value,
     bias: Option<&Value>,
     p: &ConvParams,
     packed: Option<&PackedW>,
-) -> KResult<Value> {
+) -> KResult<(Value, Option<(f32, f32)>)> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [oc, kh, kw, ic] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
@@ -158,8 +159,9 @@ pub(crate) fn conv2d(
         (out, if has_bias { 1.0 } else { 0.0 })
     };
     let bias_v = bias_slice(bias, oc)?;
-    let mm = |rows: usize, a: &[f32], out: &mut [f32]| match (packed, fused) {
-        (Some(pw), Some(clamp)) => gemm_packed(rows, a, pw, bias_v, clamp, out),
+    let mut seen = None;
+    let mut mm = |rows: usize, a: &[f32], out: &mut [f32]| match (packed, fused) {
+        (Some(pw), Some(clamp)) => gemm_packed(rows, a, pw, bias_v, clamp, out, &mut seen),
         // B = filterᵀ: element (kk, o) is w[o * k + kk].
         _ => gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, out),
     };
@@ -208,10 +210,9 @@ pub(crate) fn conv2d(
             r0 = r1;
         }
     }
-    if fused.is_none() {
-        activate(&mut out, p.act)?;
-    }
-    Ok(Value::f32(vec![n, oh, ow, oc], out))
+    let range =
+        if fused.is_some() { seen.as_ref().and_then(seen_range) } else { activate(&mut out, p.act).map(|_| None)? };
+    Ok((Value::f32(vec![n, oh, ow, oc], out), range))
 }
 
 /// Runs `$f::<true>(args)` compiled for AVX2+FMA when the CPU has them, else `$f::<false>(args)`.
@@ -355,6 +356,18 @@ fn bias_slice(bias: Option<&Value>, n: usize) -> KResult<Option<&[f32]>> {
     Ok(Some(bv))
 }
 
+/// Lane-wise running minima (row 0) and maxima (row 1) of the values a SIMD kernel stores.
+pub(crate) type Seen = [[f32; 8]; 2];
+
+pub(crate) const SEEN_NONE: Seen = [[f32::INFINITY; 8], [f32::NEG_INFINITY; 8]];
+
+/// The (min, max) of what `seen` took in, or None if every value was NaN (or there were none).
+fn seen_range(seen: &Seen) -> Option<(f32, f32)> {
+    let lo = seen[0].iter().copied().fold(f32::INFINITY, f32::min);
+    let hi = seen[1].iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    (lo <= hi).then_some((lo, hi))
+}
+
 /// `out[r, c] = clamp(bias[c] + Σ_kk x[r, kk] · panel[kk, c])` for MRR rows (stride `xs` in x,
 /// `n` in out) and the first `cols` columns of one panel. `bias` is the panel's NR values
 /// (zero beyond `cols`). Every output element is written, none is read.
@@ -414,6 +427,7 @@ fn gemm_packed_impl<const FMA: bool>(
     bias: Option<&[f32]>,
     clamp: Clamp,
     out: &mut [f32],
+    seen: &mut Option<Seen>,
 ) {
     let (n, k) = (pw.n, pw.k);
     let panel_bias: Vec<[f32; NR]> = (0..n.div_ceil(NR))
@@ -441,17 +455,18 @@ fn gemm_packed_impl<const FMA: bool>(
                 #[cfg(target_arch = "x86_64")]
                 if FMA {
                     let b = &(clamp.lo, clamp.hi);
+                    let s = seen.get_or_insert(SEEN_NONE);
                     // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; gemm_packed
                     // checked that x holds m·k values and out m·n, and a panel holds k·NR.
                     unsafe {
                         use super::avx::gemm_micro as g;
                         match rows {
-                            6 => g::<6>(xr, k, k, wp, pb, b, or, n, cols),
-                            5 => g::<5>(xr, k, k, wp, pb, b, or, n, cols),
-                            4 => g::<4>(xr, k, k, wp, pb, b, or, n, cols),
-                            3 => g::<3>(xr, k, k, wp, pb, b, or, n, cols),
-                            2 => g::<2>(xr, k, k, wp, pb, b, or, n, cols),
-                            _ => g::<1>(xr, k, k, wp, pb, b, or, n, cols),
+                            6 => g::<6>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            5 => g::<5>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            4 => g::<4>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            3 => g::<3>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            2 => g::<2>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            _ => g::<1>(xr, k, k, wp, pb, b, or, n, cols, s),
                         }
                     }
                     r += rows;
@@ -473,7 +488,16 @@ fn gemm_packed_impl<const FMA: bool>(
 }
 
 /// `out[m×n] = clamp(bias + x[m×k] · wᵀ)` with pre-packed weights; x and out are row-major.
-fn gemm_packed(m: usize, x: &[f32], pw: &PackedW, bias: Option<&[f32]>, clamp: Clamp, out: &mut [f32]) -> KResult<()> {
+/// The SIMD kernel also widens `seen` (set to Some on first use) by every value it stores.
+fn gemm_packed(
+    m: usize,
+    x: &[f32],
+    pw: &PackedW,
+    bias: Option<&[f32]>,
+    clamp: Clamp,
+    out: &mut [f32],
+    seen: &mut Option<Seen>,
+) -> KResult<()> {
     if x.len() < m * pw.k || out.len() < m * pw.n || bias.is_some_and(|b| b.len() != pw.n) {
         return Err("matrix operand smaller than its shape".into());
     }
@@ -483,7 +507,8 @@ fn gemm_packed(m: usize, x: &[f32], pw: &PackedW, bias: Option<&[f32]>, clamp: C
         pw: &PackedW,
         bias: Option<&[f32]>,
         clamp: Clamp,
-        out: &mut [f32]
+        out: &mut [f32],
+        seen: &mut Option<Seen>
     ));
     Ok(())
 }
@@ -511,7 +536,14 @@ pub(super) struct DwGeom {
 }
 
 #[inline(always)]
-fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Option<&[f32]>, out: &mut [f32]) {
+fn depthwise_impl<const FMA: bool>(
+    g: &DwGeom,
+    xv: &[f32],
+    wv: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    seen: &mut Option<Seen>,
+) {
     let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp } = *g;
     // With AVX2, whole blocks of 16 channels go through the blocked kernel; the per-pixel
     // loop below does the rest.
@@ -522,10 +554,13 @@ fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Opt
         done = c / 16 * 16;
         // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; depthwise()
         // checked every length against this geometry.
-        unsafe { super::avx::depthwise16(g, done, xv, wv, bias, &(clamp.lo, clamp.hi), out) };
+        let s = seen.insert(SEEN_NONE);
+        unsafe { super::avx::depthwise16(g, done, xv, wv, bias, &(clamp.lo, clamp.hi), out, s) };
         if done == c {
             return;
         }
+        // The per-pixel loop below does not track the range.
+        *seen = None;
     }
     // (input offset, filter offset) of each tap of the whole window, relative to the window's
     // top-left input pixel: used as they are for pixels whose window lies inside the input.
@@ -597,8 +632,15 @@ fn depthwise_impl<const FMA: bool>(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Opt
 }
 
 /// DEPTHWISE_CONV_2D: input NHWC, filter [1, KH, KW, C·multiplier]; a direct kernel that adds
-/// the bias and clamps as it stores.
-pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvParams, mult: i32) -> KResult<Value> {
+/// the bias and clamps as it stores. Also returns the output's (min, max) when the SIMD kernel
+/// tracked it (NaN ignored), else None.
+pub(crate) fn depthwise(
+    x: &Value,
+    w: &Value,
+    bias: Option<&Value>,
+    p: &ConvParams,
+    mult: i32,
+) -> KResult<(Value, Option<(f32, f32)>)> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [one, kh, kw, oc] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
@@ -618,12 +660,19 @@ pub(crate) fn depthwise(x: &Value, w: &Value, bias: Option<&Value>, p: &ConvPara
     let mut out = vec![0f32; super::shape::checked_numel(&[n, oh, ow, oc])?];
     let clamp = fused.unwrap_or(Clamp::NONE);
     let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
-    let (g, out_s) = (&g, &mut out[..]);
-    simd_dispatch!(depthwise_impl(g: &DwGeom, xv: &[f32], wv: &[f32], bias: Option<&[f32]>, out_s: &mut [f32]));
-    if fused.is_none() {
-        activate(&mut out, p.act)?;
-    }
-    Ok(Value::f32(vec![n, oh, ow, oc], out))
+    let (g, out_s, mut seen) = (&g, &mut out[..], None);
+    let seen_r = &mut seen;
+    simd_dispatch!(depthwise_impl(
+        g: &DwGeom,
+        xv: &[f32],
+        wv: &[f32],
+        bias: Option<&[f32]>,
+        out_s: &mut [f32],
+        seen_r: &mut Option<Seen>
+    ));
+    let range =
+        if fused.is_some() { seen.as_ref().and_then(seen_range) } else { activate(&mut out, p.act).map(|_| None)? };
+    Ok((Value::f32(vec![n, oh, ow, oc], out), range))
 }
 
 /// FULLY_CONNECTED: weights [O, K]; the input is read as [numel / K, K].
@@ -921,6 +970,14 @@ mod tests {
         (vec![n, oh, ow, oc], out)
     }
 
+    /// A tracked range must be the min and max of the values (up to the kernels' rounding).
+    fn check_range(range: Option<(f32, f32)>, values: &[f32], what: &str) {
+        let Some((lo, hi)) = range else { return };
+        let want_lo = values.iter().copied().fold(f32::INFINITY, f32::min);
+        let want_hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        close(&[lo, hi], &[want_lo, want_hi], &format!("{what}: range"));
+    }
+
     fn close(got: &[f32], want: &[f32], what: &str) {
         assert_eq!(got.len(), want.len(), "{what}");
         for (i, (&g, &e)) in got.iter().zip(want).enumerate() {
@@ -973,7 +1030,8 @@ mod tests {
                     let xv = Value::f32(vec![n, h, wd, c], x.clone());
                     let wv = Value::f32(vec![1, kh, kw, oc], w.clone());
                     let bv = Value::f32(vec![oc], bias.clone());
-                    let got = depthwise(&xv, &wv, with_bias.then_some(&bv), &p, mult as i32).unwrap();
+                    let (got, range) = depthwise(&xv, &wv, with_bias.then_some(&bv), &p, mult as i32).unwrap();
+                    check_range(range, &want, &what);
                     assert_eq!(got.shape, shape, "{what}");
                     close(got.as_f32().unwrap(), &want, &what);
                     // The portable kernel too, whatever this CPU has.
@@ -984,7 +1042,7 @@ mod tests {
                     let clamp = Clamp::of(p.act).unwrap_or(Clamp::NONE);
                     let g = DwGeom { n, h, wd, c, kh, kw, oc, mm: mult, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
                     let mut out = vec![0f32; n * oh * ow * oc];
-                    depthwise_impl::<false>(&g, &x, &w, b, &mut out);
+                    depthwise_impl::<false>(&g, &x, &w, b, &mut out, &mut None);
                     if Clamp::of(p.act).is_none() {
                         activate(&mut out, p.act).unwrap();
                     }
@@ -1008,7 +1066,8 @@ mod tests {
                 let bv = Value::f32(vec![oc], bias.clone());
                 let packed = PackedW::new(&w, oc, kh * kw * c);
                 for pw in [None, packed.as_ref()] {
-                    let got = conv2d(&xv, &wv, Some(&bv), &p, pw).unwrap();
+                    let (got, range) = conv2d(&xv, &wv, Some(&bv), &p, pw).unwrap();
+                    check_range(range, &want, &what);
                     assert_eq!(got.shape, shape, "{what}");
                     close(got.as_f32().unwrap(), &want, &format!("{what} packed {}", pw.is_some()));
                 }
@@ -1025,9 +1084,11 @@ mod tests {
             let pw = PackedW::new(&w, n, k).unwrap();
             for clamp in [Clamp::NONE, Clamp::of(ActivationFunctionType::RELU6).unwrap()] {
                 let mut out = vec![f32::NAN; m * n];
-                gemm_packed_impl::<false>(m, &x, &pw, Some(&bias), clamp, &mut out);
+                gemm_packed_impl::<false>(m, &x, &pw, Some(&bias), clamp, &mut out, &mut None);
                 let mut fast = vec![f32::NAN; m * n];
-                gemm_packed(m, &x, &pw, Some(&bias), clamp, &mut fast).unwrap();
+                let mut seen = None;
+                gemm_packed(m, &x, &pw, Some(&bias), clamp, &mut fast, &mut seen).unwrap();
+                check_range(seen.as_ref().and_then(seen_range), &fast, &format!("m {m} k {k} n {n}"));
                 for r in 0..m {
                     for j in 0..n {
                         let dot: f64 = (0..k).map(|i| f64::from(x[r * k + i]) * f64::from(w[j * k + i])).sum();

@@ -14,6 +14,8 @@ pub(crate) struct Ctx<'a> {
     pub code: B,
     /// The CONV_2D filter, pre-packed.
     pub packed: Option<&'a conv::PackedW>,
+    /// Set by kernels that track their first output's (min, max) as they store it.
+    pub range: std::cell::Cell<Option<(f32, f32)>>,
 }
 
 /// The op's options of variant `$v`, or the defaults when the file has none.
@@ -178,12 +180,16 @@ pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
         B::CONV_2D => {
             let o = opts!(ctx, Conv2DOptions);
             let p = conv_params!(o);
-            one(conv::conv2d(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, ctx.packed)?)
+            let (v, range) = conv::conv2d(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, ctx.packed)?;
+            ctx.range.set(range);
+            one(v)
         }
         B::DEPTHWISE_CONV_2D => {
             let o = opts!(ctx, DepthwiseConv2DOptions);
             let p = conv_params!(o);
-            one(conv::depthwise(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, o.depth_multiplier)?)
+            let (v, range) = conv::depthwise(inp(ins, 0)?, inp(ins, 1)?, opt_inp(ins, 2), &p, o.depth_multiplier)?;
+            ctx.range.set(range);
+            one(v)
         }
         B::FULLY_CONNECTED => {
             let o = opts!(ctx, FullyConnectedOptions);

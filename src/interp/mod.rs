@@ -14,9 +14,9 @@ mod kernels;
 pub(crate) mod shape;
 mod value;
 
-use rayon::prelude::*;
 use crate::ir::{Model, Subgraph, Tensor};
 use crate::schema::{BuiltinOperator, TensorType};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 pub use value::{Value, Values};
@@ -75,6 +75,9 @@ struct Step {
     /// CONV_2D filters, packed once for the GEMM microkernel.
     packed: Option<conv::PackedW>,
 }
+
+/// A tensor's (min, max).
+pub type Range = (f32, f32);
 
 /// A prepared subgraph. Holds only shared data, so it is `Send + Sync`.
 pub struct Interpreter<'m> {
@@ -382,6 +385,17 @@ impl<'m> Interpreter<'m> {
         inputs: Vec<Value>,
         observe: &mut dyn FnMut(usize, &Value),
     ) -> Result<Vec<Value>, InterpError> {
+        self.run_ranged(inputs, &mut |t, v, _| observe(t, v))
+    }
+
+    /// Like [`run_observed`](Self::run_observed), and also passes the value's (min, max), NaN
+    /// ignored, when the kernel tracked it as it stored the value (None otherwise; then the
+    /// observer computes it if it needs it).
+    pub fn run_ranged(
+        &self,
+        inputs: Vec<Value>,
+        observe: &mut dyn FnMut(usize, &Value, Option<Range>),
+    ) -> Result<Vec<Value>, InterpError> {
         let sg = self.sg;
         if inputs.len() != sg.inputs.len() {
             return Err(InterpError::InputCount { expected: sg.inputs.len(), got: inputs.len() });
@@ -390,17 +404,17 @@ impl<'m> Interpreter<'m> {
         for (k, v) in inputs.into_iter().enumerate() {
             let ti = sg.inputs[k] as usize;
             check_input(k, &sg.tensors[ti], &v)?;
-            observe(ti, &v);
+            observe(ti, &v, None);
             slots[ti] = Some(v);
         }
         for &t in &self.folded {
             if let Some(v) = &self.consts[t] {
-                observe(t, v);
+                observe(t, v, None);
             }
         }
         for step in &self.steps {
             let op = &sg.operators[step.index];
-            let outs = {
+            let (outs, range) = {
                 let ins: Vec<Option<&Value>> = op
                     .inputs
                     .iter()
@@ -413,12 +427,19 @@ impl<'m> Interpreter<'m> {
                         }
                     })
                     .collect();
-                let ctx = kernels::Ctx { op, tensors: &sg.tensors, code: step.op, packed: step.packed.as_ref() };
-                kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
+                let ctx = kernels::Ctx {
+                    op,
+                    tensors: &sg.tensors,
+                    code: step.op,
+                    packed: step.packed.as_ref(),
+                    range: std::cell::Cell::new(None),
+                };
+                let outs = kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
                     op: op_name(self.model, sg, step.index),
                     index: step.index,
                     msg,
-                })?
+                })?;
+                (outs, ctx.range.get())
             };
             if outs.len() != op.outputs.len() {
                 return Err(InterpError::Kernel {
@@ -427,8 +448,8 @@ impl<'m> Interpreter<'m> {
                     msg: format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len()),
                 });
             }
-            for (v, &t) in outs.into_iter().zip(&op.outputs) {
-                observe(t as usize, &v);
+            for (i, (v, &t)) in outs.into_iter().zip(&op.outputs).enumerate() {
+                observe(t as usize, &v, if i == 0 { range } else { None });
                 slots[t as usize] = Some(v);
             }
             for &t in &step.frees {
