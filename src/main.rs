@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use tflq::calibrate::data::{load_samples, ImageOptions};
+use tflq::calibrate::data::{open_samples, ImageOptions};
 use tflq::graphdef::ImportOptions;
 use tflq::quantize::full_integer::{Activations, IntegerOptions, IoType};
 use tflq::quantize::{quantize_calibrated, quantize_weights, Report, WeightMode, WeightOptions};
@@ -194,7 +194,7 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
     }
     let specs = tflq::calibrate::input_specs(model)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
-    let samples = load_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
+    let samples = open_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
     let opts = IntegerOptions {
         activations: if args.quantize == Mode::Int8 { Activations::Int8 } else { Activations::Int16 },
         input_type: io_type(args.input_type),

@@ -92,6 +92,84 @@ pub struct Sample {
     pub inputs: Vec<(Vec<usize>, SampleValues)>,
 }
 
+/// The bytes an array lies in: a mapped file, or a member inflated from a `.npz`.
+enum Src {
+    Map(memmap2::Mmap),
+    Owned(Vec<u8>),
+}
+
+impl std::ops::Deref for Src {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        match self {
+            Src::Map(m) => m,
+            Src::Owned(v) => v,
+        }
+    }
+}
+
+/// One input of one sample, checked but perhaps not decoded yet.
+enum Pending {
+    Ready(SampleValues),
+    /// `count` float32 or float64 elements at byte `start` of `src`, becoming float32 values.
+    Floats {
+        src: std::sync::Arc<Src>,
+        start: usize,
+        count: usize,
+        dtype: npy::DType,
+    },
+}
+
+impl Pending {
+    fn decode(&self) -> SampleValues {
+        match self {
+            Pending::Ready(v) => v.clone(),
+            Pending::Floats { src, start, count, dtype } => {
+                let size = dtype.size();
+                let bytes = &src[*start..*start + count * size];
+                let data = NpyView { dtype: *dtype, shape: vec![*count], body: bytes }.decode(0, *count);
+                match data {
+                    NpyData::F32(v) => SampleValues::F32(v),
+                    NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
+                    _ => unreachable!("only float arrays are left pending"),
+                }
+            }
+        }
+    }
+}
+
+/// Calibration data checked against the model's inputs (shapes, types, counts, archive CRCs),
+/// whose float arrays are decoded one sample at a time when the calibrator asks for it: no
+/// copy of the whole file is made, and each sample's values are fresh in cache when used.
+pub struct SampleSet {
+    samples: Vec<Vec<(Vec<usize>, Pending)>>,
+}
+
+impl SampleSet {
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    /// Sample `i` (panics if `i >= len()`).
+    pub fn get(&self, i: usize) -> Sample {
+        Sample { inputs: self.samples[i].iter().map(|(shape, p)| (shape.clone(), p.decode())).collect() }
+    }
+}
+
+impl From<Vec<Sample>> for SampleSet {
+    fn from(samples: Vec<Sample>) -> SampleSet {
+        let samples = samples
+            .into_iter()
+            .map(|s| s.inputs.into_iter().map(|(shape, v)| (shape, Pending::Ready(v))).collect())
+            .collect();
+        SampleSet { samples }
+    }
+}
+
 /// Normalization for image folders: each channel becomes `(x/255 - mean[c]) / std[c]`.
 /// A missing `mean` is 0 and a missing `std` is 1; a one-element list applies to every channel.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -175,6 +253,18 @@ pub fn load_samples(
     max_samples: Option<usize>,
     image: &ImageOptions,
 ) -> Result<Vec<Sample>, DataError> {
+    let set = open_samples(paths, inputs, max_samples, image)?;
+    Ok((0..set.len()).map(|i| set.get(i)).collect())
+}
+
+/// Like [`load_samples`], with every check done now but float arrays decoded only as each
+/// sample is taken from the set.
+pub fn open_samples(
+    paths: &[PathBuf],
+    inputs: &[InputSpec],
+    max_samples: Option<usize>,
+    image: &ImageOptions,
+) -> Result<SampleSet, DataError> {
     let mut kinds = Vec::with_capacity(paths.len());
     for path in paths {
         kinds.push((path, kind_of(path)?));
@@ -203,9 +293,8 @@ pub fn load_samples(
         }
         let mut columns = Vec::with_capacity(inputs.len());
         for ((path, _), spec) in kinds.iter().zip(inputs) {
-            let map = map(path)?;
-            let arr = npy::view(&map).map_err(|e| npy_error(path, e))?;
-            columns.push(split_samples(&arr, spec, &path.display().to_string(), max_samples)?);
+            let src = std::sync::Arc::new(Src::Map(map(path)?));
+            columns.push(split_samples(&src, 0..src.len(), spec, path, &path.display().to_string(), max_samples)?);
         }
         zip_columns(columns, inputs)?
     } else {
@@ -227,7 +316,7 @@ pub fn load_samples(
     if samples.is_empty() {
         return Err(DataError::NoSamples { what: what() });
     }
-    Ok(samples)
+    Ok(SampleSet { samples })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -297,10 +386,12 @@ fn normalize_name(name: &str) -> &str {
     name.strip_suffix(":0").unwrap_or(name)
 }
 
-fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec<Sample>, DataError> {
+type PendingSample = Vec<(Vec<usize>, Pending)>;
+
+fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec<PendingSample>, DataError> {
     let malformed = |reason: String| DataError::MalformedNpz { path: path.to_path_buf(), reason };
-    let map = map(path)?;
-    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&map[..])).map_err(|e| malformed(e.to_string()))?;
+    let file = std::sync::Arc::new(Src::Map(map(path)?));
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&file[..])).map_err(|e| malformed(e.to_string()))?;
     let mut members: Vec<(String, String)> = archive
         .file_names()
         .filter_map(|m| m.strip_suffix(".npy").map(|key| (key.to_string(), m.to_string())))
@@ -321,21 +412,22 @@ fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec
                 found: keys,
             });
         };
-        let bytes = member_bytes(&map, &mut archive, member).map_err(|e| malformed(format!("{member}: {e}")))?;
-        let arr = npy::view(&bytes).map_err(|e| npy_error(&path.join(member), e))?;
+        let (src, range) =
+            member_bytes(&file, &mut archive, member).map_err(|e| malformed(format!("{member}: {e}")))?;
         let source_name = format!("{} (array \"{key}\")", path.display());
-        columns.push(split_samples(&arr, spec, &source_name, max)?);
+        columns.push(split_samples(&src, range, spec, &path.join(member), &source_name, max)?);
     }
     zip_columns(columns, inputs)
 }
 
-/// The bytes of one archive member: a view of the map for a stored (uncompressed) member, as
-/// `np.savez` writes them, after checking its CRC; else the inflated bytes.
-fn member_bytes<'a>(
-    map: &'a [u8],
+/// Where one archive member's bytes are: a range of the mapped file for a stored (uncompressed)
+/// member, as `np.savez` writes them, after checking its CRC; else the inflated bytes.
+fn member_bytes(
+    file: &std::sync::Arc<Src>,
     archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
     member: &str,
-) -> Result<std::borrow::Cow<'a, [u8]>, String> {
+) -> Result<(std::sync::Arc<Src>, std::ops::Range<usize>), String> {
+    let map: &[u8] = file;
     let mut entry = archive.by_name(member).map_err(|e| e.to_string())?;
     if entry.compression() == zip::CompressionMethod::Stored && !entry.encrypted() {
         let range = usize::try_from(entry.data_start())
@@ -344,26 +436,37 @@ fn member_bytes<'a>(
             .and_then(|(start, len)| Some(start..start.checked_add(len)?))
             .filter(|r| r.end <= map.len())
             .ok_or("member data lies outside the file")?;
-        let bytes = &map[range];
-        if crc32fast::hash(bytes) != entry.crc32() {
+        if crc32fast::hash(&map[range.clone()]) != entry.crc32() {
             return Err("CRC mismatch: the archive is corrupt".into());
         }
-        return Ok(std::borrow::Cow::Borrowed(bytes));
+        return Ok((file.clone(), range));
     }
     let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(map.len().saturating_mul(1024)));
     entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
-    Ok(std::borrow::Cow::Owned(bytes))
+    let len = bytes.len();
+    Ok((std::sync::Arc::new(Src::Owned(bytes)), 0..len))
 }
 
 /// The samples of one input, from one array.
 struct Column {
     name: String,
     total: usize,
-    samples: Vec<SampleValues>,
+    samples: Vec<Pending>,
 }
 
-/// Checks `arr` against `spec` and cuts it into per-sample values (at most `max`).
-fn split_samples(arr: &NpyView, spec: &InputSpec, source_name: &str, max: Option<usize>) -> Result<Column, DataError> {
+/// Checks the `.npy` in `src[range]` (`path` names it in errors) against `spec` and cuts it into
+/// per-sample values (at most `max`): float arrays for float inputs stay pending, anything
+/// else is cast now, element by element, so that a bad value is reported before calibrating.
+fn split_samples(
+    src: &std::sync::Arc<Src>,
+    range: std::ops::Range<usize>,
+    spec: &InputSpec,
+    path: &Path,
+    source_name: &str,
+    max: Option<usize>,
+) -> Result<Column, DataError> {
+    let whole = &src[range.clone()];
+    let arr = npy::view(whole).map_err(|e| npy_error(path, e))?;
     let model = &spec.shape;
     let batch_one = model.first() == Some(&1);
     let matches = |sample: &[usize]| sample == model.as_slice() || (batch_one && sample == &model[1..]);
@@ -384,7 +487,15 @@ fn split_samples(arr: &NpyView, spec: &InputSpec, source_name: &str, max: Option
     let total = arr.shape[0];
     let per = npy::element_count(&arr.shape[1..]).unwrap_or(0);
     let take = max.map_or(total, |m| m.min(total));
-    // Decoded and cast sample by sample, in parallel; the first failing sample's error wins.
+    if spec.dtype == SampleType::F32 && matches!(arr.dtype, npy::DType::F32 | npy::DType::F64) {
+        let body = range.start + (arr.body.as_ptr() as usize - whole.as_ptr() as usize);
+        let size = arr.dtype.size();
+        let samples = (0..take)
+            .map(|i| Pending::Floats { src: src.clone(), start: body + i * per * size, count: per, dtype: arr.dtype })
+            .collect();
+        return Ok(Column { name: spec.name.clone(), total, samples });
+    }
+    // Cast sample by sample, in parallel; the first failing sample's error wins.
     let samples: Vec<Result<SampleValues, DataError>> = (0..take)
         .into_par_iter()
         .map(|i| {
@@ -394,12 +505,12 @@ fn split_samples(arr: &NpyView, spec: &InputSpec, source_name: &str, max: Option
             cast(arr.decode(i * per, per), i * per, spec, source_name)
         })
         .collect();
-    let samples = samples.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let samples = samples.into_iter().map(|r| r.map(Pending::Ready)).collect::<Result<Vec<_>, _>>()?;
     Ok(Column { name: spec.name.clone(), total, samples })
 }
 
 /// Transposes per-input columns into samples, checking that every input has as many samples.
-fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Sample>, DataError> {
+fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<PendingSample>, DataError> {
     if let Some(first) = columns.first() {
         if columns.iter().any(|c| c.total != first.total) {
             return Err(DataError::SampleCountMismatch {
@@ -412,7 +523,7 @@ fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Sample>
     let mut samples = Vec::with_capacity(count);
     for _ in 0..count {
         let inputs = iters.iter_mut().zip(inputs).filter_map(|(it, spec)| it.next().map(|v| (spec.shape.clone(), v)));
-        samples.push(Sample { inputs: inputs.collect() });
+        samples.push(inputs.collect());
     }
     Ok(samples)
 }
@@ -480,7 +591,7 @@ fn load_folder(
     inputs: &[InputSpec],
     max: Option<usize>,
     options: &ImageOptions,
-) -> Result<Vec<Sample>, DataError> {
+) -> Result<Vec<PendingSample>, DataError> {
     if inputs.len() != 1 {
         return Err(DataError::InputCount {
             given: format!("image folder {}", path.display()),
@@ -530,7 +641,7 @@ fn load_folder(
         .iter()
         .map(|file| {
             let values = load_image(file, height, width, channels, &mean, &std)?;
-            Ok(Sample { inputs: vec![(spec.shape.clone(), SampleValues::F32(values))] })
+            Ok(vec![(spec.shape.clone(), Pending::Ready(SampleValues::F32(values)))])
         })
         .collect()
 }

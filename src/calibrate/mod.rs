@@ -8,7 +8,7 @@ pub mod npy;
 use crate::interp::{InterpError, Interpreter, Value, Values};
 use crate::ir::Model;
 use crate::schema::TensorType;
-use data::{InputSpec, Sample, SampleType};
+use data::{InputSpec, SampleSet, SampleType};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -72,18 +72,17 @@ fn merge(into: &mut Ranges, from: &Ranges) {
 /// global range. `progress` is called with the number of samples done so far.
 pub fn calibrate(
     model: &Model,
-    samples: &[Sample],
+    samples: &SampleSet,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Ranges, CalibrateError> {
     let interp = Interpreter::new(model, 0)?;
     let n = model.subgraphs[0].tensors.len();
     let done = AtomicUsize::new(0);
-    let ranges = samples
-        .par_iter()
-        .enumerate()
-        .map(|(index, sample)| {
-            let inputs =
-                sample.inputs.iter().map(|(shape, v)| Value { shape: shape.clone(), values: v.clone() }).collect();
+    let ranges = (0..samples.len())
+        .into_par_iter()
+        .map(|index| {
+            // Decoded here, by the worker that runs it.
+            let inputs = samples.get(index).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
             let mut local: Ranges = vec![None; n];
             interp
                 .run_ranged(inputs, &mut |t, value, tracked| {

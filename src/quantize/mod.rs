@@ -129,7 +129,7 @@ fn set_metadata(model: &mut Model, name: &str, bytes: Vec<u8>) {
 /// rewrite the main subgraph to integers and recompute versions and metadata.
 pub fn quantize_calibrated(
     model: &mut Model,
-    samples: &[crate::calibrate::data::Sample],
+    samples: &crate::calibrate::data::SampleSet,
     opts: &full_integer::IntegerOptions,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report, QuantizeError> {
