@@ -127,11 +127,12 @@ enum BufferLayout {
 
 /// glibc hands large freed blocks back to the kernel (munmap, heap trimming). While the
 /// calibration threads run, each of those costs TLB-shootdown interrupts on the other cores:
-/// about 30% of the interpreter's time on a 2-vCPU VM. Freed memory stays in the heap instead,
-/// to be reused by the next tensor.
+/// about 30% of the interpreter's time on a 2-vCPU VM. For calibration, freed memory stays in
+/// the heap instead, to be reused by the next tensor (the other modes keep glibc's defaults,
+/// which give a lower peak RSS).
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
 fn keep_freed_memory() {
-    // SAFETY: mallopt only changes allocator parameters; it runs before any other thread exists.
+    // SAFETY: mallopt only changes allocator parameters (glibc serializes it with allocation).
     unsafe {
         // 32 MiB is glibc's largest allowed mmap threshold on 64-bit targets.
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
@@ -143,7 +144,6 @@ fn keep_freed_memory() {
 fn keep_freed_memory() {}
 
 fn main() -> ExitCode {
-    keep_freed_memory();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert(&args),
@@ -192,6 +192,7 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
     if args.calibration_data.is_empty() {
         bail!("--quantize {name} needs --calibration-data: a .npy, a .npz or a folder of images");
     }
+    keep_freed_memory();
     let specs = tflq::calibrate::input_specs(model)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
     let samples = open_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
