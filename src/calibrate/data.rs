@@ -436,7 +436,7 @@ fn member_bytes(
             .and_then(|(start, len)| Some(start..start.checked_add(len)?))
             .filter(|r| r.end <= map.len())
             .ok_or("member data lies outside the file")?;
-        if crc32fast::hash(&map[range.clone()]) != entry.crc32() {
+        if crc32(&map[range.clone()]) != entry.crc32() {
             return Err("CRC mismatch: the archive is corrupt".into());
         }
         return Ok((file.clone(), range));
@@ -445,6 +445,22 @@ fn member_bytes(
     entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
     let len = bytes.len();
     Ok((std::sync::Arc::new(Src::Owned(bytes)), 0..len))
+}
+
+/// CRC-32 of `bytes`, large inputs hashed in parallel halves and combined.
+fn crc32(bytes: &[u8]) -> u32 {
+    if bytes.len() < 1 << 20 {
+        return crc32fast::hash(bytes);
+    }
+    let (a, b) = bytes.split_at(bytes.len() / 2);
+    let hash = |part: &[u8]| {
+        let mut h = crc32fast::Hasher::new();
+        h.update(part);
+        h
+    };
+    let (mut ha, hb) = rayon::join(|| hash(a), || hash(b));
+    ha.combine(&hb);
+    ha.finalize()
 }
 
 /// The samples of one input, from one array.
@@ -764,5 +780,16 @@ mod tests {
     fn shape_list_display() {
         assert_eq!(ShapeList(vec![1, 32, 32, 3]).to_string(), "[1,32,32,3]");
         assert_eq!(ShapeList(vec![]).to_string(), "[]");
+    }
+}
+
+#[cfg(test)]
+mod crc_tests {
+    #[test]
+    fn parallel_crc_equals_the_plain_one() {
+        for len in [0usize, 5, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 7] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            assert_eq!(super::crc32(&bytes), crc32fast::hash(&bytes), "length {len}");
+        }
     }
 }

@@ -8,7 +8,7 @@
 //! before the first such consumer, so the operator order stays topological.
 
 use super::graph::{self, consumers, is_constant};
-use super::numerics::{f32_values, quantize_symmetric_int8, with_f32};
+use super::numerics::{f32_values, quantize_symmetric_int8_par, with_f32};
 use super::policy::{self, integer_rule, ConstantRole, IntegerRule, OutputParams};
 use super::report::{FloatOp, Quantized, RelaxedActivation, Report};
 use super::QuantizeError;
@@ -251,7 +251,7 @@ impl Rewriter<'_> {
         let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
         let (q, elements) = with_f32(model.buffers[tensor.buffer as usize].data.as_bytes(), |values| {
-            (quantize_symmetric_int8(values, &shape, axis), values.len())
+            (quantize_symmetric_int8_par(values, &shape, axis), values.len())
         });
         self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {

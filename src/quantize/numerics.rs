@@ -88,6 +88,25 @@ pub fn quantize_symmetric_int8(values: &[f32], shape: &[usize], axis: Option<usi
     quantize_impl(values, shape, axis)
 }
 
+/// [`quantize_symmetric_int8`] for callers that quantize one tensor at a time: channels along
+/// axis 0 are independent and contiguous, so a large tensor goes in parallel halves.
+pub fn quantize_symmetric_int8_par(values: &[f32], shape: &[usize], axis: Option<usize>) -> SymmetricInt8 {
+    if axis == Some(0) && values.len() >= 1 << 18 && shape.first().is_some_and(|&c| c >= 2) {
+        let half = shape[0] / 2;
+        let inner = values.len() / shape[0];
+        let (a, b) = values.split_at(half * inner);
+        let (mut sa, mut sb) = (shape.to_vec(), shape.to_vec());
+        sa[0] = half;
+        sb[0] = shape[0] - half;
+        let (mut qa, qb) =
+            rayon::join(|| quantize_symmetric_int8_par(a, &sa, axis), || quantize_symmetric_int8_par(b, &sb, axis));
+        qa.values.extend_from_slice(&qb.values);
+        qa.scales.extend_from_slice(&qb.scales);
+        return qa;
+    }
+    quantize_symmetric_int8(values, shape, axis)
+}
+
 /// The same code compiled for AVX2 (twice the vector width of the x86-64 baseline).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
@@ -173,6 +192,18 @@ pub fn i8_bytes(values: &[i8]) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_halves_give_the_same_result() {
+        for shape in [[1000usize, 300], [3, 100_000], [2, 1 << 17], [1, 1 << 19]] {
+            let n = shape[0] * shape[1];
+            let values: Vec<f32> = (0..n).map(|i| ((i * 7919 % 2003) as f32 - 1001.0) * 1e-3).collect();
+            let serial = quantize_symmetric_int8(&values, &shape, Some(0));
+            let parallel = quantize_symmetric_int8_par(&values, &shape, Some(0));
+            assert_eq!(serial.values, parallel.values, "{shape:?}");
+            assert_eq!(serial.scales, parallel.scales, "{shape:?}");
+        }
+    }
 
     #[test]
     fn per_channel_scales_follow_the_axis() {
