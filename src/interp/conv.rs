@@ -138,7 +138,6 @@ pub(crate) fn conv2d(
     let [n, h, wd, c] = dims4(x, "input")?;
     let [oc, kh, kw, ic] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
-    let wv = f32s(w, "filter")?;
     if ic != c {
         return Err(format!("filter has {ic} input channels, the input {c} (grouped convolution is not supported)"));
     }
@@ -152,6 +151,8 @@ pub(crate) fn conv2d(
     // With packed weights the GEMM adds the bias and clamps as it stores; otherwise out is
     // prefilled with the bias and the activation is a separate pass.
     let fused = packed.and(Clamp::of(p.act));
+    // The fused path reads only the packed filter (the interpreter may not decode it at all).
+    let wv = if fused.is_some() { &[][..] } else { f32s(w, "filter")? };
     let (mut out, beta) = if fused.is_some() {
         (vec![0f32; m * oc], 0.0)
     } else {

@@ -239,6 +239,7 @@ impl<'m> Interpreter<'m> {
 
         // Decode constants: tensors with data that are not subgraph inputs (in parallel; the
         // first failure in tensor order is reported).
+        let filter_only = packed_filters_only(sg, &codes, &inputs);
         let decoded: Vec<Option<Result<Value, InterpError>>> = sg
             .tensors
             .par_iter()
@@ -250,6 +251,11 @@ impl<'m> Interpreter<'m> {
                 let data = model.buffers.get(t.buffer as usize).map(|b| b.data.as_bytes()).unwrap_or(&[]);
                 if data.is_empty() {
                     return None;
+                }
+                if filter_only[i] && data.len() == 4 * t.shape().iter().map(|&d| d as usize).product::<usize>() {
+                    // Packed below straight from the file's bytes; the value keeps only its shape.
+                    let shape = t.shape().iter().map(|&d| d as usize).collect();
+                    return Some(Ok(Value::f32(shape, Vec::new())));
                 }
                 Some(value::decode_constant(t, data).map_err(|msg| InterpError::Constant {
                     index: i,
@@ -348,11 +354,17 @@ impl<'m> Interpreter<'m> {
                         .inputs
                         .get(1)
                         .and_then(|&t| usize::try_from(t).ok())
-                        .and_then(|t| consts[t].as_ref())
-                        .filter(|w| w.shape.len() == 4)
-                        .and_then(|w| {
+                        .and_then(|t| consts[t].as_ref().map(|w| (t, w)))
+                        .filter(|(_, w)| w.shape.len() == 4)
+                        .and_then(|(t, w)| {
                             let k = w.shape[1..].iter().product();
-                            conv::PackedW::new(w.as_f32()?, w.shape[0], k)
+                            if filter_only[t] {
+                                let tensor = &sg.tensors[t];
+                                let bytes = model.buffers.get(tensor.buffer as usize)?.data.as_bytes();
+                                crate::quantize::numerics::with_f32(bytes, |v| conv::PackedW::new(v, w.shape[0], k))
+                            } else {
+                                conv::PackedW::new(w.as_f32()?, w.shape[0], k)
+                            }
                         })
                 } else {
                     None
@@ -471,6 +483,47 @@ impl<'m> Interpreter<'m> {
         }
         Ok(result)
     }
+}
+
+/// Float32 filters that only CONV_2D ops read, as their filter, with an activation the packed
+/// GEMM applies itself: those ops never read the decoded values, so they are packed straight
+/// from the file's bytes (MobileNetV2: 8.8 of 14 MB of weights not copied).
+fn packed_filters_only(sg: &Subgraph, codes: &[BuiltinOperator], inputs: &[usize]) -> Vec<bool> {
+    let nt = sg.tensors.len();
+    let (mut filter, mut other) = (vec![false; nt], vec![false; nt]);
+    for (op, &code) in sg.operators.iter().zip(codes) {
+        let clamp = crate::ir::fused_activation(&op.builtin_options).and_then(conv::Clamp::of).is_some();
+        for (j, &t) in op.inputs.iter().enumerate() {
+            let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) else { continue };
+            if code == BuiltinOperator::CONV_2D && j == 1 && clamp {
+                filter[t] = true;
+            } else {
+                other[t] = true;
+            }
+        }
+        for &t in &op.outputs {
+            if let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) {
+                other[t] = true;
+            }
+        }
+    }
+    for &t in &sg.outputs {
+        if let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) {
+            other[t] = true;
+        }
+    }
+    (0..nt)
+        .map(|t| {
+            let tensor = &sg.tensors[t];
+            filter[t]
+                && !other[t]
+                && !inputs.contains(&t)
+                && tensor.dtype == TensorType::FLOAT32
+                && tensor.sparsity.is_none()
+                && tensor.shape().len() == 4
+                && tensor.shape().iter().all(|&d| d > 0)
+        })
+        .collect()
 }
 
 /// Type and shape checks of input `k` against its tensor. A -1 in the shape signature accepts any size.
