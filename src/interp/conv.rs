@@ -677,15 +677,21 @@ pub(crate) fn depthwise(
 }
 
 /// FULLY_CONNECTED: weights [O, K]; the input is read as [numel / K, K].
+/// `w_data`, when given, holds the weights' values in place of `w`'s own (which then carries
+/// only the shape).
 pub(crate) fn fully_connected(
     x: &Value,
     w: &Value,
+    w_data: Option<&[f32]>,
     bias: Option<&Value>,
     keep_num_dims: bool,
     act: ActivationFunctionType,
 ) -> KResult<Value> {
     let xv = f32s(x, "input")?;
-    let wv = f32s(w, "weights")?;
+    let wv = match w_data {
+        Some(d) => d,
+        None => f32s(w, "weights")?,
+    };
     let [o, k] = w.shape[..] else {
         return Err(format!("weights must be 2-D, got {:?}", w.shape));
     };

@@ -14,6 +14,8 @@ pub(crate) struct Ctx<'a> {
     pub code: B,
     /// The CONV_2D filter, pre-packed.
     pub packed: Option<&'a conv::PackedW>,
+    /// The FULLY_CONNECTED weights, read in place (their value then holds only the shape).
+    pub weights: Option<&'a [f32]>,
     /// Set by kernels that track their first output's (min, max) as they store it.
     pub range: std::cell::Cell<Option<(f32, f32)>>,
 }
@@ -199,6 +201,7 @@ pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
             one(conv::fully_connected(
                 inp(ins, 0)?,
                 inp(ins, 1)?,
+                ctx.weights,
                 opt_inp(ins, 2),
                 o.keep_num_dims,
                 o.fused_activation_function,

@@ -66,7 +66,7 @@ fn list_ops(ops: &[String]) -> String {
 }
 
 /// One operator to execute.
-struct Step {
+struct Step<'m> {
     /// Index of the operator in the subgraph.
     index: usize,
     op: BuiltinOperator,
@@ -74,6 +74,8 @@ struct Step {
     frees: Vec<usize>,
     /// CONV_2D filters, packed once for the GEMM microkernel.
     packed: Option<conv::PackedW>,
+    /// FULLY_CONNECTED weights read in place from the model's (aligned) buffer.
+    weights: Option<&'m [f32]>,
 }
 
 /// A tensor's (min, max).
@@ -87,7 +89,7 @@ pub struct Interpreter<'m> {
     consts: Vec<Option<Value>>,
     /// Tensors that folded operators produced, observed at the start of every run.
     folded: Vec<usize>,
-    steps: Vec<Step>,
+    steps: Vec<Step<'m>>,
 }
 
 /// Every builtin op that has a kernel here.
@@ -239,7 +241,16 @@ impl<'m> Interpreter<'m> {
 
         // Decode constants: tensors with data that are not subgraph inputs (in parallel; the
         // first failure in tensor order is reported).
-        let filter_only = packed_filters_only(sg, &codes, &inputs);
+        let roles = weight_roles(sg, &codes, &inputs);
+        let in_place = |t: usize| -> Option<&'m [f32]> {
+            let tensor = &sg.tensors[t];
+            let bytes = model.buffers.get(tensor.buffer as usize)?.data.as_bytes();
+            // SAFETY: every bit pattern is a valid f32; align_to yields only whole, aligned elements.
+            let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
+            let numel = tensor.shape().iter().map(|&d| d as usize).product::<usize>();
+            (cfg!(target_endian = "little") && head.is_empty() && tail.is_empty() && body.len() == numel)
+                .then_some(body)
+        };
         let decoded: Vec<Option<Result<Value, InterpError>>> = sg
             .tensors
             .par_iter()
@@ -252,8 +263,16 @@ impl<'m> Interpreter<'m> {
                 if data.is_empty() {
                     return None;
                 }
-                if filter_only[i] && data.len() == 4 * t.shape().iter().map(|&d| d as usize).product::<usize>() {
-                    // Packed below straight from the file's bytes; the value keeps only its shape.
+                let unread = match roles[i] {
+                    WeightRole::ConvFilter => {
+                        data.len() == 4 * t.shape().iter().map(|&d| d as usize).product::<usize>()
+                    }
+                    WeightRole::FcWeights => in_place(i).is_some(),
+                    WeightRole::Other => false,
+                };
+                if unread {
+                    // Packed below straight from the file's bytes, or read there by the kernel;
+                    // the value keeps only its shape.
                     let shape = t.shape().iter().map(|&d| d as usize).collect();
                     return Some(Ok(Value::f32(shape, Vec::new())));
                 }
@@ -358,7 +377,7 @@ impl<'m> Interpreter<'m> {
                         .filter(|(_, w)| w.shape.len() == 4)
                         .and_then(|(t, w)| {
                             let k = w.shape[1..].iter().product();
-                            if filter_only[t] {
+                            if roles[t] == WeightRole::ConvFilter {
                                 let tensor = &sg.tensors[t];
                                 let bytes = model.buffers.get(tensor.buffer as usize)?.data.as_bytes();
                                 crate::quantize::numerics::with_f32(bytes, |v| conv::PackedW::new(v, w.shape[0], k))
@@ -369,7 +388,17 @@ impl<'m> Interpreter<'m> {
                 } else {
                     None
                 };
-                Step { index, op, frees, packed }
+                let weights = if op == BuiltinOperator::FULLY_CONNECTED {
+                    sg.operators[index]
+                        .inputs
+                        .get(1)
+                        .and_then(|&t| usize::try_from(t).ok())
+                        .filter(|&t| roles[t] == WeightRole::FcWeights)
+                        .and_then(in_place)
+                } else {
+                    None
+                };
+                Step { index, op, frees, packed, weights }
             })
             .collect();
         Ok(Interpreter { model, sg, consts, folded, steps })
@@ -444,6 +473,7 @@ impl<'m> Interpreter<'m> {
                     tensors: &sg.tensors,
                     code: step.op,
                     packed: step.packed.as_ref(),
+                    weights: step.weights,
                     range: std::cell::Cell::new(None),
                 };
                 let outs = kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
@@ -485,20 +515,28 @@ impl<'m> Interpreter<'m> {
     }
 }
 
-/// Float32 filters that only CONV_2D ops read, as their filter, with an activation the packed
-/// GEMM applies itself: those ops never read the decoded values, so they are packed straight
-/// from the file's bytes (MobileNetV2: 8.8 of 14 MB of weights not copied).
-fn packed_filters_only(sg: &Subgraph, codes: &[BuiltinOperator], inputs: &[usize]) -> Vec<bool> {
+/// How a float32 constant is read, when a single kind of kernel reads it and needs no decoded
+/// copy: CONV_2D filters of ops whose activation the packed GEMM applies are packed straight
+/// from the file's bytes, FULLY_CONNECTED weights are read in place (MobileNetV2: 13.8 of its
+/// 14 MB of weights not copied).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum WeightRole {
+    ConvFilter,
+    FcWeights,
+    Other,
+}
+
+fn weight_roles(sg: &Subgraph, codes: &[BuiltinOperator], inputs: &[usize]) -> Vec<WeightRole> {
     let nt = sg.tensors.len();
-    let (mut filter, mut other) = (vec![false; nt], vec![false; nt]);
+    let (mut filter, mut fc, mut other) = (vec![false; nt], vec![false; nt], vec![false; nt]);
     for (op, &code) in sg.operators.iter().zip(codes) {
         let clamp = crate::ir::fused_activation(&op.builtin_options).and_then(conv::Clamp::of).is_some();
         for (j, &t) in op.inputs.iter().enumerate() {
             let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) else { continue };
-            if code == BuiltinOperator::CONV_2D && j == 1 && clamp {
-                filter[t] = true;
-            } else {
-                other[t] = true;
+            match (code, j) {
+                (BuiltinOperator::CONV_2D, 1) if clamp => filter[t] = true,
+                (BuiltinOperator::FULLY_CONNECTED, 1) => fc[t] = true,
+                _ => other[t] = true,
             }
         }
         for &t in &op.outputs {
@@ -515,13 +553,16 @@ fn packed_filters_only(sg: &Subgraph, codes: &[BuiltinOperator], inputs: &[usize
     (0..nt)
         .map(|t| {
             let tensor = &sg.tensors[t];
-            filter[t]
-                && !other[t]
+            let plain = !other[t]
                 && !inputs.contains(&t)
                 && tensor.dtype == TensorType::FLOAT32
                 && tensor.sparsity.is_none()
-                && tensor.shape().len() == 4
-                && tensor.shape().iter().all(|&d| d > 0)
+                && tensor.shape().iter().all(|&d| d > 0);
+            match (filter[t], fc[t]) {
+                (true, false) if plain && tensor.shape().len() == 4 => WeightRole::ConvFilter,
+                (false, true) if plain && tensor.shape().len() == 2 => WeightRole::FcWeights,
+                _ => WeightRole::Other,
+            }
         })
         .collect()
 }
