@@ -86,11 +86,15 @@ pub fn calibrate(
             let mut local: Ranges = vec![None; n];
             interp
                 .run_ranged(inputs, &mut |t, value, tracked| {
-                    if let Values::F32(v) = &value.values {
-                        // Kernels that tracked the range as they stored it save a pass.
-                        if let Some(range) = tracked.or_else(|| min_max(v)) {
-                            merge_one(&mut local[t], range);
-                        }
+                    // Kernels that tracked the range as they stored it save a pass; fused
+                    // intermediates come with their range only.
+                    let range = match value.map(|v| &v.values) {
+                        Some(Values::F32(v)) => tracked.or_else(|| min_max(v)),
+                        Some(_) => None,
+                        None => tracked,
+                    };
+                    if let Some(range) = range {
+                        merge_one(&mut local[t], range);
                     }
                 })
                 .map_err(|source| CalibrateError::Sample { index, source })?;

@@ -146,17 +146,22 @@ pub(super) unsafe fn depthwise_pixel(
 /// rows it reads stay in L1; four output pixels at a time share each weight load and keep
 /// eight FMA chains in flight. `out = clamp(bias + Σ x·w)`.
 ///
+/// Input row `iy` of image `b` starts at `rows(b, iy)` (its `wd·c` values, NHWC); only the
+/// output rows `oys` are computed.
+///
 /// # Safety
-/// AVX2 and FMA are available; `x` holds `n·h·wd·c` values, `w` `kh·kw·c`, `out`
+/// AVX2 and FMA are available; `rows(b, iy)` points at `wd·c` readable values for every image
+/// and every row `iy < h` the output rows `oys` read; `w` holds `kh·kw·c` values, `out`
 /// `n·oh·ow·c`, `bias` (if any) `c`; `c16 ≤ c`; the output size and padding follow from the
 /// input size, kernel, strides and dilations as TFLite computes them (every tap that
 /// `conv::out_and_pad` allows lands inside the input once clipped).
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
-pub(super) unsafe fn depthwise16(
+pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
     g: &super::conv::DwGeom,
     c16: usize,
-    x: &[f32],
+    rows: R,
+    oys: std::ops::Range<usize>,
     w: &[f32],
     bias: Option<&[f32]>,
     bounds: &(f32, f32),
@@ -164,9 +169,10 @@ pub(super) unsafe fn depthwise16(
     range: &mut [[f32; 8]; 2],
 ) {
     let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
-    debug_assert!(c16 % 16 == 0 && c16 <= c);
-    debug_assert!(x.len() >= n * h * wd * c && w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
-    let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+    let _ = h;
+    debug_assert!(c16 % 16 == 0 && c16 <= c && oys.end <= oh);
+    debug_assert!(w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
+    let (wp, op) = (w.as_ptr(), out.as_mut_ptr());
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
     let mut seen = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     // Output columns whose whole window lies inside the input row.
@@ -179,13 +185,13 @@ pub(super) unsafe fn depthwise16(
                 Some(bv) => (_mm256_loadu_ps(bv.as_ptr().add(cb)), _mm256_loadu_ps(bv.as_ptr().add(cb + 8))),
                 None => (_mm256_setzero_ps(), _mm256_setzero_ps()),
             };
-            for oy in 0..oh {
+            for oy in oys.clone() {
                 let y0 = (oy * sh) as isize - pad_h as isize;
                 let ky_lo = if y0 < 0 { ((-y0) as usize).div_ceil(dh) } else { 0 };
                 let ky_hi = if y0 >= h as isize { 0 } else { ((h as isize - y0 - 1) as usize / dh + 1).min(kh) };
                 let orow = op.add(((b * oh + oy) * ow) * c + cb);
                 // Input pointer of tap (ky, 0) for the pixel whose window starts at column 0.
-                let row_ptr = |ky: usize| xp.add(((b * h) + (y0 + (ky * dh) as isize) as usize) * wd * c + cb);
+                let row_ptr = |ky: usize| rows(b, (y0 + (ky * dh) as isize) as usize).add(cb);
                 let mut ox = 0;
                 while ox < ow {
                     let group = ox >= ox_lo && ox + 4 <= ox_hi;

@@ -556,7 +556,8 @@ fn depthwise_impl<const FMA: bool>(
         // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; depthwise()
         // checked every length against this geometry.
         let s = seen.insert(SEEN_NONE);
-        unsafe { super::avx::depthwise16(g, done, xv, wv, bias, &(clamp.lo, clamp.hi), out, s) };
+        let rows = |b: usize, iy: usize| xv.as_ptr().wrapping_add(((b * h + iy) * wd) * c);
+        unsafe { super::avx::depthwise16(g, done, rows, 0..oh, wv, bias, &(clamp.lo, clamp.hi), out, s) };
         if done == c {
             return;
         }
@@ -674,6 +675,107 @@ pub(crate) fn depthwise(
     let range =
         if fused.is_some() { seen.as_ref().and_then(seen_range) } else { activate(&mut out, p.act).map(|_| None)? };
     Ok((Value::f32(vec![n, oh, ow, oc], out), range))
+}
+
+/// What [`expand_depthwise`] returns: the depthwise output, and the (min, max) of the
+/// expanded tensor it never stored and of the output.
+pub(crate) type Fused = (Value, Option<(f32, f32)>, Option<(f32, f32)>);
+
+/// Expanded tensors smaller than this (elements) stay in L2 anyway, and row-sized GEMMs on
+/// narrow images are less efficient than one whole GEMM: such pairs run unfused.
+pub(crate) const FUSE_MIN_ELEMENTS: usize = 256 * 1024;
+
+/// A 1×1 CONV_2D (packed filter, clamp activation) whose output only a DEPTHWISE_CONV_2D
+/// (multiplier 1, channels a multiple of 16) reads, computed without storing the expanded
+/// tensor: input rows are expanded into a ring of as many rows as the depthwise window spans,
+/// just before the depthwise rows that read them, so both kernels work in L2 instead of
+/// streaming a tensor of up to several MB through L3. Every expanded row is computed exactly
+/// once, so its tracked range is the tensor's. Returns None when the pair does not qualify
+/// (the caller then runs the two ops one by one).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn expand_depthwise(
+    x: &Value,
+    conv_w: &Value,
+    conv_b: Option<&Value>,
+    cp: &ConvParams,
+    packed: Option<&PackedW>,
+    dw_w: &Value,
+    dw_b: Option<&Value>,
+    dp: &ConvParams,
+    min_elements: usize,
+) -> KResult<Option<Fused>> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            return Ok(None);
+        }
+        let [n, h, wd, cin] = dims4(x, "input")?;
+        let [oc, kh1, kw1, ic] = dims4(conv_w, "filter")?;
+        let [one, kh, kw, c] = dims4(dw_w, "filter")?;
+        let (Some(pw), Some(clamp1), Some(clamp2)) = (packed, Clamp::of(cp.act), Clamp::of(dp.act)) else {
+            return Ok(None);
+        };
+        if n != 1 || (kh1, kw1, cp.stride_h, cp.stride_w) != (1, 1, 1, 1) || ic != cin || pw.n != oc || pw.k != cin {
+            return Ok(None);
+        }
+        if one != 1 || c != oc || c % 16 != 0 || h == 0 || wd == 0 || h * wd * c < min_elements {
+            return Ok(None);
+        }
+        let xv = f32s(x, "input")?;
+        let wv = f32s(dw_w, "filter")?;
+        let b1 = bias_slice(conv_b, oc)?;
+        let b2 = bias_slice(dw_b, c)?;
+        let (oh, pad_h) = out_and_pad(dp.padding, h, kh, dp.stride_h, dp.dilation_h)?;
+        let (ow, pad_w) = out_and_pad(dp.padding, wd, kw, dp.stride_w, dp.dilation_w)?;
+        let (sh, sw, dh, dw) =
+            (dp.stride_h as usize, dp.stride_w as usize, dp.dilation_h as usize, dp.dilation_w as usize);
+        let g = DwGeom { n, h, wd, c, kh, kw, oc: c, mm: 1, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp: clamp2 };
+        // The rows one output row reads: the window's span.
+        let span = (kh - 1) * dh + 1;
+        let row_len = wd * c;
+        let mut ring = vec![0f32; span.min(h) * row_len];
+        let slots = span.min(h);
+        let mut out = vec![0f32; super::shape::checked_numel(&[n, oh, ow, c])?];
+        let (mut seen1, mut seen2) = (None, SEEN_NONE);
+        let mut next = 0;
+        let mut expand_to = |last: usize, ring: &mut [f32], seen1: &mut Option<Seen>| -> KResult<()> {
+            while next <= last {
+                let src = &xv[next * wd * cin..(next + 1) * wd * cin];
+                let slot = next % slots;
+                gemm_packed(wd, src, pw, b1, clamp1, &mut ring[slot * row_len..(slot + 1) * row_len], seen1)?;
+                next += 1;
+            }
+            Ok(())
+        };
+        for oy in 0..oh {
+            let y0 = (oy * sh) as isize - pad_h as isize;
+            let last = y0 + ((kh - 1) * dh) as isize;
+            if last >= 0 {
+                expand_to((last as usize).min(h - 1), &mut ring, &mut seen1)?;
+            }
+            let base = ring.as_ptr();
+            let rows = |_: usize, iy: usize| base.wrapping_add((iy % slots) * row_len);
+            // SAFETY: AVX2 and FMA were detected above. The rows output row `oy` reads are
+            // y0 .. y0 + span within [0, h): all expanded by now, and still in the ring, which
+            // holds the last `slots` rows (a slot is reused only for a row `slots` later, past
+            // this window). Lengths were checked against the geometry above.
+            unsafe {
+                super::avx::depthwise16(&g, c, rows, oy..oy + 1, wv, b2, &(clamp2.lo, clamp2.hi), &mut out, &mut seen2)
+            };
+        }
+        // Rows no output reads still belong to the expanded tensor's range.
+        expand_to(h - 1, &mut ring, &mut seen1)?;
+        let r1 = seen1.as_ref().and_then(seen_range);
+        if r1.is_none() && h * wd * c > 0 {
+            return Ok(None);
+        }
+        Ok(Some((Value::f32(vec![n, oh, ow, c], out), r1, seen_range(&seen2))))
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (x, conv_w, conv_b, cp, packed, dw_w, dw_b, dp, min_elements);
+        Ok(None)
+    }
 }
 
 /// FULLY_CONNECTED: weights [O, K]; the input is read as [numel / K, K].
@@ -1107,5 +1209,85 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn fused_expand_depthwise_equals_the_two_kernels() {
+        // Sizes just past the fusion threshold; strides, paddings, windows and dilations vary.
+        let cases: [(usize, usize, usize, usize, usize, usize, Padding); 5] = [
+            (32, 32, 256, 3, 1, 1, Padding::SAME),
+            (33, 31, 272, 3, 2, 1, Padding::SAME),
+            (33, 31, 272, 3, 2, 1, Padding::VALID),
+            (32, 33, 256, 5, 1, 2, Padding::SAME),
+            (34, 32, 256, 3, 3, 1, Padding::VALID),
+        ];
+        if !(std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma")) {
+            return;
+        }
+        for (case, &(h, wd, c, k, s, d, padding)) in cases.iter().enumerate() {
+            let cin = 8;
+            let mut xs = values(h * wd * cin, case as u64);
+            // The last row, which a stride-3 VALID window skips, holds the expanded tensor's
+            // extremes: its range must still be taken.
+            xs[(h - 1) * wd * cin..].iter_mut().for_each(|v| *v *= 50.0);
+            let x = Value::f32(vec![1, h, wd, cin], xs);
+            let w1 = values(c * cin, case as u64 + 1);
+            let conv_w = Value::f32(vec![c, 1, 1, cin], w1.clone());
+            let conv_b = Value::f32(vec![c], values(c, case as u64 + 2));
+            let dw_w = Value::f32(vec![1, k, k, c], values(k * k * c, case as u64 + 3));
+            let dw_b = Value::f32(vec![c], values(c, case as u64 + 4));
+            let cp = ConvParams {
+                padding: Padding::VALID,
+                stride_h: 1,
+                stride_w: 1,
+                dilation_h: 1,
+                dilation_w: 1,
+                act: ActivationFunctionType::RELU6,
+            };
+            let dp = ConvParams {
+                padding,
+                stride_h: s as i32,
+                stride_w: s as i32,
+                dilation_h: d as i32,
+                dilation_w: d as i32,
+                act: ActivationFunctionType::RELU6,
+            };
+            let pw = PackedW::new(&w1, c, cin).unwrap();
+            let (mid, mid_range) = conv2d(&x, &conv_w, Some(&conv_b), &cp, Some(&pw)).unwrap();
+            let (want, want_range) = depthwise(&mid, &dw_w, Some(&dw_b), &dp, 1).unwrap();
+            let (got, got_mid, got_range) = expand_depthwise(
+                &x,
+                &conv_w,
+                Some(&conv_b),
+                &cp,
+                Some(&pw),
+                &dw_w,
+                Some(&dw_b),
+                &dp,
+                FUSE_MIN_ELEMENTS,
+            )
+            .unwrap()
+            .expect("the pair qualifies");
+            assert_eq!(got, want, "case {case}");
+            assert_eq!(got_mid, mid_range, "case {case}: expanded range");
+            assert_eq!(got_range, want_range, "case {case}: output range");
+        }
+        // Below the size threshold the pair runs unfused.
+        let x = Value::f32(vec![1, 8, 8, 8], values(512, 9));
+        let w1 = values(16 * 8, 10);
+        let pw = PackedW::new(&w1, 16, 8).unwrap();
+        let p = ConvParams {
+            padding: Padding::SAME,
+            stride_h: 1,
+            stride_w: 1,
+            dilation_h: 1,
+            dilation_w: 1,
+            act: ActivationFunctionType::RELU,
+        };
+        let conv_w = Value::f32(vec![16, 1, 1, 8], w1);
+        let dw_w = Value::f32(vec![1, 3, 3, 16], values(144, 11));
+        assert!(expand_depthwise(&x, &conv_w, None, &p, Some(&pw), &dw_w, None, &p, FUSE_MIN_ELEMENTS)
+            .unwrap()
+            .is_none());
     }
 }

@@ -172,6 +172,31 @@ macro_rules! conv_params {
     };
 }
 
+/// Runs a qualifying 1×1 CONV_2D (`conv`, inputs `a`) and the DEPTHWISE_CONV_2D reading its
+/// output (`dw`, inputs `b`) as one kernel; None when the pair does not qualify.
+pub(crate) fn expand_depthwise(
+    conv: &Ctx,
+    a: &[Option<&Value>],
+    dw: &Ctx,
+    b: &[Option<&Value>],
+    min_elements: usize,
+) -> KResult<Option<conv::Fused>> {
+    let o1 = opts!(conv, Conv2DOptions);
+    let o2 = opts!(dw, DepthwiseConv2DOptions);
+    let (p1, p2) = (conv_params!(o1), conv_params!(o2));
+    conv::expand_depthwise(
+        inp(a, 0)?,
+        inp(a, 1)?,
+        opt_inp(a, 2),
+        &p1,
+        conv.packed,
+        inp(b, 1)?,
+        opt_inp(b, 2),
+        &p2,
+        min_elements,
+    )
+}
+
 /// Runs the kernel of `ctx.code` on `ins` (None for omitted optional inputs).
 pub(crate) fn run(ctx: &Ctx, ins: &[Option<&Value>]) -> KResult<Vec<Value>> {
     let arith = |op: Arith, act| ew::arith(inp(ins, 0)?, inp(ins, 1)?, op, act);

@@ -14,7 +14,7 @@ mod kernels;
 pub(crate) mod shape;
 mod value;
 
-use crate::ir::{Model, Subgraph, Tensor};
+use crate::ir::{Model, Operator, Subgraph, Tensor};
 use crate::schema::{BuiltinOperator, TensorType};
 use rayon::prelude::*;
 use std::collections::BTreeMap;
@@ -76,10 +76,17 @@ struct Step<'m> {
     packed: Option<conv::PackedW>,
     /// FULLY_CONNECTED weights read in place from the model's (aligned) buffer.
     weights: Option<&'m [f32]>,
+    /// A 1×1 CONV_2D whose output only the next step, a DEPTHWISE_CONV_2D, reads: when the run
+    /// needs only ranges of intermediates, the two may run fused (`conv::expand_depthwise`).
+    fuse_next: bool,
 }
 
 /// A tensor's (min, max).
 pub type Range = (f32, f32);
+
+/// What [`Interpreter::run_ranged`] calls for each tensor: index, value (None for an
+/// intermediate computed inside a fused kernel and never stored), and the kernel-tracked range.
+pub type RangeObserver<'a> = dyn FnMut(usize, Option<&Value>, Option<Range>) + 'a;
 
 /// A prepared subgraph. Holds only shared data, so it is `Send + Sync`.
 pub struct Interpreter<'m> {
@@ -90,6 +97,8 @@ pub struct Interpreter<'m> {
     /// Tensors that folded operators produced, observed at the start of every run.
     folded: Vec<usize>,
     steps: Vec<Step<'m>>,
+    /// Smallest expanded tensor (elements) worth fusing a CONV_2D → DEPTHWISE_CONV_2D pair for.
+    fuse_min_elements: usize,
 }
 
 /// Every builtin op that has a kernel here.
@@ -398,10 +407,30 @@ impl<'m> Interpreter<'m> {
                 } else {
                     None
                 };
-                Step { index, op, frees, packed, weights }
+                Step { index, op, frees, packed, weights, fuse_next: false }
             })
             .collect();
-        Ok(Interpreter { model, sg, consts, folded, steps })
+        let mut steps: Vec<Step<'m>> = steps;
+        let mut readers = vec![0usize; nt];
+        for op in &sg.operators {
+            for &t in &op.inputs {
+                if let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) {
+                    readers[t] += 1;
+                }
+            }
+        }
+        for i in 1..steps.len() {
+            let (a, b) = (&sg.operators[steps[i - 1].index], &sg.operators[steps[i].index]);
+            let fusable = steps[i - 1].op == BuiltinOperator::CONV_2D
+                && steps[i - 1].packed.is_some()
+                && steps[i].op == BuiltinOperator::DEPTHWISE_CONV_2D
+                && a.outputs.len() == 1
+                && b.inputs.first() == a.outputs.first()
+                && usize::try_from(a.outputs[0]).is_ok_and(|t| readers[t] == 1)
+                && !sg.outputs.contains(&a.outputs[0]);
+            steps[i - 1].fuse_next = fusable;
+        }
+        Ok(Interpreter { fuse_min_elements: conv::FUSE_MIN_ELEMENTS, model, sg, consts, folded, steps })
     }
 
     /// Tensor indices of the subgraph's inputs.
@@ -426,16 +455,31 @@ impl<'m> Interpreter<'m> {
         inputs: Vec<Value>,
         observe: &mut dyn FnMut(usize, &Value),
     ) -> Result<Vec<Value>, InterpError> {
-        self.run_ranged(inputs, &mut |t, v, _| observe(t, v))
+        self.run_impl(
+            inputs,
+            &mut |t, v, _| {
+                if let Some(v) = v {
+                    observe(t, v)
+                }
+            },
+            false,
+        )
     }
 
-    /// Like [`run_observed`](Self::run_observed), and also passes the value's (min, max), NaN
-    /// ignored, when the kernel tracked it as it stored the value (None otherwise; then the
-    /// observer computes it if it needs it).
-    pub fn run_ranged(
+    /// For calibration: calls `observe(tensor_index, value, range)` for every subgraph input
+    /// and operator output, where `range` is its (min, max), NaN ignored, when the kernel
+    /// tracked it as it stored the value (None otherwise; the observer then computes it). An
+    /// intermediate that the interpreter computed inside a fused kernel without storing it
+    /// comes with no value and always with its range.
+    pub fn run_ranged(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<Vec<Value>, InterpError> {
+        self.run_impl(inputs, observe, true)
+    }
+
+    fn run_impl(
         &self,
         inputs: Vec<Value>,
-        observe: &mut dyn FnMut(usize, &Value, Option<Range>),
+        observe: &mut RangeObserver<'_>,
+        fuse: bool,
     ) -> Result<Vec<Value>, InterpError> {
         let sg = self.sg;
         if inputs.len() != sg.inputs.len() {
@@ -445,58 +489,80 @@ impl<'m> Interpreter<'m> {
         for (k, v) in inputs.into_iter().enumerate() {
             let ti = sg.inputs[k] as usize;
             check_input(k, &sg.tensors[ti], &v)?;
-            observe(ti, &v, None);
+            observe(ti, Some(&v), None);
             slots[ti] = Some(v);
         }
         for &t in &self.folded {
             if let Some(v) = &self.consts[t] {
-                observe(t, v, None);
+                observe(t, Some(v), None);
             }
         }
-        for step in &self.steps {
+        let kernel_error =
+            |index: usize, msg: String| InterpError::Kernel { op: op_name(self.model, sg, index), index, msg };
+        let mut s = 0;
+        while s < self.steps.len() {
+            let step = &self.steps[s];
             let op = &sg.operators[step.index];
-            let (outs, range) = {
-                let ins: Vec<Option<&Value>> = op
-                    .inputs
+            let gather = |op: &Operator| -> Vec<Option<&Value>> {
+                op.inputs
                     .iter()
-                    .map(|&t| {
-                        if t < 0 {
-                            None
-                        } else {
-                            let t = t as usize;
-                            self.consts[t].as_ref().or(slots[t].as_ref())
-                        }
-                    })
-                    .collect();
-                let ctx = kernels::Ctx {
+                    .map(
+                        |&t| if t < 0 { None } else { self.consts[t as usize].as_ref().or(slots[t as usize].as_ref()) },
+                    )
+                    .collect()
+            };
+            fn ctx_of<'a>(sg: &'a Subgraph, step: &'a Step<'_>, op: &'a Operator) -> kernels::Ctx<'a> {
+                kernels::Ctx {
                     op,
                     tensors: &sg.tensors,
                     code: step.op,
                     packed: step.packed.as_ref(),
                     weights: step.weights,
                     range: std::cell::Cell::new(None),
-                };
-                let outs = kernels::run(&ctx, &ins).map_err(|msg| InterpError::Kernel {
-                    op: op_name(self.model, sg, step.index),
-                    index: step.index,
-                    msg,
-                })?;
+                }
+            }
+            if fuse && step.fuse_next {
+                let next = &self.steps[s + 1];
+                let op2 = &sg.operators[next.index];
+                let fused = kernels::expand_depthwise(
+                    &ctx_of(sg, step, op),
+                    &gather(op),
+                    &ctx_of(sg, next, op2),
+                    &gather(op2),
+                    self.fuse_min_elements,
+                )
+                .map_err(|msg| kernel_error(step.index, msg))?;
+                if let Some((v, mid, out)) = fused {
+                    observe(op.outputs[0] as usize, None, mid);
+                    observe(op2.outputs[0] as usize, Some(&v), out);
+                    slots[op2.outputs[0] as usize] = Some(v);
+                    for &t in step.frees.iter().chain(&next.frees) {
+                        slots[t] = None;
+                    }
+                    s += 2;
+                    continue;
+                }
+            }
+            let (outs, range) = {
+                let ins = gather(op);
+                let ctx = ctx_of(sg, step, op);
+                let outs = kernels::run(&ctx, &ins).map_err(|msg| kernel_error(step.index, msg))?;
                 (outs, ctx.range.get())
             };
             if outs.len() != op.outputs.len() {
-                return Err(InterpError::Kernel {
-                    op: op_name(self.model, sg, step.index),
-                    index: step.index,
-                    msg: format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len()),
-                });
+                return Err(kernel_error(
+                    step.index,
+                    format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len()),
+                ));
             }
             for (i, (v, &t)) in outs.into_iter().zip(&op.outputs).enumerate() {
-                observe(t as usize, &v, if i == 0 { range } else { None });
+                observe(t as usize, Some(&v), if i == 0 { range } else { None });
                 slots[t as usize] = Some(v);
             }
             for &t in &step.frees {
                 slots[t] = None;
             }
+            s += 1;
         }
         let mut result = Vec::with_capacity(sg.outputs.len());
         for &t in &sg.outputs {
@@ -634,4 +700,82 @@ fn fold_constant(
         return Ok(v);
     }
     kernels::dequantize(&v, t)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::Data;
+
+    /// TF's MobileNetV2 block fixture (1×1 expand → depthwise → project) widened from 24 to 32
+    /// channels, so that the expand/depthwise pair qualifies for fusion.
+    fn widened_block() -> Model {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/gd_mnv2_block.tf.tflite");
+        let mut m = crate::load(&path).expect("fixture loads");
+        let sg = &mut m.subgraphs[0];
+        let mut seed = 7u32;
+        let mut next = move || {
+            seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        let mut new_buffers = Vec::new();
+        let has_data: Vec<bool> = m.buffers.iter().map(|b| !b.data.as_bytes().is_empty()).collect();
+        for t in sg.tensors.iter_mut() {
+            let Some(shape) = t.shape.as_mut() else { continue };
+            if !shape.contains(&24) {
+                continue;
+            }
+            shape.iter_mut().filter(|d| **d == 24).for_each(|d| *d = 32);
+            t.shape_signature = None;
+            if has_data[t.buffer as usize] {
+                let n: i32 = shape.iter().product();
+                let bytes: Vec<u8> = (0..n).flat_map(|_| next().to_le_bytes()).collect();
+                new_buffers.push((t.buffer as usize, bytes));
+            }
+        }
+        for (b, bytes) in new_buffers {
+            m.buffers[b].data = Data::from(bytes);
+        }
+        m
+    }
+
+    #[test]
+    fn fused_runs_match_unfused_runs() {
+        let model = widened_block();
+        let mut interp = Interpreter::new(&model, 0).unwrap();
+        assert!(interp.steps.iter().any(|s| s.fuse_next), "the expand/depthwise pair should be marked");
+        interp.fuse_min_elements = 0;
+        let n = 16 * 16 * 8;
+        let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+        let input = || vec![Value::f32(vec![1, 16, 16, 8], x.clone())];
+        let mut plain: Vec<Option<Range>> = vec![None; model.subgraphs[0].tensors.len()];
+        let want = interp
+            .run_observed(input(), &mut |t, v| {
+                let f = v.as_f32().unwrap();
+                plain[t] = Some((
+                    f.iter().copied().fold(f32::INFINITY, f32::min),
+                    f.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                ));
+            })
+            .unwrap();
+        let mut fused_mid = Vec::new();
+        let mut fused: Vec<Option<Range>> = vec![None; plain.len()];
+        let got = interp
+            .run_ranged(input(), &mut |t, v, r| {
+                if v.is_none() {
+                    fused_mid.push(t);
+                }
+                fused[t] = r.or_else(|| {
+                    let f = v?.as_f32()?;
+                    Some((
+                        f.iter().copied().fold(f32::INFINITY, f32::min),
+                        f.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                    ))
+                });
+            })
+            .unwrap();
+        assert_eq!(got, want);
+        assert_eq!(fused_mid.len(), 1, "one intermediate computed without being stored");
+        assert_eq!(fused, plain, "every tensor's range, the fused intermediate's included");
+    }
 }
