@@ -72,6 +72,22 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     _mm256_storeu_ps(range[1].as_mut_ptr(), hi);
 }
 
+/// Stores 16 channels `clamp(acc + bias)` at `o` and widens `seen` by them.
+#[inline(always)]
+unsafe fn store16(
+    o: *mut f32,
+    acc: [__m256; 2],
+    (b0, b1): (__m256, __m256),
+    (lo, hi): (__m256, __m256),
+    seen: (__m256, __m256),
+) -> (__m256, __m256) {
+    let v0 = clamp(_mm256_add_ps(acc[0], b0), lo, hi);
+    let v1 = clamp(_mm256_add_ps(acc[1], b1), lo, hi);
+    _mm256_storeu_ps(o, v0);
+    _mm256_storeu_ps(o.add(8), v1);
+    track(track(seen, v0), v1)
+}
+
 /// Widens lane-wise (min, max) by `v`; a NaN lane of `v` leaves them unchanged (vminps returns
 /// its second operand when either is NaN).
 #[inline(always)]
@@ -219,12 +235,7 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
                             }
                         }
                         for (p, a) in acc.iter().enumerate() {
-                            let o = orow.add((ox + p) * c);
-                            let v0 = clamp(_mm256_add_ps(a[0], b0), vlo, vhi);
-                            let v1 = clamp(_mm256_add_ps(a[1], b1), vlo, vhi);
-                            _mm256_storeu_ps(o, v0);
-                            _mm256_storeu_ps(o.add(8), v1);
-                            seen = track(track(seen, v0), v1);
+                            seen = store16(orow.add((ox + p) * c), *a, (b0, b1), (vlo, vhi), seen);
                         }
                         ox += 4;
                     } else {
@@ -239,12 +250,7 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
                                 a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(xq.add(8)), _mm256_loadu_ps(wt.add(8)), a[1]);
                             }
                         }
-                        let o = orow.add(ox * c);
-                        let v0 = clamp(_mm256_add_ps(a[0], b0), vlo, vhi);
-                        let v1 = clamp(_mm256_add_ps(a[1], b1), vlo, vhi);
-                        _mm256_storeu_ps(o, v0);
-                        _mm256_storeu_ps(o.add(8), v1);
-                        seen = track(track(seen, v0), v1);
+                        seen = store16(orow.add(ox * c), a, (b0, b1), (vlo, vhi), seen);
                         ox += 1;
                     }
                 }
