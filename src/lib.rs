@@ -20,11 +20,15 @@ pub use tflite::{load, save, ReadError, WriteError, WriteOptions};
 /// content, with the importer's warnings (e.g. an unknown batch set to 1).
 pub fn load_any(path: &std::path::Path, graph: &graphdef::ImportOptions) -> Result<(Model, Vec<String>), LoadError> {
     let source = tflite::reader::map_file(path)?;
-    let is_tflite = source.get(4..8) == Some(&b"TFL3"[..]);
-    if is_tflite || !looks_like_graphdef(&source) {
+    if has_tflite_identifier(&source) || !looks_like_graphdef(&source) {
         return Ok((tflite::read(source)?, Vec::new()));
     }
     Ok(graphdef::import_source(&source, graph)?)
+}
+
+/// Whether `head` (a file's first bytes) carries the `.tflite` file identifier `TFL3`.
+pub fn has_tflite_identifier(head: &[u8]) -> bool {
+    head.get(4..8) == Some(&b"TFL3"[..])
 }
 
 /// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.

@@ -230,7 +230,7 @@ fn parse_shape(shape: &str) -> Result<Vec<i64>, String> {
 fn starts_with_tflite_identifier(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head[4..8] == b"TFL3"
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && tflq::has_tflite_identifier(&head)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

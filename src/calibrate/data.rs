@@ -15,7 +15,7 @@ use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use super::npy::{self, NpyData, NpyError, NpyView};
+use super::npy::{self, NpyData, NpyError};
 use rayon::prelude::*;
 
 /// Element type of a model input.
@@ -125,15 +125,20 @@ impl Pending {
         match self {
             Pending::Ready(v) => v.clone(),
             Pending::Floats { src, start, count, dtype } => {
-                let size = dtype.size();
-                let bytes = &src[*start..*start + count * size];
-                let data = NpyView { dtype: *dtype, shape: vec![*count], body: bytes }.decode(0, *count);
-                match data {
+                match npy::decode(*dtype, &src[*start..*start + count * dtype.size()]) {
                     NpyData::F32(v) => SampleValues::F32(v),
                     NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
                     _ => unreachable!("only float arrays are left pending"),
                 }
             }
+        }
+    }
+
+    /// Like [`decode`](Self::decode), without copying values that are already decoded.
+    fn into_values(self) -> SampleValues {
+        match self {
+            Pending::Ready(v) => v,
+            floats => floats.decode(),
         }
     }
 }
@@ -254,7 +259,11 @@ pub fn load_samples(
     image: &ImageOptions,
 ) -> Result<Vec<Sample>, DataError> {
     let set = open_samples(paths, inputs, max_samples, image)?;
-    Ok((0..set.len()).map(|i| set.get(i)).collect())
+    Ok(set
+        .samples
+        .into_iter()
+        .map(|s| Sample { inputs: s.into_iter().map(|(shape, p)| (shape, p.into_values())).collect() })
+        .collect())
 }
 
 /// Like [`load_samples`], with every check done now but float arrays decoded only as each
@@ -781,10 +790,7 @@ mod tests {
         assert_eq!(ShapeList(vec![1, 32, 32, 3]).to_string(), "[1,32,32,3]");
         assert_eq!(ShapeList(vec![]).to_string(), "[]");
     }
-}
 
-#[cfg(test)]
-mod crc_tests {
     #[test]
     fn parallel_crc_equals_the_plain_one() {
         for len in [0usize, 5, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 7] {

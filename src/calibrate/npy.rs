@@ -277,27 +277,31 @@ impl NpyView<'_> {
     /// derive it from the checked shape.
     pub fn decode(&self, start: usize, count: usize) -> NpyData {
         let size = self.dtype.size();
-        let body = &self.body[start * size..(start + count) * size];
-        fn le<const N: usize, T>(body: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
-            body.chunks_exact(N)
-                .map(|c| {
-                    let mut a = [0u8; N];
-                    a.copy_from_slice(c);
-                    f(a)
-                })
-                .collect()
-        }
-        match self.dtype {
-            DType::F32 => NpyData::F32(le(body, f32::from_le_bytes)),
-            DType::F64 => NpyData::F64(le(body, f64::from_le_bytes)),
-            DType::I16 => NpyData::I16(le(body, i16::from_le_bytes)),
-            DType::I32 => NpyData::I32(le(body, i32::from_le_bytes)),
-            DType::I64 => NpyData::I64(le(body, i64::from_le_bytes)),
-            DType::U16 => NpyData::U16(le(body, u16::from_le_bytes)),
-            DType::U8 => NpyData::U8(body.to_vec()),
-            DType::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
-            DType::Bool => NpyData::Bool(body.iter().map(|&b| b != 0).collect()),
-        }
+        decode(self.dtype, &self.body[start * size..(start + count) * size])
+    }
+}
+
+/// Little-endian elements of `dtype` (whole elements; a trailing partial one is ignored).
+pub fn decode(dtype: DType, body: &[u8]) -> NpyData {
+    fn le<const N: usize, T>(body: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+        body.chunks_exact(N)
+            .map(|c| {
+                let mut a = [0u8; N];
+                a.copy_from_slice(c);
+                f(a)
+            })
+            .collect()
+    }
+    match dtype {
+        DType::F32 => NpyData::F32(le(body, f32::from_le_bytes)),
+        DType::F64 => NpyData::F64(le(body, f64::from_le_bytes)),
+        DType::I16 => NpyData::I16(le(body, i16::from_le_bytes)),
+        DType::I32 => NpyData::I32(le(body, i32::from_le_bytes)),
+        DType::I64 => NpyData::I64(le(body, i64::from_le_bytes)),
+        DType::U16 => NpyData::U16(le(body, u16::from_le_bytes)),
+        DType::U8 => NpyData::U8(body.to_vec()),
+        DType::I8 => NpyData::I8(body.iter().map(|&b| b as i8).collect()),
+        DType::Bool => NpyData::Bool(body.iter().map(|&b| b != 0).collect()),
     }
 }
 

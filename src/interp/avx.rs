@@ -185,7 +185,6 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
     range: &mut [[f32; 8]; 2],
 ) {
     let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
-    let _ = h;
     debug_assert!(c16 % 16 == 0 && c16 <= c && oys.end <= oh);
     debug_assert!(w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
     let (wp, op) = (w.as_ptr(), out.as_mut_ptr());

@@ -2,6 +2,7 @@
 
 use super::elementwise::{activate, broadcast_shape, broadcast_strides, KResult};
 use super::value::Value;
+use super::Range;
 use crate::schema::{ActivationFunctionType, Padding};
 
 /// `c[m×n] = a·b + beta·c`, with `a` (m×k) and `b` (k×n) given by row and column strides and
@@ -101,13 +102,9 @@ fn f32s<'a>(v: &'a Value, what: &str) -> KResult<&'a [f32]> {
 
 /// Fills each of `rows` rows of `out` (width `n`) with the bias, or zeros.
 fn bias_rows(bias: Option<&Value>, rows: usize, n: usize) -> KResult<(Vec<f32>, bool)> {
-    match bias {
+    match bias_slice(bias, n)? {
         None => Ok((vec![0f32; rows * n], false)),
-        Some(b) => {
-            let bv = f32s(b, "bias")?;
-            if bv.len() != n {
-                return Err(format!("bias has {} values for {n} output channels", bv.len()));
-            }
+        Some(bv) => {
             let mut out = Vec::with_capacity(rows * n);
             for _ in 0..rows {
                 out.extend_from_slice(bv);
@@ -134,7 +131,7 @@ pub(crate) fn conv2d(
     bias: Option<&Value>,
     p: &ConvParams,
     packed: Option<&PackedW>,
-) -> KResult<(Value, Option<(f32, f32)>)> {
+) -> KResult<(Value, Option<Range>)> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [oc, kh, kw, ic] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
@@ -363,7 +360,7 @@ pub(crate) type Seen = [[f32; 8]; 2];
 pub(crate) const SEEN_NONE: Seen = [[f32::INFINITY; 8], [f32::NEG_INFINITY; 8]];
 
 /// The (min, max) of what `seen` took in, or None if every value was NaN (or there were none).
-fn seen_range(seen: &Seen) -> Option<(f32, f32)> {
+fn seen_range(seen: &Seen) -> Option<Range> {
     let lo = seen[0].iter().copied().fold(f32::INFINITY, f32::min);
     let hi = seen[1].iter().copied().fold(f32::NEG_INFINITY, f32::max);
     (lo <= hi).then_some((lo, hi))
@@ -642,7 +639,7 @@ pub(crate) fn depthwise(
     bias: Option<&Value>,
     p: &ConvParams,
     mult: i32,
-) -> KResult<(Value, Option<(f32, f32)>)> {
+) -> KResult<(Value, Option<Range>)> {
     let [n, h, wd, c] = dims4(x, "input")?;
     let [one, kh, kw, oc] = dims4(w, "filter")?;
     let xv = f32s(x, "input")?;
@@ -679,7 +676,7 @@ pub(crate) fn depthwise(
 
 /// What [`expand_depthwise`] returns: the depthwise output, and the (min, max) of the
 /// expanded tensor it never stored and of the output.
-pub(crate) type Fused = (Value, Option<(f32, f32)>, Option<(f32, f32)>);
+pub(crate) type Fused = (Value, Option<Range>, Option<Range>);
 
 /// Expanded tensors smaller than this (elements) stay in L2 anyway, and row-sized GEMMs on
 /// narrow images are less efficient than one whole GEMM: such pairs run unfused.
@@ -1080,7 +1077,7 @@ mod tests {
     }
 
     /// A tracked range must be the min and max of the values (up to the kernels' rounding).
-    fn check_range(range: Option<(f32, f32)>, values: &[f32], what: &str) {
+    fn check_range(range: Option<Range>, values: &[f32], what: &str) {
         let Some((lo, hi)) = range else { return };
         let want_lo = values.iter().copied().fold(f32::INFINITY, f32::min);
         let want_hi = values.iter().copied().fold(f32::NEG_INFINITY, f32::max);

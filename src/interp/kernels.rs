@@ -17,7 +17,7 @@ pub(crate) struct Ctx<'a> {
     /// The FULLY_CONNECTED weights, read in place (their value then holds only the shape).
     pub weights: Option<&'a [f32]>,
     /// Set by kernels that track their first output's (min, max) as they store it.
-    pub range: std::cell::Cell<Option<(f32, f32)>>,
+    pub range: std::cell::Cell<Option<super::Range>>,
 }
 
 /// The op's options of variant `$v`, or the defaults when the file has none.

@@ -373,7 +373,7 @@ impl<'m> Interpreter<'m> {
                 }
             }
         }
-        let steps = planned
+        let mut steps: Vec<Step<'m>> = planned
             .into_par_iter()
             .zip(frees)
             .map(|((index, op), frees)| {
@@ -410,7 +410,6 @@ impl<'m> Interpreter<'m> {
                 Step { index, op, frees, packed, weights, fuse_next: false }
             })
             .collect();
-        let mut steps: Vec<Step<'m>> = steps;
         let mut readers = vec![0usize; nt];
         for op in &sg.operators {
             for &t in &op.inputs {

@@ -559,7 +559,8 @@ pub fn quantize_full_integer(
 
 /// The runtime quantizes a fused activation's bounds with the output's parameters when it
 /// prepares the op, and refuses the model when `bound / scale` overflows int32 (a RELU6 output
-/// calibrated to a range below ~3e-9, as in deep random-weight models; TF emits these too).
+/// calibrated to a range below ~3e-9, as in deep random-weight models; ai-edge-quantizer's
+/// int8 MobileNetV2 has the same problem).
 /// Such a bound lies far beyond the integer range, so clamping to it does nothing: RELU6 becomes
 /// RELU, or NONE when its lower bound is below the range as well (RELU_N1_TO_1 likewise).
 fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
@@ -578,10 +579,11 @@ fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
             continue;
         };
         let (qmin, qmax) = match out.dtype {
-            TensorType::INT8 => (-128.0, 127.0),
-            TensorType::INT16 => (-32768.0, 32767.0),
+            TensorType::INT8 => Activations::Int8.range(),
+            TensorType::INT16 => Activations::Int16.range(),
             _ => continue,
         };
+        let (qmin, qmax) = (f64::from(qmin), f64::from(qmax));
         let Some(p) = params_of(out).filter(|p| p.scale > 0.0) else { continue };
         let q = |bound: f64| (bound / f64::from(p.scale)).round();
         if q(lo).abs() <= f64::from(i32::MAX) && q(hi).abs() <= f64::from(i32::MAX) {
