@@ -34,8 +34,9 @@ order reversed every other round. Peak RSS comes from os.wait4 on the child
 itself (ru_maxrss; the kernel starts it at the forking python's RSS, so a
 figure near the floor printed with the report means "at most that").
 
-Machine facts, formatting and verdicts come from scripts/bench_run.py; the
-run/measure helpers here differ (they also read tflq's --report timings).
+Runs, interleaved rounds, machine facts, formatting and verdicts come from
+scripts/bench_run.py; measure() here also parses each command's stderr (tflq's
+--report timings, LiteRT's invoke times).
 """
 
 import argparse
@@ -44,12 +45,11 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 # Shared with the .tflite benchmark: machine facts, formatting and verdicts.
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_run import loadavg, machine_lines, mb, ms, remove, table_lines, verdict  # noqa: E402
+from bench_run import loadavg, machine_lines, mb, measure as measure_runs, ms, remove, run, table_lines, verdict  # noqa: E402
 
 LITERT_TAG = "bench_int8.py litert:"
 
@@ -201,49 +201,18 @@ def mode_sqnr(float_model, npz, n, models):
 
 
 # --------------------------------------------------------------------------
-# Harness (stdlib only). run/measure/loadavg/cpu_model/git_rev/verdict follow
-# scripts/bench_run.py.
-
-
-def run(argv):
-    """Run argv, stdout to /dev/null; return (wall s, peak RSS bytes, stderr)."""
-    with tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        proc = subprocess.Popen(
-            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-        wall = time.perf_counter() - start
-        code = os.waitstatus_to_exitcode(status)
-        err.seek(0)
-        text = err.read().decode(errors="replace")
-    if code != 0:
-        sys.stderr.write(text)
-        sys.exit(f"bench_int8.py: {' '.join(argv)} exited {code}")
-    return wall, usage.ru_maxrss * 1024, text  # ru_maxrss is in KiB on Linux
+# Harness: runs and interleaved rounds come from scripts/bench_run.py.
 
 
 def measure(cmds, rounds):
     """cmds: name -> (argv, file to drop before each run or None, parse(stderr)
     -> extra or None). 1 warm-up each, then `rounds` interleaved rounds with the
     order reversed every other round. Returns name -> [(wall, rss, extra)]."""
-
-    def once(name):
-        argv, drop, parse = cmds[name]
-        if drop:
-            remove(drop)
-        wall, rss, err = run(argv)
-        return wall, rss, parse(err) if parse else None
-
-    for name in cmds:
-        once(name)
-    runs = {name: [] for name in cmds}
-    order = list(cmds)
-    for r in range(rounds):
-        for name in order if r % 2 == 0 else reversed(order):
-            runs[name].append(once(name))
-        print(f"bench_int8.py: round {r + 1}/{rounds} done", file=sys.stderr)
-    return runs
+    runs = measure_runs({name: (argv, drop) for name, (argv, drop, _) in cmds.items()}, rounds, "int8")
+    return {
+        name: [(wall, rss, cmds[name][2](err) if cmds[name][2] else None) for wall, rss, err in runs[name]]
+        for name in cmds
+    }
 
 
 TFLQ_TARGET, TFLQ_AIM, AEQ_TARGET = 2.0, 1.0, 10.0
