@@ -283,7 +283,8 @@ impl NpyView<'_> {
 
 /// Little-endian elements of `dtype` (whole elements; a trailing partial one is ignored).
 pub fn decode(dtype: DType, body: &[u8]) -> NpyData {
-    fn le<const N: usize, T>(body: &[u8], f: fn([u8; N]) -> T) -> Vec<T> {
+    // Generic over the conversion (not a fn pointer) so that it inlines and the loop becomes a copy.
+    fn le<const N: usize, T>(body: &[u8], f: impl Fn([u8; N]) -> T) -> Vec<T> {
         body.chunks_exact(N)
             .map(|c| {
                 let mut a = [0u8; N];
