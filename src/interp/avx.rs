@@ -3,6 +3,7 @@
 //! and guarantee the slice lengths each function documents; debug builds assert them.
 
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Clamps with NaN passing through: `max(bound, v)` returns `v` when either is NaN.
 #[inline(always)]
@@ -25,7 +26,7 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     w: &[f32],
     bias: &[f32; 16],
     bounds: &(f32, f32),
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     n: usize,
     cols: usize,
     range: &mut [[f32; 8]; 2],
@@ -53,7 +54,7 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     for r in 0..R {
         let v0 = clamp(_mm256_add_ps(c0[r], b0), vlo, vhi);
         let v1 = clamp(_mm256_add_ps(c1[r], b1), vlo, vhi);
-        let o = out.as_mut_ptr().add(r * n);
+        let o = out.as_mut_ptr().add(r * n).cast::<f32>();
         if cols == 16 {
             _mm256_storeu_ps(o, v0);
             _mm256_storeu_ps(o.add(8), v1);
@@ -109,12 +110,12 @@ pub(super) unsafe fn depthwise_pixel(
     taps: &[(usize, usize)],
     bias: Option<&[f32]>,
     (lo, hi): (f32, f32),
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
 ) {
     let c = out.len();
     debug_assert!(taps.iter().all(|&(s, t)| s + c <= x.len() && t + c <= w.len()));
     debug_assert!(bias.map_or(true, |b| b.len() >= c));
-    let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr());
+    let (xp, wp, op) = (x.as_ptr(), w.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let (vlo, vhi) = (_mm256_set1_ps(lo), _mm256_set1_ps(hi));
     #[inline(always)]
     unsafe fn init(bias: Option<&[f32]>, ch: usize) -> __m256 {
@@ -152,7 +153,7 @@ pub(super) unsafe fn depthwise_pixel(
             acc = x[s + ch].mul_add(w[t + ch], acc);
         }
         let v = if acc < lo { lo } else { acc };
-        out[ch] = if v > hi { hi } else { v };
+        out[ch].write(if v > hi { hi } else { v });
         ch += 1;
     }
 }
@@ -181,13 +182,13 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
     w: &[f32],
     bias: Option<&[f32]>,
     bounds: &(f32, f32),
-    out: &mut [f32],
+    out: &mut [MaybeUninit<f32>],
     range: &mut [[f32; 8]; 2],
 ) {
     let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
     debug_assert!(c16 % 16 == 0 && c16 <= c && oys.end <= oh);
     debug_assert!(w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
-    let (wp, op) = (w.as_ptr(), out.as_mut_ptr());
+    let (wp, op) = (w.as_ptr(), out.as_mut_ptr().cast::<f32>());
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
     let mut seen = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     // Output columns whose whole window lies inside the input row.

@@ -4,6 +4,7 @@ use super::elementwise::{activate, broadcast_shape, broadcast_strides, KResult};
 use super::value::Value;
 use super::Range;
 use crate::schema::{ActivationFunctionType, Padding};
+use std::mem::MaybeUninit;
 
 /// `c[m×n] = a·b + beta·c`, with `a` (m×k) and `b` (k×n) given by row and column strides and
 /// `c` row-major. Bounds are checked here, so the unsafe GEMM call cannot read out of range.
@@ -145,28 +146,63 @@ pub(crate) fn conv2d(
     let m = n * oh * ow;
     let k = kh * kw * c;
     let packed = packed.filter(|pw| pw.n == oc && pw.k == k);
-    // With packed weights the GEMM adds the bias and clamps as it stores; otherwise out is
-    // prefilled with the bias and the activation is a separate pass.
-    let fused = packed.and(Clamp::of(p.act));
-    // The fused path reads only the packed filter (the interpreter may not decode it at all).
-    let wv = if fused.is_some() { &[][..] } else { f32s(w, "filter")? };
-    let (mut out, beta) = if fused.is_some() {
-        (vec![0f32; m * oc], 0.0)
-    } else {
-        let (out, has_bias) = bias_rows(bias, m, oc)?;
-        (out, if has_bias { 1.0 } else { 0.0 })
-    };
+    let g = Im2col { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw };
     let bias_v = bias_slice(bias, oc)?;
-    let mut seen = None;
-    let mut mm = |rows: usize, a: &[f32], out: &mut [f32]| match (packed, fused) {
-        (Some(pw), Some(clamp)) => gemm_packed(rows, a, pw, bias_v, clamp, out, &mut seen),
-        // B = filterᵀ: element (kk, o) is w[o * k + kk].
-        _ => gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, out),
-    };
-    if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
-        mm(m, xv, &mut out)?;
-    } else {
-        // im2col in blocks of output rows that stay in cache while the GEMM reads them.
+    // With packed weights and a clamp activation, the GEMM adds the bias and clamps as it
+    // stores, into an output it writes whole; otherwise out is prefilled with the bias and the
+    // activation is a separate pass.
+    if let (Some(pw), Some(clamp)) = (packed, Clamp::of(p.act)) {
+        let mut seen = None;
+        let out = written(m * oc, |out| {
+            g.for_row_blocks(xv, out, oc, |rows, a, o| gemm_packed(rows, a, pw, bias_v, clamp, o, &mut seen))
+        })?;
+        return Ok((Value::f32(vec![n, oh, ow, oc], out), seen.as_ref().and_then(seen_range)));
+    }
+    let wv = f32s(w, "filter")?;
+    let (mut out, has_bias) = bias_rows(bias, m, oc)?;
+    let beta = if has_bias { 1.0 } else { 0.0 };
+    // B = filterᵀ: element (kk, o) is w[o * k + kk].
+    g.for_row_blocks(xv, &mut out, oc, |rows, a, o| gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, o))?;
+    activate(&mut out, p.act)?;
+    Ok((Value::f32(vec![n, oh, ow, oc], out), None))
+}
+
+/// The geometry of a CONV_2D seen as a GEMM over im2col rows (one per output pixel).
+#[derive(Clone, Copy)]
+struct Im2col {
+    n: usize,
+    h: usize,
+    wd: usize,
+    c: usize,
+    kh: usize,
+    kw: usize,
+    oh: usize,
+    ow: usize,
+    pad_h: usize,
+    pad_w: usize,
+    sh: usize,
+    sw: usize,
+    dh: usize,
+    dw: usize,
+}
+
+impl Im2col {
+    /// Calls `mm(rows, a, out_rows)` on consecutive blocks of output rows, where `a` holds the
+    /// block's im2col rows (`kh·kw·c` values each) and `out_rows` its `oc`-wide output rows.
+    /// A 1×1, stride-1, unpadded convolution reads the input itself as one block.
+    fn for_row_blocks<T>(
+        &self,
+        xv: &[f32],
+        out: &mut [T],
+        oc: usize,
+        mut mm: impl FnMut(usize, &[f32], &mut [T]) -> KResult<()>,
+    ) -> KResult<()> {
+        let Im2col { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw } = *self;
+        let (m, k) = (n * oh * ow, kh * kw * c);
+        if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
+            return mm(m, xv, out);
+        }
+        // Blocks of rows that stay in cache while the GEMM reads them.
         let rows_per = ((1usize << 14) / k.max(1)).max(MR);
         let mut col = vec![0f32; rows_per.min(m) * k];
         let mut r0 = 0;
@@ -207,10 +243,39 @@ pub(crate) fn conv2d(
             mm(r1 - r0, &col, &mut out[r0 * oc..r1 * oc])?;
             r0 = r1;
         }
+        Ok(())
     }
-    let range =
-        if fused.is_some() { seen.as_ref().and_then(seen_range) } else { activate(&mut out, p.act).map(|_| None)? };
-    Ok((Value::f32(vec![n, oh, ow, oc], out), range))
+}
+
+/// Output slots that a kernel writes, each exactly once, and never reads: such outputs skip
+/// the zero fill, which costs about as much as one pass over a large output.
+pub(crate) type Slots = [MaybeUninit<f32>];
+
+/// A vector of `n` values made by `fill`, which writes every one of the `n` slots it is given
+/// (the kernels that take [`Slots`] do; their tests prefill NaN to check it).
+fn written(n: usize, fill: impl FnOnce(&mut Slots) -> KResult<()>) -> KResult<Vec<f32>> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n])?;
+    // SAFETY: `fill` initialized all `n` slots.
+    unsafe { v.set_len(n) };
+    Ok(v)
+}
+
+/// Initialized values seen as slots, for a kernel that writes slots.
+///
+/// # Safety
+/// Only initialized values may be written through the result (the kernels only store values).
+unsafe fn as_slots(v: &mut [f32]) -> &mut Slots {
+    // SAFETY: MaybeUninit<f32> has f32's layout; the caller keeps the values initialized.
+    unsafe { &mut *(v as *mut [f32] as *mut Slots) }
+}
+
+/// `dst[i] = src[i]` for the shorter of the two.
+#[inline(always)]
+fn put(dst: &mut Slots, src: &[f32]) {
+    for (d, &v) in dst.iter_mut().zip(src) {
+        d.write(v);
+    }
 }
 
 /// Runs `$f::<true>(args)` compiled for AVX2+FMA when the CPU has them, else `$f::<false>(args)`.
@@ -368,7 +433,7 @@ fn seen_range(seen: &Seen) -> Option<Range> {
 
 /// `out[r, c] = clamp(bias[c] + Σ_kk x[r, kk] · panel[kk, c])` for MRR rows (stride `xs` in x,
 /// `n` in out) and the first `cols` columns of one panel. `bias` is the panel's NR values
-/// (zero beyond `cols`). Every output element is written, none is read.
+/// (zero beyond `cols`). Every output element is written once, none is read.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
 fn micro<const MRR: usize, const FMA: bool>(
@@ -378,7 +443,7 @@ fn micro<const MRR: usize, const FMA: bool>(
     wp: &[f32],
     bias: &[f32; NR],
     clamp: Clamp,
-    out: &mut [f32],
+    out: &mut Slots,
     n: usize,
     cols: usize,
 ) {
@@ -403,10 +468,10 @@ fn micro<const MRR: usize, const FMA: bool>(
         }
         if cols == NR {
             // Fixed-size copies compile to vector moves; a variable length would call memmove.
-            let dst: &mut [f32; NR] = (&mut out[r * n..r * n + NR]).try_into().expect("NR values");
-            *dst = *a;
+            let dst: &mut [MaybeUninit<f32>; NR] = (&mut out[r * n..r * n + NR]).try_into().expect("NR values");
+            *dst = a.map(MaybeUninit::new);
         } else {
-            out[r * n..r * n + cols].copy_from_slice(&a[..cols]);
+            put(&mut out[r * n..r * n + cols], &a[..cols]);
         }
     }
 }
@@ -424,7 +489,7 @@ fn gemm_packed_impl<const FMA: bool>(
     pw: &PackedW,
     bias: Option<&[f32]>,
     clamp: Clamp,
-    out: &mut [f32],
+    out: &mut Slots,
     seen: &mut Option<Seen>,
 ) {
     let (n, k) = (pw.n, pw.k);
@@ -485,15 +550,16 @@ fn gemm_packed_impl<const FMA: bool>(
     }
 }
 
-/// `out[m×n] = clamp(bias + x[m×k] · wᵀ)` with pre-packed weights; x and out are row-major.
-/// The SIMD kernel also widens `seen` (set to Some on first use) by every value it stores.
+/// `out[m×n] = clamp(bias + x[m×k] · wᵀ)` with pre-packed weights; x and out are row-major,
+/// and every one of the m·n outputs is written. The SIMD kernel also widens `seen` (set to
+/// Some on first use) by every value it stores.
 fn gemm_packed(
     m: usize,
     x: &[f32],
     pw: &PackedW,
     bias: Option<&[f32]>,
     clamp: Clamp,
-    out: &mut [f32],
+    out: &mut Slots,
     seen: &mut Option<Seen>,
 ) -> KResult<()> {
     if x.len() < m * pw.k || out.len() < m * pw.n || bias.is_some_and(|b| b.len() != pw.n) {
@@ -505,7 +571,7 @@ fn gemm_packed(
         pw: &PackedW,
         bias: Option<&[f32]>,
         clamp: Clamp,
-        out: &mut [f32],
+        out: &mut Slots,
         seen: &mut Option<Seen>
     ));
     Ok(())
@@ -539,7 +605,7 @@ fn depthwise_impl<const FMA: bool>(
     xv: &[f32],
     wv: &[f32],
     bias: Option<&[f32]>,
-    out: &mut [f32],
+    out: &mut Slots,
     seen: &mut Option<Seen>,
 ) {
     let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp } = *g;
@@ -566,6 +632,7 @@ fn depthwise_impl<const FMA: bool>(
     let window: Vec<(usize, usize)> =
         (0..kh * kw).map(|t| (((t / kw) * dh * wd + (t % kw) * dw) * c, t * oc)).collect();
     let mut taps: Vec<(usize, usize)> = Vec::with_capacity(kh * kw);
+    let mut acc = vec![0f32; oc];
     for b in 0..n {
         for oy in 0..oh {
             let y0 = (oy * sh) as isize - pad_h as isize;
@@ -593,7 +660,7 @@ fn depthwise_impl<const FMA: bool>(
                     }
                 }
                 let o = ((b * oh + oy) * ow + ox) * oc;
-                let acc = &mut out[o..o + oc];
+                let out_px = &mut out[o..o + oc];
                 #[cfg(target_arch = "x86_64")]
                 if FMA && mm == 1 {
                     // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper. Each tap
@@ -606,7 +673,7 @@ fn depthwise_impl<const FMA: bool>(
                             &taps,
                             bias.map(|b| &b[done..]),
                             (clamp.lo, clamp.hi),
-                            &mut acc[done..],
+                            &mut out_px[done..],
                         )
                     };
                     continue;
@@ -625,6 +692,7 @@ fn depthwise_impl<const FMA: bool>(
                     }
                 }
                 acc.iter_mut().for_each(|v| *v = clamp.apply(*v));
+                put(out_px, &acc);
             }
         }
     }
@@ -656,19 +724,21 @@ pub(crate) fn depthwise(
     let (sh, sw, dh, dw) = (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
     let bias = bias_slice(bias, oc)?;
     let fused = Clamp::of(p.act);
-    let mut out = vec![0f32; super::shape::checked_numel(&[n, oh, ow, oc])?];
     let clamp = fused.unwrap_or(Clamp::NONE);
     let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
-    let (g, out_s, mut seen) = (&g, &mut out[..], None);
-    let seen_r = &mut seen;
-    simd_dispatch!(depthwise_impl(
-        g: &DwGeom,
-        xv: &[f32],
-        wv: &[f32],
-        bias: Option<&[f32]>,
-        out_s: &mut [f32],
-        seen_r: &mut Option<Seen>
-    ));
+    let (g, mut seen) = (&g, None);
+    let mut out = written(super::shape::checked_numel(&[n, oh, ow, oc])?, |out_s| {
+        let seen_r = &mut seen;
+        simd_dispatch!(depthwise_impl(
+            g: &DwGeom,
+            xv: &[f32],
+            wv: &[f32],
+            bias: Option<&[f32]>,
+            out_s: &mut Slots,
+            seen_r: &mut Option<Seen>
+        ));
+        Ok(())
+    })?;
     let range =
         if fused.is_some() { seen.as_ref().and_then(seen_range) } else { activate(&mut out, p.act).map(|_| None)? };
     Ok((Value::f32(vec![n, oh, ow, oc], out), range))
@@ -732,14 +802,17 @@ pub(crate) fn expand_depthwise(
         let row_len = wd * c;
         let mut ring = vec![0f32; span.min(h) * row_len];
         let slots = span.min(h);
-        let mut out = vec![0f32; super::shape::checked_numel(&[n, oh, ow, c])?];
+        let numel = super::shape::checked_numel(&[n, oh, ow, c])?;
+        let mut out = Vec::with_capacity(numel);
         let (mut seen1, mut seen2) = (None, SEEN_NONE);
         let mut next = 0;
         let mut expand_to = |last: usize, ring: &mut [f32], seen1: &mut Option<Seen>| -> KResult<()> {
             while next <= last {
                 let src = &xv[next * wd * cin..(next + 1) * wd * cin];
                 let slot = next % slots;
-                gemm_packed(wd, src, pw, b1, clamp1, &mut ring[slot * row_len..(slot + 1) * row_len], seen1)?;
+                // SAFETY: the GEMM stores only values.
+                let slot_out = unsafe { as_slots(&mut ring[slot * row_len..(slot + 1) * row_len]) };
+                gemm_packed(wd, src, pw, b1, clamp1, slot_out, seen1)?;
                 next += 1;
             }
             Ok(())
@@ -757,9 +830,21 @@ pub(crate) fn expand_depthwise(
             // holds the last `slots` rows (a slot is reused only for a row `slots` later, past
             // this window). Lengths were checked against the geometry above.
             unsafe {
-                super::avx::depthwise16(&g, c, rows, oy..oy + 1, wv, b2, &(clamp2.lo, clamp2.hi), &mut out, &mut seen2)
+                super::avx::depthwise16(
+                    &g,
+                    c,
+                    rows,
+                    oy..oy + 1,
+                    wv,
+                    b2,
+                    &(clamp2.lo, clamp2.hi),
+                    &mut out.spare_capacity_mut()[..numel],
+                    &mut seen2,
+                )
             };
         }
+        // SAFETY: depthwise16 above wrote every output row, each whole (c16 = c, n = 1).
+        unsafe { out.set_len(numel) };
         // Rows no output reads still belong to the expanded tensor's range.
         expand_to(h - 1, &mut ring, &mut seen1)?;
         let r1 = seen1.as_ref().and_then(seen_range);
@@ -1147,8 +1232,10 @@ mod tests {
                         (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
                     let clamp = Clamp::of(p.act).unwrap_or(Clamp::NONE);
                     let g = DwGeom { n, h, wd, c, kh, kw, oc, mm: mult, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
-                    let mut out = vec![0f32; n * oh * ow * oc];
-                    depthwise_impl::<false>(&g, &x, &w, b, &mut out, &mut None);
+                    // NaN shows any output the kernel did not write.
+                    let mut out = vec![f32::NAN; n * oh * ow * oc];
+                    // SAFETY: the kernel stores only values.
+                    depthwise_impl::<false>(&g, &x, &w, b, unsafe { as_slots(&mut out) }, &mut None);
                     if Clamp::of(p.act).is_none() {
                         activate(&mut out, p.act).unwrap();
                     }
@@ -1190,10 +1277,11 @@ mod tests {
             let pw = PackedW::new(&w, n, k).unwrap();
             for clamp in [Clamp::NONE, Clamp::of(ActivationFunctionType::RELU6).unwrap()] {
                 let mut out = vec![f32::NAN; m * n];
-                gemm_packed_impl::<false>(m, &x, &pw, Some(&bias), clamp, &mut out, &mut None);
+                // SAFETY (both calls): the kernels store only values.
+                gemm_packed_impl::<false>(m, &x, &pw, Some(&bias), clamp, unsafe { as_slots(&mut out) }, &mut None);
                 let mut fast = vec![f32::NAN; m * n];
                 let mut seen = None;
-                gemm_packed(m, &x, &pw, Some(&bias), clamp, &mut fast, &mut seen).unwrap();
+                gemm_packed(m, &x, &pw, Some(&bias), clamp, unsafe { as_slots(&mut fast) }, &mut seen).unwrap();
                 check_range(seen.as_ref().and_then(seen_range), &fast, &format!("m {m} k {k} n {n}"));
                 for r in 0..m {
                     for j in 0..n {
