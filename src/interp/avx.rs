@@ -73,6 +73,59 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     _mm256_storeu_ps(range[1].as_mut_ptr(), hi);
 }
 
+/// [`gemm_micro`] for a panel 8 channels wide: `out[r·n + j] = clamp(bias[j] + Σ_kk
+/// x[r·xs + kk] · w[kk·8 + j])` for `r < R`, `j < cols`, widening `range` likewise. With one
+/// accumulator per row, up to 12 rows fit in the registers.
+///
+/// # Safety
+/// AVX2 and FMA are available; `cols ≤ 8`; `x` holds at least `(R-1)·xs + k` values, `w` at
+/// least `8·k` and `out` at least `(R-1)·n + cols`.
+#[target_feature(enable = "avx2,fma")]
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn gemm_micro8<const R: usize>(
+    x: &[f32],
+    xs: usize,
+    k: usize,
+    w: &[f32],
+    bias: &[f32; 8],
+    bounds: &(f32, f32),
+    out: &mut [MaybeUninit<f32>],
+    n: usize,
+    cols: usize,
+    range: &mut [[f32; 8]; 2],
+) {
+    debug_assert!(cols <= 8 && x.len() >= (R - 1) * xs + k && w.len() >= 8 * k);
+    debug_assert!(out.len() >= (R - 1) * n + cols);
+    let (xp, wp) = (x.as_ptr(), w.as_ptr());
+    let mut c = [_mm256_setzero_ps(); R];
+    for kk in 0..k {
+        let w0 = _mm256_loadu_ps(wp.add(kk * 8));
+        for (r, acc) in c.iter_mut().enumerate() {
+            *acc = _mm256_fmadd_ps(_mm256_broadcast_ss(&*xp.add(r * xs + kk)), w0, *acc);
+        }
+    }
+    let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
+    let b0 = _mm256_loadu_ps(bias.as_ptr());
+    let (mut lo, mut hi) = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
+    for (r, acc) in c.iter().enumerate() {
+        let v = clamp(_mm256_add_ps(*acc, b0), vlo, vhi);
+        let o = out.as_mut_ptr().add(r * n).cast::<f32>();
+        if cols == 8 {
+            _mm256_storeu_ps(o, v);
+            (lo, hi) = track((lo, hi), v);
+        } else {
+            let mut tmp = [0f32; 8];
+            _mm256_storeu_ps(tmp.as_mut_ptr(), v);
+            std::ptr::copy_nonoverlapping(tmp.as_ptr(), o, cols);
+            for &t in &tmp[..cols] {
+                (lo, hi) = track((lo, hi), _mm256_set1_ps(t));
+            }
+        }
+    }
+    _mm256_storeu_ps(range[0].as_mut_ptr(), lo);
+    _mm256_storeu_ps(range[1].as_mut_ptr(), hi);
+}
+
 /// Stores 16 channels `clamp(acc + bias)` at `o` and widens `seen` by them.
 #[inline(always)]
 unsafe fn store16(

@@ -344,11 +344,17 @@ fn gemv_impl<const FMA: bool>(x: &[f32], w: &[f32], k: usize, out: &mut [f32]) {
 
 /// Width of a packed weight panel (output channels per microkernel column block).
 const NR: usize = 16;
+/// Width of the last panel when at most this many channels are left over: a full-width panel
+/// would spend up to half its multiply-adds on zero padding (n = 24 is common in MobileNets).
+const NR_NARROW: usize = 8;
 /// Rows per microkernel call.
 const MR: usize = 6;
+/// Rows per call of the narrow panel's microkernel (it needs half the accumulators per row).
+const MR_NARROW: usize = 12;
 
 /// Constant weights `[n][k]` (OHWI flattened) packed once into panels of NR output channels:
-/// panel p holds, for each kk, the NR weights of channels p·NR.. (zero beyond n).
+/// panel p holds, for each kk, the NR weights of channels p·NR.. (zero beyond n). When at most
+/// NR_NARROW channels are left for the last panel, it is NR_NARROW wide.
 pub(crate) struct PackedW {
     n: usize,
     k: usize,
@@ -360,18 +366,38 @@ impl PackedW {
         if n == 0 || k == 0 || w.len() != n.checked_mul(k)? {
             return None;
         }
-        let np = n.div_ceil(NR);
-        let mut panels = vec![0f32; np * k * NR];
-        for (p, panel) in panels.chunks_exact_mut(k * NR).enumerate() {
+        let mut panels = vec![0f32; Self::widths(n).map(|(_, width)| k * width).sum()];
+        let mut at = 0;
+        for (c0, width) in Self::widths(n) {
+            let panel = &mut panels[at..at + k * width];
             // Read each filter row once, in order; the writes stay inside one panel.
-            for j in 0..NR.min(n - p * NR) {
-                let row = &w[(p * NR + j) * k..(p * NR + j + 1) * k];
+            for j in 0..width.min(n - c0) {
+                let row = &w[(c0 + j) * k..(c0 + j + 1) * k];
                 for (kk, &v) in row.iter().enumerate() {
-                    panel[kk * NR + j] = v;
+                    panel[kk * width + j] = v;
                 }
             }
+            at += k * width;
         }
         Some(PackedW { n, k, panels })
+    }
+
+    /// (first channel, width) of each panel.
+    fn widths(n: usize) -> impl Iterator<Item = (usize, usize)> {
+        (0..n.div_ceil(NR)).map(move |p| {
+            let left = n - p * NR;
+            (p * NR, if left <= NR_NARROW { NR_NARROW } else { NR })
+        })
+    }
+
+    /// (first channel, width, packed weights) of each panel.
+    fn panels(&self) -> impl Iterator<Item = (usize, usize, &[f32])> {
+        let mut at = 0;
+        Self::widths(self.n).map(move |(c0, width)| {
+            let panel = &self.panels[at..at + self.k * width];
+            at += self.k * width;
+            (c0, width, panel)
+        })
     }
 }
 
@@ -432,32 +458,32 @@ fn seen_range(seen: &Seen) -> Option<Range> {
 }
 
 /// `out[r, c] = clamp(bias[c] + Σ_kk x[r, kk] · panel[kk, c])` for MRR rows (stride `xs` in x,
-/// `n` in out) and the first `cols` columns of one panel. `bias` is the panel's NR values
-/// (zero beyond `cols`). Every output element is written once, none is read.
+/// `n` in out) and the first `cols` columns of one panel of width W. `bias` is the panel's W
+/// values (zero beyond `cols`). Every output element is written once, none is read.
 #[inline(always)]
 #[allow(clippy::too_many_arguments)]
-fn micro<const MRR: usize, const FMA: bool>(
+fn micro<const MRR: usize, const W: usize, const FMA: bool>(
     x: &[f32],
     xs: usize,
     k: usize,
     wp: &[f32],
-    bias: &[f32; NR],
+    bias: &[f32; W],
     clamp: Clamp,
     out: &mut Slots,
     n: usize,
     cols: usize,
 ) {
     // Only constant indices into `acc`, so it stays in registers.
-    let mut acc = [[0f32; NR]; MRR];
+    let mut acc = [[0f32; W]; MRR];
     for a in acc.iter_mut() {
         *a = *bias;
     }
     let rows: [&[f32]; MRR] = std::array::from_fn(|r| &x[r * xs..r * xs + k]);
-    for (kk, w) in wp.chunks_exact(NR).take(k).enumerate() {
-        let w: &[f32; NR] = w.try_into().unwrap_or(&[0f32; NR]);
+    for (kk, w) in wp.chunks_exact(W).take(k).enumerate() {
+        let w: &[f32; W] = w.try_into().unwrap_or(&[0f32; W]);
         let xk: [f32; MRR] = std::array::from_fn(|r| rows[r][kk]);
         for r in 0..MRR {
-            for j in 0..NR {
+            for j in 0..W {
                 acc[r][j] = madd::<FMA>(acc[r][j], xk[r], w[j]);
             }
         }
@@ -466,9 +492,9 @@ fn micro<const MRR: usize, const FMA: bool>(
         for v in a.iter_mut() {
             *v = clamp.apply(*v);
         }
-        if cols == NR {
+        if cols == W {
             // Fixed-size copies compile to vector moves; a variable length would call memmove.
-            let dst: &mut [MaybeUninit<f32>; NR] = (&mut out[r * n..r * n + NR]).try_into().expect("NR values");
+            let dst: &mut [MaybeUninit<f32>; W] = (&mut out[r * n..r * n + W]).try_into().expect("W values");
             *dst = a.map(MaybeUninit::new);
         } else {
             put(&mut out[r * n..r * n + cols], &a[..cols]);
@@ -493,12 +519,13 @@ fn gemm_packed_impl<const FMA: bool>(
     seen: &mut Option<Seen>,
 ) {
     let (n, k) = (pw.n, pw.k);
-    let panel_bias: Vec<[f32; NR]> = (0..n.div_ceil(NR))
-        .map(|p| {
+    // Each panel's bias, zero beyond n; the narrow panel uses the first NR_NARROW.
+    let panel_bias: Vec<[f32; NR]> = PackedW::widths(n)
+        .map(|(c0, width)| {
             let mut b = [0f32; NR];
             if let Some(bias) = bias {
-                let cols = NR.min(n - p * NR);
-                b[..cols].copy_from_slice(&bias[p * NR..p * NR + cols]);
+                let cols = width.min(n - c0);
+                b[..cols].copy_from_slice(&bias[c0..c0 + cols]);
             }
             b
         })
@@ -507,40 +534,50 @@ fn gemm_packed_impl<const FMA: bool>(
     let mut r0 = 0;
     while r0 < m {
         let r1 = (r0 + mc).min(m);
-        for (p, wp) in pw.panels.chunks_exact(k * NR).enumerate() {
-            let c0 = p * NR;
-            let cols = NR.min(n - c0);
-            let pb = &panel_bias[p];
+        for ((c0, width, wp), pb) in pw.panels().zip(&panel_bias) {
+            let cols = width.min(n - c0);
+            let pb8: &[f32; NR_NARROW] = pb[..NR_NARROW].try_into().expect("NR_NARROW values");
             let mut r = r0;
             while r < r1 {
-                let rows = (r1 - r).min(MR);
+                let rows = (r1 - r).min(if width == NR { MR } else { MR_NARROW });
                 let (xr, or) = (&x[r * k..], &mut out[r * n + c0..]);
                 #[cfg(target_arch = "x86_64")]
                 if FMA {
                     let b = &(clamp.lo, clamp.hi);
                     let s = seen.get_or_insert(SEEN_NONE);
                     // SAFETY: FMA is true only inside simd_dispatch!'s AVX2+FMA wrapper; gemm_packed
-                    // checked that x holds m·k values and out m·n, and a panel holds k·NR.
+                    // checked that x holds m·k values and out m·n, and a panel holds k·width.
                     unsafe {
-                        use super::avx::gemm_micro as g;
-                        match rows {
-                            6 => g::<6>(xr, k, k, wp, pb, b, or, n, cols, s),
-                            5 => g::<5>(xr, k, k, wp, pb, b, or, n, cols, s),
-                            4 => g::<4>(xr, k, k, wp, pb, b, or, n, cols, s),
-                            3 => g::<3>(xr, k, k, wp, pb, b, or, n, cols, s),
-                            2 => g::<2>(xr, k, k, wp, pb, b, or, n, cols, s),
-                            _ => g::<1>(xr, k, k, wp, pb, b, or, n, cols, s),
+                        use super::avx::{gemm_micro as g, gemm_micro8 as g8};
+                        match (width, rows) {
+                            (NR, 6) => g::<6>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (NR, 5) => g::<5>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (NR, 4) => g::<4>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (NR, 3) => g::<3>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (NR, 2) => g::<2>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (NR, _) => g::<1>(xr, k, k, wp, pb, b, or, n, cols, s),
+                            (_, 12) => g8::<12>(xr, k, k, wp, pb8, b, or, n, cols, s),
+                            (_, 8..) => g8::<8>(xr, k, k, wp, pb8, b, or, n, cols, s),
+                            (_, 4..) => g8::<4>(xr, k, k, wp, pb8, b, or, n, cols, s),
+                            (_, 2..) => g8::<2>(xr, k, k, wp, pb8, b, or, n, cols, s),
+                            _ => g8::<1>(xr, k, k, wp, pb8, b, or, n, cols, s),
                         }
                     }
+                    // The narrow kernel's row counts step down 12, 8, 4, 2, 1.
+                    r += if width == NR || rows >= 12 { rows } else { 1 << rows.ilog2() };
+                    continue;
+                }
+                if width == NR && rows == MR {
+                    micro::<MR, NR, FMA>(xr, k, k, wp, pb, clamp, or, n, cols);
                     r += rows;
                     continue;
                 }
-                match rows {
-                    MR => micro::<MR, FMA>(xr, k, k, wp, pb, clamp, or, n, cols),
-                    _ => {
-                        for i in 0..rows {
-                            micro::<1, FMA>(&xr[i * k..], k, k, wp, pb, clamp, &mut or[i * n..], n, cols);
-                        }
+                for i in 0..rows {
+                    let (xi, oi) = (&xr[i * k..], &mut or[i * n..]);
+                    if width == NR {
+                        micro::<1, NR, FMA>(xi, k, k, wp, pb, clamp, oi, n, cols);
+                    } else {
+                        micro::<1, NR_NARROW, FMA>(xi, k, k, wp, pb8, clamp, oi, n, cols);
                     }
                 }
                 r += rows;
@@ -1270,7 +1307,8 @@ mod tests {
 
     #[test]
     fn packed_gemm_portable_matches_plain_loops() {
-        for &(m, k, n) in &[(1, 1, 1), (5, 3, 16), (7, 20, 17), (13, 33, 40), (100, 9, 5)] {
+        // n = 24 and 40 end in a narrow panel; m = 23 and 30 take every narrow row count.
+        for &(m, k, n) in &[(1, 1, 1), (5, 3, 16), (7, 20, 17), (13, 33, 40), (100, 9, 5), (23, 7, 24), (30, 96, 24)] {
             let x = values(m * k, (m * k) as u64);
             let w = values(n * k, (n * k) as u64 + 7);
             let bias = values(n, n as u64);
