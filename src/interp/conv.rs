@@ -208,10 +208,20 @@ impl Im2col {
         let mut r0 = 0;
         while r0 < m {
             let r1 = (r0 + rows_per).min(m);
+            // The output pixel (b, oy, ox) of row r0, then stepped along (no division per row).
+            let (mut b, mut oy, mut ox) = (r0 / (oh * ow), (r0 / ow) % oh, r0 % ow);
             for r in r0..r1 {
-                let b = r / (oh * ow);
-                let oy = (r / ow) % oh;
-                let ox = r % ow;
+                if r > r0 {
+                    ox += 1;
+                    if ox == ow {
+                        ox = 0;
+                        oy += 1;
+                        if oy == oh {
+                            oy = 0;
+                            b += 1;
+                        }
+                    }
+                }
                 let dst = &mut col[(r - r0) * k..(r - r0 + 1) * k];
                 let x0 = (ox * sw) as isize - pad_w as isize;
                 // With dilation 1 and the window inside the row, a window row is one run of kw·c values.
