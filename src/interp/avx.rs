@@ -212,9 +212,11 @@ pub(super) unsafe fn depthwise_pixel(
 }
 
 /// Depthwise convolution with multiplier 1 for the channels `[0, c16)`, `c16` a multiple of
-/// 16: blocks of 16 channels, each swept over the whole image, so that the three or so input
-/// rows it reads stay in L1; four output pixels at a time share each weight load and keep
-/// eight FMA chains in flight. `out = clamp(bias + Σ x·w)`.
+/// 16, output pixel by output pixel (four at a time where their windows lie inside the
+/// input), each pixel group through all its channel blocks before the next: the reads run
+/// along memory, where sweeping one channel block over the image strided by whole pixels
+/// (and a stride of many lines maps to few L1 sets). Four pixels share each weight load and
+/// keep eight FMA chains in flight. `out = clamp(bias + Σ x·w)`.
 ///
 /// Input row `iy` of image `b` starts at `rows(b, iy)` (its `wd·c` values, NHWC); only the
 /// output rows `oys` are computed.
@@ -248,34 +250,34 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
     let first_in = pad_w.div_ceil(sw);
     let last_in = if wd + pad_w < (kw - 1) * dw + 1 { 0 } else { (wd + pad_w - (kw - 1) * dw - 1) / sw + 1 };
     let (ox_lo, ox_hi) = (first_in.min(ow), last_in.min(ow).max(first_in.min(ow)));
+    let bias_at = |cb: usize| match bias {
+        Some(bv) => (_mm256_loadu_ps(bv.as_ptr().add(cb)), _mm256_loadu_ps(bv.as_ptr().add(cb + 8))),
+        None => (_mm256_setzero_ps(), _mm256_setzero_ps()),
+    };
     for b in 0..n {
-        for cb in (0..c16).step_by(16) {
-            let (b0, b1) = match bias {
-                Some(bv) => (_mm256_loadu_ps(bv.as_ptr().add(cb)), _mm256_loadu_ps(bv.as_ptr().add(cb + 8))),
-                None => (_mm256_setzero_ps(), _mm256_setzero_ps()),
-            };
-            for oy in oys.clone() {
-                let y0 = (oy * sh) as isize - pad_h as isize;
-                let ky_lo = if y0 < 0 { ((-y0) as usize).div_ceil(dh) } else { 0 };
-                let ky_hi = if y0 >= h as isize { 0 } else { ((h as isize - y0 - 1) as usize / dh + 1).min(kh) };
-                let orow = op.add(((b * oh + oy) * ow) * c + cb);
-                // Input pointer of tap (ky, 0) for the pixel whose window starts at column 0.
-                let row_ptr = |ky: usize| rows(b, (y0 + (ky * dh) as isize) as usize).add(cb);
-                let mut ox = 0;
-                while ox < ow {
-                    let group = ox >= ox_lo && ox + 4 <= ox_hi;
-                    let x0 = (ox * sw) as isize - pad_w as isize;
-                    let (kx_lo, kx_hi) = if group || (ox >= ox_lo && ox < ox_hi) {
-                        (0, kw)
-                    } else {
-                        let lo = if x0 < 0 { ((-x0) as usize).div_ceil(dw) } else { 0 };
-                        let hi = if x0 >= wd as isize { 0 } else { ((wd as isize - x0 - 1) as usize / dw + 1).min(kw) };
-                        (lo, hi.max(lo))
-                    };
-                    if group {
+        for oy in oys.clone() {
+            let y0 = (oy * sh) as isize - pad_h as isize;
+            let ky_lo = if y0 < 0 { ((-y0) as usize).div_ceil(dh) } else { 0 };
+            let ky_hi = if y0 >= h as isize { 0 } else { ((h as isize - y0 - 1) as usize / dh + 1).min(kh) };
+            let orow = op.add(((b * oh + oy) * ow) * c);
+            // Input pointer of tap (ky, 0) for the pixel whose window starts at column 0.
+            let row_ptr = |ky: usize| rows(b, (y0 + (ky * dh) as isize) as usize);
+            let mut ox = 0;
+            while ox < ow {
+                let group = ox >= ox_lo && ox + 4 <= ox_hi;
+                let x0 = (ox * sw) as isize - pad_w as isize;
+                let (kx_lo, kx_hi) = if group || (ox >= ox_lo && ox < ox_hi) {
+                    (0, kw)
+                } else {
+                    let lo = if x0 < 0 { ((-x0) as usize).div_ceil(dw) } else { 0 };
+                    let hi = if x0 >= wd as isize { 0 } else { ((wd as isize - x0 - 1) as usize / dw + 1).min(kw) };
+                    (lo, hi.max(lo))
+                };
+                if group {
+                    for cb in (0..c16).step_by(16) {
                         let mut acc = [[_mm256_setzero_ps(); 2]; 4];
                         for ky in ky_lo..ky_hi {
-                            let rp = row_ptr(ky);
+                            let rp = row_ptr(ky).add(cb);
                             for kx in 0..kw {
                                 let wt = wp.add((ky * kw + kx) * c + cb);
                                 let (w0, w1) = (_mm256_loadu_ps(wt), _mm256_loadu_ps(wt.add(8)));
@@ -288,13 +290,15 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
                             }
                         }
                         for (p, a) in acc.iter().enumerate() {
-                            seen = store16(orow.add((ox + p) * c), *a, (b0, b1), (vlo, vhi), seen);
+                            seen = store16(orow.add((ox + p) * c + cb), *a, bias_at(cb), (vlo, vhi), seen);
                         }
-                        ox += 4;
-                    } else {
+                    }
+                    ox += 4;
+                } else {
+                    for cb in (0..c16).step_by(16) {
                         let mut a = [_mm256_setzero_ps(); 2];
                         for ky in ky_lo..ky_hi {
-                            let rp = row_ptr(ky);
+                            let rp = row_ptr(ky).add(cb);
                             for kx in kx_lo..kx_hi {
                                 let wt = wp.add((ky * kw + kx) * c + cb);
                                 let col = (x0 + (kx * dw) as isize) as usize;
@@ -303,9 +307,9 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
                                 a[1] = _mm256_fmadd_ps(_mm256_loadu_ps(xq.add(8)), _mm256_loadu_ps(wt.add(8)), a[1]);
                             }
                         }
-                        seen = store16(orow.add(ox * c), a, (b0, b1), (vlo, vhi), seen);
-                        ox += 1;
+                        seen = store16(orow.add(ox * c + cb), a, bias_at(cb), (vlo, vhi), seen);
                     }
+                    ox += 1;
                 }
             }
         }
