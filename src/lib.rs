@@ -4,6 +4,7 @@
 //! The flow is one-way: a reader turns the input file into the [`ir::Model`],
 //! passes transform the IR, and the writer turns it back into bytes.
 
+pub mod alloc;
 pub mod calibrate;
 pub mod dump;
 pub mod graphdef;

@@ -14,6 +14,10 @@ use tflq::quantize::full_integer::{Activations, IntegerOptions, IoType};
 use tflq::quantize::{quantize_calibrated, quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
 
+// Cache-line-aligned large blocks: the interpreter's vector loads never split a line.
+#[global_allocator]
+static ALLOC: tflq::alloc::CacheAligned = tflq::alloc::CacheAligned;
+
 #[derive(Parser)]
 #[command(
     name = "tflq",
