@@ -31,15 +31,18 @@ unsafe fn carve(base: *mut u8) -> *mut u8 {
     if base.is_null() {
         return base;
     }
-    // malloc aligns to at least 8 (16 on x86-64), so the line boundary is 8 or more bytes in.
+    let p = line_after(base);
+    // SAFETY: base ≤ p - 8, and p lies inside the block (see `line_after`).
+    unsafe { p.cast::<*mut u8>().sub(1).write_unaligned(base) };
+    p
+}
+
+/// The first line boundary past `base`: 8 to LINE bytes in, since malloc aligns to at least 8
+/// (16 on x86-64), so a carved block of `size` bytes ends within `size + LINE`.
+fn line_after(base: *mut u8) -> *mut u8 {
     debug_assert!(base as usize % 8 == 0);
     let aligned = (base as usize + LINE) & !(LINE - 1);
-    // SAFETY: base ≤ aligned - 8 and aligned + size ≤ base + size + LINE: both inside the block.
-    unsafe {
-        let p = base.add(aligned - base as usize);
-        p.cast::<*mut u8>().sub(1).write_unaligned(base);
-        p
-    }
+    base.wrapping_add(aligned - base as usize)
 }
 
 unsafe fn base_of(p: *mut u8) -> *mut u8 {
@@ -102,13 +105,13 @@ unsafe impl GlobalAlloc for CacheAligned {
                     if grown.is_null() {
                         return grown;
                     }
-                    // The new block may sit at another distance from a line boundary.
-                    let p = carve(grown);
-                    let moved_to = p as usize - grown as usize;
-                    if moved_to != offset {
+                    // The new block may sit at another distance from a line boundary: move the
+                    // contents first, as the stored address may fall inside their old place.
+                    let p = line_after(grown);
+                    if p as usize - grown as usize != offset {
                         std::ptr::copy(grown.add(offset), p, layout.size().min(new_size));
                     }
-                    p
+                    carve(grown)
                 }
             }
             // The block changes class: move it.
@@ -127,6 +130,43 @@ unsafe impl GlobalAlloc for CacheAligned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn moved_blocks_keep_their_contents() {
+        // Blocks that cannot grow in place (another block follows them) move to addresses at
+        // every distance from a line boundary; a pattern unique to each byte must follow.
+        let a = CacheAligned;
+        let mut blocks: Vec<(*mut u8, usize, u8)> = Vec::new();
+        for i in 0..300usize {
+            let size = MIN_SIZE + (i * 7919) % 20_000;
+            let layout = Layout::from_size_align(size, 4).unwrap();
+            unsafe {
+                let p = a.alloc(layout);
+                let tag = (i % 251) as u8;
+                for j in 0..size {
+                    *p.add(j) = tag ^ (j % 253) as u8;
+                }
+                blocks.push((p, size, tag));
+                // Grow an earlier block, hemmed in by the later ones.
+                let k = (i * 31) % blocks.len();
+                let (q, old, tag) = blocks[k];
+                let new = old + 1 + (i * 104_729) % 30_000;
+                let r = a.realloc(q, Layout::from_size_align(old, 4).unwrap(), new);
+                assert_eq!(r as usize % LINE, 0);
+                assert!((0..old).all(|j| *r.add(j) == tag ^ (j % 253) as u8), "block {k} grown to {new}");
+                for j in old..new {
+                    *r.add(j) = tag ^ (j % 253) as u8;
+                }
+                blocks[k] = (r, new, tag);
+            }
+        }
+        for (p, size, tag) in blocks {
+            unsafe {
+                assert!((0..size).all(|j| *p.add(j) == tag ^ (j % 253) as u8));
+                a.dealloc(p, Layout::from_size_align(size, 4).unwrap());
+            }
+        }
+    }
 
     #[test]
     fn large_blocks_are_line_aligned_and_keep_their_contents() {
