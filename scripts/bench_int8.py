@@ -208,11 +208,10 @@ def measure(cmds, rounds):
     """cmds: name -> (argv, file to drop before each run or None, parse(stderr)
     -> extra or None). 1 warm-up each, then `rounds` interleaved rounds with the
     order reversed every other round. Returns name -> [(wall, rss, extra)]."""
-    runs = measure_runs({name: (argv, drop) for name, (argv, drop, _) in cmds.items()}, rounds, "int8")
-    return {
-        name: [(wall, rss, cmds[name][2](err) if cmds[name][2] else None) for wall, rss, err in runs[name]]
-        for name in cmds
-    }
+    # Parsed right after each run: tflq's report file is rewritten by the next one.
+    parse = {name: p for name, (_, _, p) in cmds.items() if p}
+    runs = measure_runs({name: (argv, drop) for name, (argv, drop, _) in cmds.items()}, rounds, "int8", parse)
+    return {name: [(wall, rss, extra if name in parse else None) for wall, rss, extra in runs[name]] for name in cmds}
 
 
 TFLQ_TARGET, TFLQ_AIM, AEQ_TARGET = 2.0, 1.0, 10.0

@@ -138,16 +138,21 @@ PB_RSS_TARGET = 2.0
 TFLQ_MS = re.compile(r" in (\d+(?:\.\d+)?) ms\b")
 
 
-def measure(cmds, rounds, label):
+def measure(cmds, rounds, label, parse=None):
     """Warm up each of cmds (name -> (argv, file to drop or None)) once, then
     run `rounds` interleaved rounds, order reversed every other round.
-    Returns name -> list of (wall, peak RSS, stderr)."""
+    Returns name -> list of (wall, peak RSS, stderr), or (wall, peak RSS,
+    parse[name](stderr)) for the names in `parse`: it runs right after each run,
+    so it can also read files that run wrote before the next run replaces them."""
 
     def once(name):
         argv, drop = cmds[name]
         if drop:
             remove(drop)
-        return run(argv)
+        wall, rss, err = run(argv)
+        if parse and name in parse:
+            return wall, rss, parse[name](err)
+        return wall, rss, err
 
     for name in cmds:  # warm-up, not counted
         once(name)
