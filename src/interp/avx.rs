@@ -60,13 +60,7 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
             _mm256_storeu_ps(o.add(8), v1);
             (lo, hi) = track(track((lo, hi), v0), v1);
         } else {
-            let mut tmp = [0f32; 16];
-            _mm256_storeu_ps(tmp.as_mut_ptr(), v0);
-            _mm256_storeu_ps(tmp.as_mut_ptr().add(8), v1);
-            std::ptr::copy_nonoverlapping(tmp.as_ptr(), o, cols);
-            for &v in &tmp[..cols] {
-                (lo, hi) = track((lo, hi), _mm256_set1_ps(v));
-            }
+            (lo, hi) = store_first([v0, v1], o, cols, (lo, hi));
         }
     }
     _mm256_storeu_ps(range[0].as_mut_ptr(), lo);
@@ -114,16 +108,32 @@ pub(super) unsafe fn gemm_micro8<const R: usize>(
             _mm256_storeu_ps(o, v);
             (lo, hi) = track((lo, hi), v);
         } else {
-            let mut tmp = [0f32; 8];
-            _mm256_storeu_ps(tmp.as_mut_ptr(), v);
-            std::ptr::copy_nonoverlapping(tmp.as_ptr(), o, cols);
-            for &t in &tmp[..cols] {
-                (lo, hi) = track((lo, hi), _mm256_set1_ps(t));
-            }
+            (lo, hi) = store_first([v], o, cols, (lo, hi));
         }
     }
     _mm256_storeu_ps(range[0].as_mut_ptr(), lo);
     _mm256_storeu_ps(range[1].as_mut_ptr(), hi);
+}
+
+/// Stores the first `cols` lanes of `v` (its vectors one after another) at `o` and widens
+/// `seen` by them: the narrow edge of a GEMM panel.
+#[inline(always)]
+unsafe fn store_first<const N: usize>(
+    v: [__m256; N],
+    o: *mut f32,
+    cols: usize,
+    mut seen: (__m256, __m256),
+) -> (__m256, __m256) {
+    let mut tmp = [[0f32; 8]; N];
+    for (t, x) in tmp.iter_mut().zip(v) {
+        _mm256_storeu_ps(t.as_mut_ptr(), x);
+    }
+    let lanes = tmp.as_flattened();
+    std::ptr::copy_nonoverlapping(lanes.as_ptr(), o, cols);
+    for &x in &lanes[..cols] {
+        seen = track(seen, _mm256_set1_ps(x));
+    }
+    seen
 }
 
 /// Stores 16 channels `clamp(acc + bias)` at `o` and widens `seen` by them.
@@ -230,7 +240,7 @@ pub(super) unsafe fn depthwise_pixel(
 #[target_feature(enable = "avx2,fma")]
 #[allow(clippy::too_many_arguments)]
 pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
-    g: &super::conv::DwGeom,
+    g: &super::conv::ConvGeom,
     c16: usize,
     rows: R,
     oys: std::ops::Range<usize>,
@@ -240,7 +250,7 @@ pub(super) unsafe fn depthwise16<R: Fn(usize, usize) -> *const f32>(
     out: &mut [MaybeUninit<f32>],
     range: &mut [[f32; 8]; 2],
 ) {
-    let super::conv::DwGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
+    let super::conv::ConvGeom { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *g;
     debug_assert!(c16 % 16 == 0 && c16 <= c && oys.end <= oh);
     debug_assert!(w.len() >= kh * kw * c && out.len() >= n * oh * ow * c);
     let (wp, op) = (w.as_ptr(), out.as_mut_ptr().cast::<f32>());

@@ -146,15 +146,17 @@ pub(crate) fn conv2d(
     let m = n * oh * ow;
     let k = kh * kw * c;
     let packed = packed.filter(|pw| pw.n == oc && pw.k == k);
-    let g = Im2col { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw };
+    let act = Clamp::of(p.act);
+    let clamp = act.unwrap_or(Clamp::NONE);
+    let g = ConvGeom { n, h, wd, c, kh, kw, oc, mm: 1, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
     let bias_v = bias_slice(bias, oc)?;
     // With packed weights and a clamp activation, the GEMM adds the bias and clamps as it
     // stores, into an output it writes whole; otherwise out is prefilled with the bias and the
     // activation is a separate pass.
-    if let (Some(pw), Some(clamp)) = (packed, Clamp::of(p.act)) {
+    if let (Some(pw), Some(clamp)) = (packed, act) {
         let mut seen = None;
         let out = written(m * oc, |out| {
-            g.for_row_blocks(xv, out, oc, |rows, a, o| gemm_packed(rows, a, pw, bias_v, clamp, o, &mut seen))
+            g.for_row_blocks(xv, out, |rows, a, o| gemm_packed(rows, a, pw, bias_v, clamp, o, &mut seen))
         })?;
         return Ok((Value::f32(vec![n, oh, ow, oc], out), seen.as_ref().and_then(seen_range)));
     }
@@ -162,42 +164,23 @@ pub(crate) fn conv2d(
     let (mut out, has_bias) = bias_rows(bias, m, oc)?;
     let beta = if has_bias { 1.0 } else { 0.0 };
     // B = filterᵀ: element (kk, o) is w[o * k + kk].
-    g.for_row_blocks(xv, &mut out, oc, |rows, a, o| gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, o))?;
+    g.for_row_blocks(xv, &mut out, |rows, a, o| gemm(rows, k, oc, a, (k, 1), wv, (1, k), beta, o))?;
     activate(&mut out, p.act)?;
     Ok((Value::f32(vec![n, oh, ow, oc], out), None))
 }
 
-/// The geometry of a CONV_2D seen as a GEMM over im2col rows (one per output pixel).
-#[derive(Clone, Copy)]
-struct Im2col {
-    n: usize,
-    h: usize,
-    wd: usize,
-    c: usize,
-    kh: usize,
-    kw: usize,
-    oh: usize,
-    ow: usize,
-    pad_h: usize,
-    pad_w: usize,
-    sh: usize,
-    sw: usize,
-    dh: usize,
-    dw: usize,
-}
-
-impl Im2col {
-    /// Calls `mm(rows, a, out_rows)` on consecutive blocks of output rows, where `a` holds the
-    /// block's im2col rows (`kh·kw·c` values each) and `out_rows` its `oc`-wide output rows.
+impl ConvGeom {
+    /// For CONV_2D as a GEMM over im2col rows (one per output pixel): calls
+    /// `mm(rows, a, out_rows)` on consecutive blocks of output rows, where `a` holds the block's
+    /// im2col rows (`kh·kw·c` values each) and `out_rows` its `oc`-wide output rows.
     /// A 1×1, stride-1, unpadded convolution reads the input itself as one block.
     fn for_row_blocks<T>(
         &self,
         xv: &[f32],
         out: &mut [T],
-        oc: usize,
         mut mm: impl FnMut(usize, &[f32], &mut [T]) -> KResult<()>,
     ) -> KResult<()> {
-        let Im2col { n, h, wd, c, kh, kw, oh, ow, pad_h, pad_w, sh, sw, dh, dw } = *self;
+        let ConvGeom { n, h, wd, c, kh, kw, oc, oh, ow, pad_h, pad_w, sh, sw, dh, dw, .. } = *self;
         let (m, k) = (n * oh * ow, kh * kw * c);
         if kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad_h == 0 && pad_w == 0 && oh == h && ow == wd {
             return mm(m, xv, out);
@@ -624,9 +607,10 @@ fn gemm_packed(
     Ok(())
 }
 
-/// The geometry of one depthwise convolution, NHWC, as `depthwise` checked it.
+/// The geometry of one convolution, NHWC, as `conv2d` or `depthwise` checked it (`mm` is the
+/// depth multiplier, 1 for CONV_2D; `clamp` the fused activation, NONE when it is not a clamp).
 #[derive(Clone, Copy)]
-pub(super) struct DwGeom {
+pub(super) struct ConvGeom {
     pub n: usize,
     pub h: usize,
     pub wd: usize,
@@ -648,14 +632,14 @@ pub(super) struct DwGeom {
 
 #[inline(always)]
 fn depthwise_impl<const FMA: bool>(
-    g: &DwGeom,
+    g: &ConvGeom,
     xv: &[f32],
     wv: &[f32],
     bias: Option<&[f32]>,
     out: &mut Slots,
     seen: &mut Option<Seen>,
 ) {
-    let DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp } = *g;
+    let ConvGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp } = *g;
     // With AVX2, whole blocks of 16 channels go through the blocked kernel; the per-pixel
     // loop below does the rest.
     #[allow(unused_mut)]
@@ -772,12 +756,12 @@ pub(crate) fn depthwise(
     let bias = bias_slice(bias, oc)?;
     let fused = Clamp::of(p.act);
     let clamp = fused.unwrap_or(Clamp::NONE);
-    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
+    let g = ConvGeom { n, h, wd, c, kh, kw, oc, mm, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
     let (g, mut seen) = (&g, None);
     let mut out = written(super::shape::checked_numel(&[n, oh, ow, oc])?, |out_s| {
         let seen_r = &mut seen;
         simd_dispatch!(depthwise_impl(
-            g: &DwGeom,
+            g: &ConvGeom,
             xv: &[f32],
             wv: &[f32],
             bias: Option<&[f32]>,
@@ -843,7 +827,7 @@ pub(crate) fn expand_depthwise(
         let (ow, pad_w) = out_and_pad(dp.padding, wd, kw, dp.stride_w, dp.dilation_w)?;
         let (sh, sw, dh, dw) =
             (dp.stride_h as usize, dp.stride_w as usize, dp.dilation_h as usize, dp.dilation_w as usize);
-        let g = DwGeom { n, h, wd, c, kh, kw, oc: c, mm: 1, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp: clamp2 };
+        let g = ConvGeom { n, h, wd, c, kh, kw, oc: c, mm: 1, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp: clamp2 };
         // The rows one output row reads: the window's span.
         let span = (kh - 1) * dh + 1;
         let row_len = wd * c;
@@ -1278,7 +1262,7 @@ mod tests {
                     let (sh, sw, dh, dw) =
                         (p.stride_h as usize, p.stride_w as usize, p.dilation_h as usize, p.dilation_w as usize);
                     let clamp = Clamp::of(p.act).unwrap_or(Clamp::NONE);
-                    let g = DwGeom { n, h, wd, c, kh, kw, oc, mm: mult, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
+                    let g = ConvGeom { n, h, wd, c, kh, kw, oc, mm: mult, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
                     // NaN shows any output the kernel did not write.
                     let mut out = vec![f32::NAN; n * oh * ow * oc];
                     // SAFETY: the kernel stores only values.
