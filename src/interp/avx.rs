@@ -34,10 +34,11 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     debug_assert!(cols <= 16 && x.len() >= (R - 1) * xs + k && w.len() >= 16 * k);
     debug_assert!(out.len() >= (R - 1) * n + cols);
     let (xp, wp) = (x.as_ptr(), w.as_ptr());
-    // 12 accumulators, 2 weight vectors and a broadcast: 15 of the 16 ymm registers. The bias
-    // is added after the loop so that nothing else competes for them.
-    let mut c0 = [_mm256_setzero_ps(); R];
-    let mut c1 = [_mm256_setzero_ps(); R];
+    // 12 accumulators, 2 weight vectors and a broadcast: 15 of the 16 ymm registers. The
+    // accumulators start from the bias, as in the portable kernel (and XNNPACK): no add per
+    // stored vector, which short products (k = 16 or 24) noticed.
+    let mut c0 = [_mm256_loadu_ps(bias.as_ptr()); R];
+    let mut c1 = [_mm256_loadu_ps(bias.as_ptr().add(8)); R];
     for kk in 0..k {
         let w0 = _mm256_loadu_ps(wp.add(kk * 16));
         let w1 = _mm256_loadu_ps(wp.add(kk * 16 + 8));
@@ -49,11 +50,10 @@ pub(super) unsafe fn gemm_micro<const R: usize>(
     }
     // Read from memory only now: two scalar arguments would pin two registers through the loop.
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
-    let (b0, b1) = (_mm256_loadu_ps(bias.as_ptr()), _mm256_loadu_ps(bias.as_ptr().add(8)));
     let (mut lo, mut hi) = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     for r in 0..R {
-        let v0 = clamp(_mm256_add_ps(c0[r], b0), vlo, vhi);
-        let v1 = clamp(_mm256_add_ps(c1[r], b1), vlo, vhi);
+        let v0 = clamp(c0[r], vlo, vhi);
+        let v1 = clamp(c1[r], vlo, vhi);
         let o = out.as_mut_ptr().add(r * n).cast::<f32>();
         if cols == 16 {
             _mm256_storeu_ps(o, v0);
@@ -91,7 +91,7 @@ pub(super) unsafe fn gemm_micro8<const R: usize>(
     debug_assert!(cols <= 8 && x.len() >= (R - 1) * xs + k && w.len() >= 8 * k);
     debug_assert!(out.len() >= (R - 1) * n + cols);
     let (xp, wp) = (x.as_ptr(), w.as_ptr());
-    let mut c = [_mm256_setzero_ps(); R];
+    let mut c = [_mm256_loadu_ps(bias.as_ptr()); R];
     for kk in 0..k {
         let w0 = _mm256_loadu_ps(wp.add(kk * 8));
         for (r, acc) in c.iter_mut().enumerate() {
@@ -99,10 +99,9 @@ pub(super) unsafe fn gemm_micro8<const R: usize>(
         }
     }
     let (vlo, vhi) = (_mm256_set1_ps(bounds.0), _mm256_set1_ps(bounds.1));
-    let b0 = _mm256_loadu_ps(bias.as_ptr());
     let (mut lo, mut hi) = (_mm256_loadu_ps(range[0].as_ptr()), _mm256_loadu_ps(range[1].as_ptr()));
     for (r, acc) in c.iter().enumerate() {
-        let v = clamp(_mm256_add_ps(*acc, b0), vlo, vhi);
+        let v = clamp(*acc, vlo, vhi);
         let o = out.as_mut_ptr().add(r * n).cast::<f32>();
         if cols == 8 {
             _mm256_storeu_ps(o, v);
