@@ -74,7 +74,7 @@ unsafe impl GlobalAlloc for CacheAligned {
             return unsafe { System.alloc_zeroed(layout) };
         }
         match padded(layout.size()) {
-            // calloc: fresh pages are known to be zero, and are not written here.
+            // calloc (which skips the fill for fresh pages); carve writes only below the block.
             Some(l) => unsafe { carve(System.alloc_zeroed(l)) },
             None => std::ptr::null_mut(),
         }
