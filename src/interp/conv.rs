@@ -150,7 +150,7 @@ pub(crate) fn conv2d(
     let clamp = act.unwrap_or(Clamp::NONE);
     let g = ConvGeom { n, h, wd, c, kh, kw, oc, mm: 1, oh, ow, pad_h, pad_w, sh, sw, dh, dw, clamp };
     let bias_v = bias_slice(bias, oc)?;
-    // With packed weights and a clamp activation, the GEMM adds the bias and clamps as it
+    // With packed weights and a clamp activation, the GEMM starts from the bias and clamps as it
     // stores, into an output it writes whole; otherwise out is prefilled with the bias and the
     // activation is a separate pass.
     if let (Some(pw), Some(clamp)) = (packed, act) {
