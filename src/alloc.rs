@@ -55,29 +55,29 @@ fn padded(size: usize) -> Option<Layout> {
     Layout::from_size_align(size.checked_add(LINE)?, 1).ok()
 }
 
+/// A block for `layout` from `system` (System's alloc or alloc_zeroed): as it is, or carved
+/// out of a block LINE bytes larger when `aligned_here`.
+unsafe fn get(layout: Layout, system: unsafe fn(&System, Layout) -> *mut u8) -> *mut u8 {
+    if !aligned_here(layout) {
+        return unsafe { system(&System, layout) };
+    }
+    match padded(layout.size()) {
+        Some(l) => unsafe { carve(system(&System, l)) },
+        None => std::ptr::null_mut(),
+    }
+}
+
 // SAFETY: blocks that are not `aligned_here` go to System unchanged. The others are carved
 // out of System blocks LINE bytes larger (see `carve`), found again through the stored address,
 // and moved with their contents when realloc changes a block's class.
 unsafe impl GlobalAlloc for CacheAligned {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if !aligned_here(layout) {
-            return unsafe { System.alloc(layout) };
-        }
-        match padded(layout.size()) {
-            Some(l) => unsafe { carve(System.alloc(l)) },
-            None => std::ptr::null_mut(),
-        }
+        unsafe { get(layout, <System as GlobalAlloc>::alloc) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if !aligned_here(layout) {
-            return unsafe { System.alloc_zeroed(layout) };
-        }
-        match padded(layout.size()) {
-            // calloc (which skips the fill for fresh pages); carve writes only below the block.
-            Some(l) => unsafe { carve(System.alloc_zeroed(l)) },
-            None => std::ptr::null_mut(),
-        }
+        // calloc (which skips the fill for fresh pages); carve writes only below the block.
+        unsafe { get(layout, <System as GlobalAlloc>::alloc_zeroed) }
     }
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
