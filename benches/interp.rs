@@ -6,10 +6,6 @@ use std::hint::black_box;
 use std::path::Path;
 use tflq::interp::{Interpreter, Value, Values};
 
-// As the tflq binary does, so that the figures are the CLI's.
-#[global_allocator]
-static ALLOC: tflq::alloc::CacheAligned = tflq::alloc::CacheAligned;
-
 /// A deterministic input for every subgraph input of `model` (floats in [0, 1), integers 0..10).
 fn inputs(model: &tflq::Model, interp: &Interpreter) -> Vec<Value> {
     let sg = &model.subgraphs[0];

@@ -1,6 +1,8 @@
 //! The `tflq` command line: argument parsing, messages and exit codes only.
 //! Exit codes: 0 success, 1 error (one `error: …` line on stderr), 2 bad usage.
 
+#![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
+
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::IsTerminal;
@@ -10,13 +12,10 @@ use std::process::ExitCode;
 use std::time::Instant;
 use tflq::calibrate::data::{open_samples, ImageOptions};
 use tflq::graphdef::ImportOptions;
+use tflq::pipeline::{self, quantize_calibrated};
 use tflq::quantize::full_integer::{Activations, IntegerOptions, IoType};
-use tflq::quantize::{quantize_calibrated, quantize_weights, Report, WeightMode, WeightOptions};
+use tflq::quantize::{quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
-
-// Cache-line-aligned large blocks: the interpreter's vector loads never split a line.
-#[global_allocator]
-static ALLOC: tflq::alloc::CacheAligned = tflq::alloc::CacheAligned;
 
 #[derive(Parser)]
 #[command(
@@ -234,7 +233,8 @@ fn parse_shape(shape: &str) -> Result<Vec<i64>, String> {
 fn starts_with_tflite_identifier(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 8];
-    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && tflq::has_tflite_identifier(&head)
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
+        && pipeline::has_tflite_identifier(&head)
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {
@@ -258,7 +258,7 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         keep_freed_memory();
     }
     let (mut model, warnings) =
-        tflq::load_any(&args.input, &graph).with_context(|| args.input.display().to_string())?;
+        pipeline::load(&args.input, &graph).with_context(|| args.input.display().to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }

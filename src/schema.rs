@@ -3,5 +3,6 @@
 //! The IR reuses the owned option types; only `tflite/` touches the views.
 
 #![allow(clippy::all, clippy::pedantic, non_camel_case_types, non_upper_case_globals, non_snake_case, dead_code)]
+#![allow(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
 include!(concat!(env!("OUT_DIR"), "/tflite_generated.rs"));

@@ -41,7 +41,7 @@ fn err(paths: &[PathBuf], inputs: &[InputSpec]) -> (DataError, String) {
 fn f32s(v: &SampleValues) -> &[f32] {
     match v {
         SampleValues::F32(v) => v,
-        other => panic!("expected f32 values, got {:?}", other.dtype()),
+        other => panic!("expected f32 values, got {:?}", SampleType::of(other)),
     }
 }
 
@@ -125,7 +125,7 @@ fn npy_with_leading_batch_axis_is_accepted() {
     let path = write_npy(dir.path(), "x.npy", "<f4", &[3, 1, 4], &f32_bytes(&vals));
     let samples = load(&[path], &[spec("x", &[1, 4], SampleType::F32)]).unwrap();
     assert_eq!(samples.len(), 3);
-    assert_eq!(samples[2].inputs[0], (vec![1, 4], SampleValues::F32(vec![8.0, 9.0, 10.0, 11.0])));
+    assert_eq!(samples[2].inputs[0], (vec![1, 4], SampleValues::F32(vec![8.0, 9.0, 10.0, 11.0].into())));
     // A batch-4 input takes [N,4,3] only.
     let path = write_npy(dir.path(), "b4.npy", "<f4", &[1, 4, 3], &f32_bytes(&vals));
     let samples = load(&[path], &[spec("x", &[4, 3], SampleType::F32)]).unwrap();
@@ -139,9 +139,9 @@ fn npy_with_leading_batch_axis_is_accepted() {
 fn v2_header_and_float64_cast() {
     let samples = load(&[testdata("calib/v2_header.npy")], &[spec("x", &[1, 2], SampleType::F32)]).unwrap();
     assert_eq!(samples.len(), 3);
-    assert_eq!(samples[1].inputs[0].1, SampleValues::F32(vec![2.0, 3.0]));
+    assert_eq!(samples[1].inputs[0].1, SampleValues::F32(vec![2.0, 3.0].into()));
     let samples = load(&[testdata("calib/f64.npy")], &[spec("x", &[1, 2], SampleType::F32)]).unwrap();
-    assert_eq!(samples[2].inputs[0].1, SampleValues::F32(vec![1.0, 1.25]));
+    assert_eq!(samples[2].inputs[0].1, SampleValues::F32(vec![1.0, 1.25].into()));
 }
 
 #[test]
@@ -151,8 +151,8 @@ fn one_npy_per_input_in_order() {
     let b = write_npy(dir.path(), "b.npy", "<i8", &[2, 3], &i64_bytes(&[1, 2, 3, 4, 5, 6]));
     let samples = load(&[a.clone(), b.clone()], &two_inputs()).unwrap();
     assert_eq!(samples.len(), 2);
-    assert_eq!(samples[1].inputs[0], (vec![1, 4], SampleValues::F32(vec![1.0; 4])));
-    assert_eq!(samples[1].inputs[1], (vec![1, 3], SampleValues::I32(vec![4, 5, 6])));
+    assert_eq!(samples[1].inputs[0], (vec![1, 4], SampleValues::F32(vec![1.0; 4].into())));
+    assert_eq!(samples[1].inputs[1], (vec![1, 3], SampleValues::I32(vec![4, 5, 6].into())));
 
     // Swapped order: b.npy lands on input a, which is a shape error naming input a.
     let (e, msg) = err(&[b, a], &two_inputs());
@@ -165,20 +165,20 @@ fn integer_casts() {
     let dir = tempfile::tempdir().unwrap();
     let ids = write_npy(dir.path(), "ids.npy", "<i8", &[2, 2], &i64_bytes(&[0, 7, 9, 100]));
     for (dtype, expected) in [
-        (SampleType::I32, SampleValues::I32(vec![9, 100])),
-        (SampleType::I64, SampleValues::I64(vec![9, 100])),
-        (SampleType::U8, SampleValues::U8(vec![9, 100])),
-        (SampleType::I8, SampleValues::I8(vec![9, 100])),
+        (SampleType::I32, SampleValues::I32(vec![9, 100].into())),
+        (SampleType::I64, SampleValues::I64(vec![9, 100].into())),
+        (SampleType::U8, SampleValues::U8(vec![9, 100].into())),
+        (SampleType::I8, SampleValues::I8(vec![9, 100].into())),
     ] {
         let samples = load(std::slice::from_ref(&ids), &[spec("ids", &[1, 2], dtype)]).unwrap();
         assert_eq!(samples[1].inputs[0].1, expected);
     }
     let small = write_npy(dir.path(), "u8.npy", "|u1", &[1, 2], &[200, 3]);
     let samples = load(&[small], &[spec("ids", &[1, 2], SampleType::I32)]).unwrap();
-    assert_eq!(samples[0].inputs[0].1, SampleValues::I32(vec![200, 3]));
+    assert_eq!(samples[0].inputs[0].1, SampleValues::I32(vec![200, 3].into()));
     let mask = write_npy(dir.path(), "mask.npy", "|b1", &[1, 2], &[1, 0]);
     let samples = load(&[mask], &[spec("mask", &[1, 2], SampleType::Bool)]).unwrap();
-    assert_eq!(samples[0].inputs[0].1, SampleValues::Bool(vec![true, false]));
+    assert_eq!(samples[0].inputs[0].1, SampleValues::Bool(vec![true, false].into()));
 }
 
 // ---------------------------------------------------------------- .npz
@@ -189,14 +189,14 @@ fn npz_matches_tf_style_names() {
         let samples = load(&[testdata(file)], &two_inputs()).unwrap();
         assert_eq!(samples.len(), 6, "{file}");
         let s = &samples[5];
-        assert_eq!(s.inputs[0], (vec![1, 4], SampleValues::F32(vec![2.0, 2.1, 2.2, 2.3])), "{file}");
-        assert_eq!(s.inputs[1], (vec![1, 3], SampleValues::I32(vec![105, 112, 119])), "{file}");
+        assert_eq!(s.inputs[0], (vec![1, 4], SampleValues::F32(vec![2.0, 2.1, 2.2, 2.3].into())), "{file}");
+        assert_eq!(s.inputs[1], (vec![1, 3], SampleValues::I32(vec![105, 112, 119].into())), "{file}");
     }
     // Plain names match exactly too, and max_samples applies.
     let plain = [spec("b", &[1, 3], SampleType::I64), spec("a", &[1, 4], SampleType::F32)];
     let samples = load_samples(&[testdata("calib/two_inputs.npz")], &plain, Some(2), &no_image()).unwrap();
     assert_eq!(samples.len(), 2);
-    assert_eq!(samples[1].inputs[0].1, SampleValues::I64(vec![21, 28, 35]));
+    assert_eq!(samples[1].inputs[0].1, SampleValues::I64(vec![21, 28, 35].into()));
 }
 
 #[test]

@@ -360,7 +360,11 @@ fn tiny_activation_ranges_still_prepare_in_the_builtin_kernels() {
     let relu6 = model.subgraphs[0]
         .operators
         .iter()
-        .filter(|o| tflq::ir::fused_activation(&o.builtin_options) == Some(tflq::schema::ActivationFunctionType::RELU6))
+        .filter(|o| {
+            let def = tflq::ops::of_code(&model.operator_codes[o.opcode_index as usize]);
+            def.and_then(|d| d.fused_activation(&o.builtin_options))
+                == Some(tflq::schema::ActivationFunctionType::RELU6)
+        })
         .count();
     assert!(relu6 >= 2, "the fixture should have fused RELU6 ops, found {relu6}");
     let n = 8 * 16 * 16 * 8;

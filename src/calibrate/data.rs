@@ -16,6 +16,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::npy::{self, NpyData, NpyError};
+use crate::ir::Buf;
 use rayon::prelude::*;
 
 /// Element type of a model input.
@@ -59,11 +60,12 @@ pub struct InputSpec {
 }
 
 /// The elements of one input of one sample, in row-major order: the interpreter's own value type.
-pub use crate::interp::Values as SampleValues;
+pub use crate::ir::Values as SampleValues;
 
-impl SampleValues {
-    pub fn dtype(&self) -> SampleType {
-        match self {
+impl SampleType {
+    /// The type of a sample's values.
+    pub fn of(v: &SampleValues) -> SampleType {
+        match v {
             SampleValues::F32(_) => SampleType::F32,
             SampleValues::I32(_) => SampleType::I32,
             SampleValues::I64(_) => SampleType::I64,
@@ -73,14 +75,14 @@ impl SampleValues {
         }
     }
 
-    fn empty(dtype: SampleType) -> SampleValues {
-        match dtype {
-            SampleType::F32 => SampleValues::F32(Vec::new()),
-            SampleType::I32 => SampleValues::I32(Vec::new()),
-            SampleType::I64 => SampleValues::I64(Vec::new()),
-            SampleType::U8 => SampleValues::U8(Vec::new()),
-            SampleType::I8 => SampleValues::I8(Vec::new()),
-            SampleType::Bool => SampleValues::Bool(Vec::new()),
+    fn no_values(self) -> SampleValues {
+        match self {
+            SampleType::F32 => SampleValues::F32(Buf::new()),
+            SampleType::I32 => SampleValues::I32(Buf::new()),
+            SampleType::I64 => SampleValues::I64(Buf::new()),
+            SampleType::U8 => SampleValues::U8(Buf::new()),
+            SampleType::I8 => SampleValues::I8(Buf::new()),
+            SampleType::Bool => SampleValues::Bool(Buf::new()),
         }
     }
 }
@@ -126,7 +128,7 @@ impl Pending {
             Pending::Ready(v) => v.clone(),
             Pending::Floats { src, start, count, dtype } => {
                 match npy::decode(*dtype, &src[*start..*start + count * dtype.size()]) {
-                    NpyData::F32(v) => SampleValues::F32(v),
+                    NpyData::F32(v) => SampleValues::F32(v.into()),
                     NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
                     _ => unreachable!("only float arrays are left pending"),
                 }
@@ -525,7 +527,7 @@ fn split_samples(
         .into_par_iter()
         .map(|i| {
             if per == 0 {
-                return Ok(SampleValues::empty(spec.dtype));
+                return Ok(spec.dtype.no_values());
             }
             cast(arr.decode(i * per, per), i * per, spec, source_name)
         })
@@ -570,10 +572,10 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
         index: base + index,
         value,
     };
-    fn ints<S: Copy + fmt::Display, T: TryFrom<S>>(
+    fn ints<S: Copy + fmt::Display, T: TryFrom<S> + Copy + Default>(
         v: &[S],
         err: impl Fn(usize, String) -> DataError,
-    ) -> Result<Vec<T>, DataError> {
+    ) -> Result<Buf<T>, DataError> {
         v.iter().enumerate().map(|(i, &x)| T::try_from(x).map_err(|_| err(i, x.to_string()))).collect()
     }
     macro_rules! int_target {
@@ -594,12 +596,12 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
     }
     Ok(match spec.dtype {
         SampleType::F32 => match data {
-            NpyData::F32(v) => SampleValues::F32(v),
+            NpyData::F32(v) => SampleValues::F32(v.into()),
             NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
             _ => return Err(wrong("; give float data (scaled as the model expects), or a folder of images")),
         },
         SampleType::Bool => match data {
-            NpyData::Bool(v) => SampleValues::Bool(v),
+            NpyData::Bool(v) => SampleValues::Bool(v.into()),
             _ => return Err(wrong("")),
         },
         SampleType::I32 => int_target!(I32, i32),
@@ -666,7 +668,7 @@ fn load_folder(
         .iter()
         .map(|file| {
             let values = load_image(file, height, width, channels, &mean, &std)?;
-            Ok(vec![(spec.shape.clone(), Pending::Ready(SampleValues::F32(values)))])
+            Ok(vec![(spec.shape.clone(), Pending::Ready(SampleValues::F32(values.into())))])
         })
         .collect()
 }

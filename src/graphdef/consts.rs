@@ -2,12 +2,12 @@
 //! (shape arithmetic, batch-norm statistics, layout changes of weights).
 
 use super::proto::{DataType, TensorProto};
-use crate::interp::elementwise;
-pub(crate) use crate::interp::elementwise::Arith as Bin;
-use crate::interp::elementwise::Arith;
-use crate::interp::shape;
-pub(crate) use crate::interp::shape::Reduce;
-use crate::interp::{Value, Values};
+use super::tflite_type;
+use crate::ir::{codec, Value, Values};
+pub(crate) use crate::ops::binary::Arith as Bin;
+use crate::ops::binary::{self, Arith};
+use crate::ops::reduce;
+pub(crate) use crate::ops::reduce::Reduce;
 use crate::schema::ActivationFunctionType;
 use bytes::Bytes;
 
@@ -105,61 +105,24 @@ impl Const {
 
     /// The values as f32 (any numeric dtype).
     pub fn f32s(&self) -> Vec<f32> {
-        let d = &self.data[..];
-        match self.dtype {
-            DataType::Float => d.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
-            DataType::Double => {
-                d.chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect()
-            }
-            DataType::Half => {
-                d.chunks_exact(2).map(|c| half::f16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect()
-            }
-            DataType::Bfloat16 => {
-                d.chunks_exact(2).map(|c| half::bf16::from_bits(u16::from_le_bytes([c[0], c[1]])).to_f32()).collect()
-            }
-            _ => self.i64s().into_iter().map(|v| v as f32).collect(),
-        }
+        codec::decode_floats(tflite_type(self.dtype), &self.data).unwrap_or_default()
     }
 
     /// The values as i64 (floats truncate).
     pub fn i64s(&self) -> Vec<i64> {
-        let d = &self.data[..];
-        match self.dtype {
-            DataType::Int32 => d.chunks_exact(4).map(|c| i32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect(),
-            DataType::Uint32 => {
-                d.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]) as i64).collect()
-            }
-            DataType::Int64 | DataType::Uint64 => {
-                d.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect()
-            }
-            DataType::Int16 => d.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]]) as i64).collect(),
-            DataType::Uint16 => d.chunks_exact(2).map(|c| u16::from_le_bytes([c[0], c[1]]) as i64).collect(),
-            DataType::Int8 => d.iter().map(|&b| b as i8 as i64).collect(),
-            DataType::Uint8 | DataType::Bool => d.iter().map(|&b| b as i64).collect(),
-            _ => self.f32s().into_iter().map(|v| v as i64).collect(),
-        }
+        codec::decode_i64(tflite_type(self.dtype), &self.data).unwrap_or_default()
     }
 
     pub fn from_f32(shape: Vec<i64>, vals: &[f32]) -> Const {
-        let mut out = Vec::with_capacity(vals.len() * 4);
-        vals.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
-        Const { dtype: DataType::Float, shape, data: Bytes::from(out) }
+        Const { dtype: DataType::Float, shape, data: Bytes::from(codec::encode_f32(vals)) }
     }
 
     /// Values in `dtype` (a float dtype stores them as floats).
     pub fn from_i64(dtype: DataType, shape: Vec<i64>, vals: &[i64]) -> Const {
-        let mut out = Vec::with_capacity(vals.len() * dtype.size());
-        for &v in vals {
-            match dtype {
-                DataType::Int32 | DataType::Uint32 => out.extend_from_slice(&(v as i32).to_le_bytes()),
-                DataType::Int64 | DataType::Uint64 => out.extend_from_slice(&v.to_le_bytes()),
-                DataType::Int16 | DataType::Uint16 => out.extend_from_slice(&(v as i16).to_le_bytes()),
-                DataType::Int8 | DataType::Uint8 => out.push(v as u8),
-                DataType::Bool => out.push((v != 0) as u8),
-                _ => return Const::from_f32(shape, &vals.iter().map(|&v| v as f32).collect::<Vec<_>>()).cast(dtype),
-            }
+        match codec::encode_from_i64(tflite_type(dtype), vals) {
+            Ok(bytes) => Const { dtype, shape, data: Bytes::from(bytes) },
+            Err(_) => Const::from_f32(shape, &vals.iter().map(|&v| v as f32).collect::<Vec<_>>()).cast(dtype),
         }
-        Const { dtype, shape, data: Bytes::from(out) }
     }
 
     /// Values converted to `dtype`.
@@ -169,22 +132,9 @@ impl Const {
         }
         match dtype {
             DataType::Float => Const::from_f32(self.shape.clone(), &self.f32s()),
-            DataType::Double => {
-                let mut out = Vec::new();
-                self.f32s().iter().for_each(|&v| out.extend_from_slice(&(v as f64).to_le_bytes()));
-                Const { dtype, shape: self.shape.clone(), data: Bytes::from(out) }
-            }
-            DataType::Half | DataType::Bfloat16 => {
-                let mut out = Vec::new();
-                for v in self.f32s() {
-                    let bits = if dtype == DataType::Half {
-                        half::f16::from_f32(v).to_bits()
-                    } else {
-                        half::bf16::from_f32(v).to_bits()
-                    };
-                    out.extend_from_slice(&bits.to_le_bytes());
-                }
-                Const { dtype, shape: self.shape.clone(), data: Bytes::from(out) }
+            DataType::Double | DataType::Half | DataType::Bfloat16 => {
+                let bytes = codec::encode_from_f32(tflite_type(dtype), &self.f32s()).unwrap_or_default();
+                Const { dtype, shape: self.shape.clone(), data: Bytes::from(bytes) }
             }
             DataType::Bool if self.is_float() => {
                 let v: Vec<i64> = self.f32s().iter().map(|&f| (f != 0.0) as i64).collect();
@@ -198,9 +148,9 @@ impl Const {
     /// float types as f32, 64-bit integers as i64, other integers as i32.
     pub fn to_value(&self) -> Option<Value> {
         let values = if self.is_float() {
-            Values::F32(self.f32s())
+            Values::F32(self.f32s().into())
         } else if matches!(self.dtype, DataType::Int64 | DataType::Uint64) {
-            Values::I64(self.i64s())
+            Values::I64(self.i64s().into())
         } else {
             Values::I32(self.i64s().into_iter().map(|v| v as i32).collect())
         };
@@ -210,8 +160,8 @@ impl Const {
     /// Like `to_value`, with the element type of `like` (a binary op's operands must agree).
     fn to_value_like(&self, like: &Value) -> Option<Value> {
         let values = match like.values {
-            Values::F32(_) => Values::F32(self.f32s()),
-            Values::I64(_) => Values::I64(self.i64s()),
+            Values::F32(_) => Values::F32(self.f32s().into()),
+            Values::I64(_) => Values::I64(self.i64s().into()),
             Values::I32(_) => Values::I32(self.i64s().into_iter().map(|v| v as i32).collect()),
             _ => return None,
         };
@@ -250,7 +200,7 @@ pub fn binary(op: Arith, a: &Const, b: &Const) -> Option<Const> {
     }
     let x = a.to_value()?;
     let y = b.to_value_like(&x)?;
-    let r = elementwise::arith(&x, &y, op, ActivationFunctionType::NONE).ok()?;
+    let r = binary::arith(&x, &y, op, ActivationFunctionType::NONE).ok()?;
     Const::from_value(r, a.dtype)
 }
 
@@ -420,7 +370,7 @@ pub fn concat(parts: &[&Const], axis: usize) -> Option<Const> {
 /// Reduces over `axes` (normalised, deduplicated), folded with the interpreter's kernel.
 pub fn reduce(a: &Const, axes: &[usize], op: Reduce, keep_dims: bool) -> Option<Const> {
     let axes: Vec<i64> = axes.iter().map(|&x| x as i64).collect();
-    let r = shape::reduce(&a.to_value()?, &axes, keep_dims, op).ok()?;
+    let r = reduce::reduce(&a.to_value()?, &axes, keep_dims, op).ok()?;
     Const::from_value(r, a.dtype)
 }
 

@@ -6,9 +6,31 @@
 
 use super::consts::Const;
 use super::proto::DataType;
-use super::G;
-use crate::ir::{fused_activation, set_fused_activation};
+use super::{tflite_type, G};
+use crate::ops::{self, Absorbs, OpDef, OpSignature, TensorSig};
 use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptionsT};
+
+fn def(code: B) -> Option<&'static OpDef> {
+    ops::registry().builtin(code)
+}
+
+/// The fused activation of an op's options, when the op takes one.
+fn fused_activation(code: B, o: &BuiltinOptionsT) -> Option<ActivationFunctionType> {
+    def(code)?.fused_activation(o)
+}
+
+fn set_fused_activation(code: B, o: &mut BuiltinOptionsT, a: ActivationFunctionType) {
+    if let Some(f) = def(code).and_then(|d| d.activation) {
+        (f.set)(o, a);
+    }
+}
+
+/// The weights slot and channel axis, and the bias slot, of an op with per-channel weights and a bias.
+fn affine_slots(code: B) -> Option<(usize, usize, usize)> {
+    let d = def(code)?;
+    let (w, axis) = d.weights()?;
+    Some((w, axis?, d.bias()?))
+}
 
 pub(crate) fn run(g: &mut G) {
     loop {
@@ -85,16 +107,13 @@ fn fold_into_affine(g: &mut G) -> bool {
     let mut changed = false;
     let mut cons = g.consumers();
     for p in 0..g.ops.len() {
-        let (code, out) = {
+        let (code, out, (w_slot, axis, b_slot)) = {
             let op = &g.ops[p];
-            if op.dead || !matches!(op.code, B::CONV_2D | B::DEPTHWISE_CONV_2D | B::FULLY_CONNECTED | B::TRANSPOSE_CONV)
-            {
+            let Some(slots) = affine_slots(op.code).filter(|_| !op.dead) else { continue };
+            if fused_activation(op.code, &op.opts) != Some(ActivationFunctionType::NONE) {
                 continue;
             }
-            if fused_activation(&op.opts) != Some(ActivationFunctionType::NONE) {
-                continue;
-            }
-            (op.code, op.outputs[0])
+            (op.code, op.outputs[0], slots)
         };
         if g.is_output(out) || cons[out].len() != 1 {
             continue;
@@ -105,7 +124,7 @@ fn fold_into_affine(g: &mut G) -> bool {
             continue;
         }
         // The consumer's fused activation (if any) moves to the producer.
-        let Some(act) = fused_activation(&cop.opts) else { continue };
+        let Some(act) = fused_activation(cop.code, &cop.opts) else { continue };
         if cop.inputs.len() != 2 || cop.inputs[0] == cop.inputs[1] {
             continue;
         }
@@ -123,7 +142,6 @@ fn fold_into_affine(g: &mut G) -> bool {
         }
         let oc = *out_shape.last().unwrap_or(&0) as usize;
         let Some(kv) = per_channel(k, oc, out_shape.len()) else { continue };
-        let (w_slot, b_slot) = if code == B::TRANSPOSE_CONV { (1, 3) } else { (1, 2) };
         let Some(w) = const_of(g, g.ops[p].inputs[w_slot]).cloned() else { continue };
         let bias = g.ops[p].inputs.get(b_slot).and_then(|&b| const_of(g, b)).map(|b| b.f32s());
         if bias.as_ref().is_some_and(|b| b.len() != oc) {
@@ -155,16 +173,17 @@ fn fold_into_affine(g: &mut G) -> bool {
             _ => {
                 let f: Vec<f32> = if cop_code == B::DIV { kv.iter().map(|v| 1.0 / v).collect() } else { kv };
                 let wv = w.f32s();
-                let axis_last = code == B::DEPTHWISE_CONV_2D;
-                let per = wv.len() / oc.max(1);
-                if wv.len() != per * oc {
+                // Output channels lie along the weights' channel axis: `inner` elements apart.
+                if w.shape.get(axis) != Some(&(oc as i64)) || wv.len() % oc.max(1) != 0 {
                     continue;
                 }
-                let scaled: Vec<f32> = wv
-                    .iter()
-                    .enumerate()
-                    .map(|(i, &v)| v * if axis_last { f[i % oc] } else { f[i / per.max(1)] })
-                    .collect();
+                let inner = w.shape[axis + 1..].iter().product::<i64>().max(1) as usize;
+                let mut scaled: Vec<f32> = Vec::with_capacity(wv.len());
+                for block in wv.chunks_exact(oc * inner) {
+                    for (ch, run) in block.chunks_exact(inner).enumerate() {
+                        scaled.extend(run.iter().map(|&v| v * f[ch]));
+                    }
+                }
                 drop(wv);
                 let old_w = g.ops[p].inputs[w_slot] as usize;
                 let wname = g.tensors[old_w].name.clone();
@@ -185,7 +204,7 @@ fn fold_into_affine(g: &mut G) -> bool {
             }
         }
         g.ops[p].outputs[0] = new_out;
-        set_fused_activation(&mut g.ops[p].opts, act);
+        set_fused_activation(code, &mut g.ops[p].opts, act);
         g.ops[c].dead = true;
         changed = true;
         cons = g.consumers();
@@ -225,16 +244,21 @@ fn fuse_activation(g: &mut G) -> bool {
         if pop.dead || g.is_output(t) || cons[t].len() != 1 {
             continue;
         }
-        let ok = match pop.code {
-            B::CONV_2D | B::DEPTHWISE_CONV_2D | B::FULLY_CONNECTED | B::ADD | B::SUB | B::MUL => true,
-            B::TRANSPOSE_CONV => pop.inputs.get(3).is_some_and(|&b| b >= 0),
+        let absorbs = def(pop.code).and_then(|d| d.activation).map(|f| f.absorbs);
+        let has_bias =
+            || def(pop.code).and_then(OpDef::bias).is_some_and(|b| pop.inputs.get(b).is_some_and(|&t| t >= 0));
+        let ok = match absorbs {
+            Some(Absorbs::Always) => true,
+            Some(Absorbs::WithBias) => has_bias(),
             _ => false,
         };
-        if !ok || fused_activation(&pop.opts) != Some(ActivationFunctionType::NONE) || pop.outputs.len() != 1 {
+        if !ok || fused_activation(pop.code, &pop.opts) != Some(ActivationFunctionType::NONE) || pop.outputs.len() != 1
+        {
             continue;
         }
         let new_out = g.ops[a].outputs[0];
-        set_fused_activation(&mut g.ops[p].opts, act);
+        let code = pop.code;
+        set_fused_activation(code, &mut g.ops[p].opts, act);
         g.ops[p].outputs[0] = new_out;
         g.ops[a].dead = true;
         changed = true;
@@ -243,32 +267,20 @@ fn fuse_activation(g: &mut G) -> bool {
     changed
 }
 
-/// Op versions the float ops need, as TF's op_version.cc gives them.
+/// The versions the lowered ops need, from the op registry.
 fn set_versions(g: &mut G) {
     for i in 0..g.ops.len() {
         let op = &g.ops[i];
-        let v = match (&op.code, &op.opts) {
-            (&B::DEPTHWISE_CONV_2D, BuiltinOptionsT::DepthwiseConv2DOptions(o))
-                if o.dilation_h_factor != 1 || o.dilation_w_factor != 1 =>
-            {
-                2
-            }
-            (&B::TRANSPOSE_CONV, BuiltinOptionsT::TransposeConvOptions(o)) => {
-                if o.fused_activation_function != ActivationFunctionType::NONE {
-                    4
-                } else if op.inputs.get(3).is_some_and(|&b| b >= 0) {
-                    3
-                } else {
-                    1
-                }
-            }
-            (&B::RESIZE_BILINEAR, BuiltinOptionsT::ResizeBilinearOptions(o)) if o.half_pixel_centers => 3,
-            (&B::RESIZE_NEAREST_NEIGHBOR, BuiltinOptionsT::ResizeNearestNeighborOptions(o)) if o.half_pixel_centers => {
-                3
-            }
-            (&B::STRIDED_SLICE, _) if g.tensors[op.inputs[0] as usize].shape.len() > 4 => 4,
-            _ => 1,
+        let Some(d) = def(op.code) else { continue };
+        let sig_of = |t: usize| {
+            let t = &g.tensors[t];
+            TensorSig { dtype: tflite_type(t.dtype), rank: t.shape.len(), per_channel: false, scale: None }
         };
-        g.ops[i].version = v;
+        let sig = OpSignature {
+            inputs: op.inputs.iter().map(|&t| usize::try_from(t).ok().map(sig_of)).collect(),
+            outputs: op.outputs.iter().map(|&t| sig_of(t)).collect(),
+            options: &op.opts,
+        };
+        g.ops[i].version = (d.version)(&sig);
     }
 }

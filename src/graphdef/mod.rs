@@ -135,22 +135,7 @@ pub(crate) struct G {
 }
 
 pub(crate) fn tflite_type(d: DataType) -> TensorType {
-    match d {
-        DataType::Float => TensorType::FLOAT32,
-        DataType::Double => TensorType::FLOAT64,
-        DataType::Int32 => TensorType::INT32,
-        DataType::Uint8 => TensorType::UINT8,
-        DataType::Int16 => TensorType::INT16,
-        DataType::Int8 => TensorType::INT8,
-        DataType::String => TensorType::STRING,
-        DataType::Int64 => TensorType::INT64,
-        DataType::Bool => TensorType::BOOL,
-        DataType::Bfloat16 => TensorType::BFLOAT16,
-        DataType::Uint16 => TensorType::UINT16,
-        DataType::Half => TensorType::FLOAT16,
-        DataType::Uint32 => TensorType::UINT32,
-        DataType::Uint64 => TensorType::UINT64,
-    }
+    d.tensor_type()
 }
 
 impl G {
@@ -322,7 +307,7 @@ impl G {
             operators,
             ..Subgraph::default()
         });
-        crate::quantize::runtime_version::set_min_runtime_version(&mut model);
+        crate::tflite::versions::set_min_runtime_version(&mut model);
         if model.metadata.is_empty() {
             // Ops the table doesn't know still get an entry.
             model.buffers.push(Buffer { data: Data::from(b"1.5.0\0\0\0\0\0\0\0\0\0\0\0".to_vec()) });

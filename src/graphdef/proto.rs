@@ -192,12 +192,27 @@ impl DataType {
 
     /// Bytes per element (strings have none).
     pub fn size(self) -> usize {
+        crate::ir::dtype::element_size(self.tensor_type()).unwrap_or(0)
+    }
+
+    /// The TFLite element type of the same values.
+    pub fn tensor_type(self) -> crate::schema::TensorType {
+        use crate::schema::TensorType;
         match self {
-            DataType::Float | DataType::Int32 | DataType::Uint32 => 4,
-            DataType::Double | DataType::Int64 | DataType::Uint64 => 8,
-            DataType::Uint8 | DataType::Int8 | DataType::Bool => 1,
-            DataType::Int16 | DataType::Uint16 | DataType::Half | DataType::Bfloat16 => 2,
-            DataType::String => 0,
+            DataType::Float => TensorType::FLOAT32,
+            DataType::Double => TensorType::FLOAT64,
+            DataType::Int32 => TensorType::INT32,
+            DataType::Uint8 => TensorType::UINT8,
+            DataType::Int16 => TensorType::INT16,
+            DataType::Int8 => TensorType::INT8,
+            DataType::String => TensorType::STRING,
+            DataType::Int64 => TensorType::INT64,
+            DataType::Bool => TensorType::BOOL,
+            DataType::Bfloat16 => TensorType::BFLOAT16,
+            DataType::Uint16 => TensorType::UINT16,
+            DataType::Half => TensorType::FLOAT16,
+            DataType::Uint32 => TensorType::UINT32,
+            DataType::Uint64 => TensorType::UINT64,
         }
     }
 

@@ -3,11 +3,17 @@
 //! leaf tables are kept as the schema's owned types so that every field of the
 //! format survives a round trip.
 
+pub mod codec;
 mod data;
+pub mod dtype;
+pub mod sparse;
 mod validate;
+mod value;
 
+pub use codec::{CodecError, Dense};
 pub use data::{Data, Source};
 pub use validate::IndexError;
+pub use value::{Buf, Elem, Value, Values, ALIGN_MIN_BYTES, LINE};
 
 use crate::schema::{
     BuiltinOperator, BuiltinOptions2T, BuiltinOptionsT, CustomOptionsFormat, ExternalBufferGroupT, ExternalBufferT,
@@ -147,6 +153,23 @@ impl Tensor {
     }
 }
 
+impl Model {
+    /// The bytes of tensor `t`'s buffer (empty when it has none).
+    pub fn tensor_bytes(&self, t: &Tensor) -> &[u8] {
+        self.buffers.get(t.buffer as usize).map_or(&[], |b| b.data.as_bytes())
+    }
+
+    /// Whether `t` holds constant data (a non-empty buffer) rather than being computed or a variable.
+    pub fn is_constant(&self, t: &Tensor) -> bool {
+        !t.is_variable && !self.tensor_bytes(t).is_empty()
+    }
+
+    /// The checked view of constant `t`'s dense data.
+    pub fn dense(&self, t: &Tensor) -> Result<Dense<'_>, CodecError> {
+        Dense::of(t, self.tensor_bytes(t))
+    }
+}
+
 /// Quantization parameters of a tensor. Per-tensor has one scale and zero point;
 /// per-channel has one per slice of `quantized_dimension`.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -268,36 +291,5 @@ impl Model {
         let bytes = self.metadata_bytes("min_runtime_version")?;
         let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
         std::str::from_utf8(&bytes[..end]).ok().map(str::to_string)
-    }
-}
-
-/// The fused activation of the options of the ops that have one (CONV_2D, DEPTHWISE_CONV_2D,
-/// FULLY_CONNECTED, TRANSPOSE_CONV, ADD, SUB, MUL, DIV), or None for other options.
-pub fn fused_activation(o: &BuiltinOptionsT) -> Option<crate::schema::ActivationFunctionType> {
-    Some(match o {
-        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function,
-        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function,
-        _ => return None,
-    })
-}
-
-/// Sets the fused activation of the options [`fused_activation`] knows; others are left alone.
-pub fn set_fused_activation(o: &mut BuiltinOptionsT, a: crate::schema::ActivationFunctionType) {
-    match o {
-        BuiltinOptionsT::Conv2DOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::DepthwiseConv2DOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::FullyConnectedOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::TransposeConvOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::AddOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::SubOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::MulOptions(x) => x.fused_activation_function = a,
-        BuiltinOptionsT::DivOptions(x) => x.fused_activation_function = a,
-        _ => {}
     }
 }

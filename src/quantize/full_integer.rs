@@ -7,13 +7,13 @@
 //! domain reads a twin made once by QUANTIZE or DEQUANTIZE, emitted just
 //! before the first such consumer, so the operator order stays topological.
 
-use super::graph::{self, consumers, is_constant};
-use super::numerics::{f32_values, quantize_symmetric_int8_par, with_f32};
-use super::policy::{self, integer_rule, ConstantRole, IntegerRule, OutputParams};
+use super::graph::{self, consumers};
+use super::numerics::quantize_symmetric_int8_par;
 use super::report::{FloatOp, Quantized, RelaxedActivation, Report};
 use super::QuantizeError;
-use crate::ir::{Model, Operator, QuantParams, Subgraph, Tensor};
-use crate::schema::{AddOptionsT, BuiltinOperator, BuiltinOptionsT, SubOptionsT, TensorType};
+use crate::ir::{codec, Model, Operator, QuantParams, Subgraph, Tensor};
+use crate::ops::{self, IntegerRule, OpDef, OutputParams, Role};
+use crate::schema::{BuiltinOperator, TensorType};
 use std::collections::HashMap;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,7 +110,6 @@ struct Rewriter<'r> {
     float_twin: HashMap<usize, usize>,
     requantized: HashMap<(usize, u32, i64), usize>,
     ops: Vec<Operator>,
-    versions: Vec<(u32, i32)>,
     report: Report,
 }
 
@@ -120,24 +119,12 @@ impl Rewriter<'_> {
         graph::add_tensor(&mut self.sg, t) as usize
     }
 
-    fn emit(&mut self, model: &mut Model, op: BuiltinOperator, version: i32, input: usize, output: usize) {
-        let code = graph::opcode(model, op, version);
-        self.versions.push((code, version));
-        self.ops.push(graph::simple_op(code, input as i32, output as i32));
-    }
-
-    fn quantize_op_version(&self) -> i32 {
-        match self.opts.activations {
-            Activations::Int8 => policy::QUANTIZE_VERSION,
-            Activations::Int16 => policy::QUANTIZE_INT16_VERSION,
-        }
-    }
-
-    fn dequantize_version(&self) -> i32 {
-        match self.opts.activations {
-            Activations::Int8 => policy::DEQUANTIZE_INT8_VERSION,
-            Activations::Int16 => policy::DEQUANTIZE_INT16_VERSION,
-        }
+    /// Appends a QUANTIZE or DEQUANTIZE from `input` to `output`, at the version it needs.
+    fn emit(&mut self, model: &mut Model, op: BuiltinOperator, input: usize, output: usize) {
+        let mut o = graph::simple_op(0, input as i32, output as i32);
+        let version = graph::builtin_version(&self.sg, op, &o, &[]);
+        o.opcode_index = graph::opcode(model, op, version);
+        self.ops.push(o);
     }
 
     /// Whether tensor `t` (an index from the input model's operators) held float values.
@@ -168,7 +155,7 @@ impl Rewriter<'_> {
                 ..src.clone()
             };
             let q = self.add(twin);
-            self.emit(model, BuiltinOperator::QUANTIZE, self.quantize_op_version(), t, q);
+            self.emit(model, BuiltinOperator::QUANTIZE, t, q);
             self.int_twin.insert(t, q);
             q
         };
@@ -185,7 +172,7 @@ impl Rewriter<'_> {
         let name = graph::unique_name(&self.sg, src.name(), "_requantized");
         let twin = Tensor { name: Some(name), buffer: 0, quantization: Some(per_tensor(req)), ..src.clone() };
         let r = self.add(twin);
-        self.emit(model, BuiltinOperator::QUANTIZE, self.quantize_op_version(), base, r);
+        self.emit(model, BuiltinOperator::QUANTIZE, base, r);
         self.requantized.insert(key, r);
         Ok(r)
     }
@@ -206,7 +193,7 @@ impl Rewriter<'_> {
         let twin =
             Tensor { name: Some(name), dtype: TensorType::FLOAT32, buffer: 0, quantization: None, ..src.clone() };
         let f = self.add(twin);
-        self.emit(model, BuiltinOperator::DEQUANTIZE, self.dequantize_version(), t, f);
+        self.emit(model, BuiltinOperator::DEQUANTIZE, t, f);
         self.float_twin.insert(t, f);
         f
     }
@@ -230,7 +217,7 @@ impl Rewriter<'_> {
 
     /// Activation-like quantization of a constant from its own range (or given params).
     fn constant_as_activation(&mut self, model: &mut Model, t: usize, params: Option<QParams>) -> usize {
-        let values = f32_values(model.buffers[self.sg.tensors[t].buffer as usize].data.as_bytes());
+        let values = codec::f32s(model.tensor_bytes(&self.sg.tensors[t]));
         let p = params.unwrap_or_else(|| self.opts.activations.params(min_max(&values)));
         let (lo, hi) = self.opts.activations.range();
         let bytes: Vec<u8> = match self.opts.activations {
@@ -250,9 +237,8 @@ impl Rewriter<'_> {
         let tensor = &self.sg.tensors[t];
         let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
-        let (q, elements) = with_f32(model.buffers[tensor.buffer as usize].data.as_bytes(), |values| {
-            (quantize_symmetric_int8_par(values, &shape, axis), values.len())
-        });
+        let values = codec::f32s(model.tensor_bytes(tensor));
+        let (q, elements) = (quantize_symmetric_int8_par(&values, &shape, axis), values.len());
         self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {
             scale: Some(q.scales.clone()),
@@ -265,7 +251,7 @@ impl Rewriter<'_> {
     }
 
     fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32]) -> usize {
-        let values = f32_values(model.buffers[self.sg.tensors[t].buffer as usize].data.as_bytes());
+        let values = codec::f32s(model.tensor_bytes(&self.sg.tensors[t]));
         let scales: Vec<f32> = weight_scales.iter().map(|&w| input_scale * w).collect();
         let scale_of = |i: usize| if scales.len() == 1 { scales[0] } else { scales[i % scales.len()] };
         let (dtype, bytes): (TensorType, Vec<u8>) = match self.opts.activations {
@@ -305,7 +291,7 @@ impl Rewriter<'_> {
         if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
             return Some(String::new()); // no float data (e.g. index arithmetic): nothing to quantize
         }
-        let Some(rule) = integer_rule(code.builtin).filter(|_| code.custom_code.is_none()) else {
+        let Some((def, rule)) = ops::of_code(code).and_then(|d| Some((d, d.integer?))) else {
             return Some(format!("no integer kernel for {name}"));
         };
         if self.opts.activations == Activations::Int16 && !rule.int16 {
@@ -316,17 +302,15 @@ impl Rewriter<'_> {
                 continue;
             }
             let tensor = &self.sg.tensors[t as usize];
-            let constant = is_constant(model, tensor);
-            let role = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1);
-            if role.is_some() && !constant {
+            let constant = model.is_constant(tensor);
+            if constant_role(def, slot).is_some() && !constant {
                 return Some(format!("{name} input {slot} ({}) is not constant", tensor.name()));
             }
             if constant {
                 if tensor.sparsity.is_some() {
                     return Some(format!("{name} input {slot} ({}) is a sparse constant", tensor.name()));
                 }
-                let bytes = model.buffers[tensor.buffer as usize].data.len();
-                if tensor.num_elements().and_then(|n| n.checked_mul(4)) != Some(bytes) {
+                if model.dense(tensor).is_err() {
                     return Some(format!(
                         "{name} input {slot} ({}): data size does not match its shape",
                         tensor.name()
@@ -345,7 +329,8 @@ impl Rewriter<'_> {
         None
     }
 
-    fn integer_op(&mut self, model: &mut Model, mut op: Operator, rule: &IntegerRule) -> Result<(), QuantizeError> {
+    fn integer_op(&mut self, model: &mut Model, mut op: Operator, def: &OpDef) -> Result<(), QuantizeError> {
+        let rule: IntegerRule = def.integer.ok_or(QuantizeError::Internal("an integer op has an integer rule"))?;
         let op_name = model.operator_codes[op.opcode_index as usize].name();
         // Parameters the inputs must share (CONCATENATION, MINIMUM, MAXIMUM).
         let shared = if rule.inputs_share_output {
@@ -365,15 +350,14 @@ impl Rewriter<'_> {
                 continue;
             }
             let t = t as usize;
-            let role = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1);
-            let constant = is_constant(model, &self.sg.tensors[t]);
-            op.inputs[slot] = match role {
-                Some(ConstantRole::Bias { .. }) => {
+            let constant = model.is_constant(&self.sg.tensors[t]);
+            op.inputs[slot] = match constant_role(def, slot) {
+                Some(Role::Bias { .. }) => {
                     bias_slots.push(slot);
                     continue;
                 }
-                Some(ConstantRole::Weights { axis }) => self.weights(model, &op_name, t, Some(axis)),
-                Some(ConstantRole::WeightsPerTensor) => self.weights(model, &op_name, t, None),
+                Some(Role::Weights { axis }) => self.weights(model, &op_name, t, axis),
+                Some(Role::Table) => return Err(QuantizeError::Internal("tables are not constant roles")),
                 None if constant => {
                     // A constant moved by a same-scale op, or shared with the output, takes those parameters.
                     let params = shared.or(match rule.output {
@@ -389,10 +373,7 @@ impl Rewriter<'_> {
             } as i32;
         }
         for slot in bias_slots {
-            let Some(ConstantRole::Bias { input, weights }) = rule.constants.iter().find(|c| c.0 == slot).map(|c| c.1)
-            else {
-                continue;
-            };
+            let Some(Role::Bias { input, weights }) = def.role(slot) else { continue };
             let input_scale = params_of(&self.sg.tensors[op.inputs[input] as usize]).map(|p| p.scale);
             let w = &self.sg.tensors[op.inputs[weights] as usize];
             let (Some(input_scale), Some(wq)) = (input_scale, w.quantization.clone()) else { continue };
@@ -400,7 +381,7 @@ impl Rewriter<'_> {
             op.inputs[slot] = self.bias(model, t, input_scale, wq.scales()) as i32;
         }
         // Outputs.
-        let mut after: Vec<(BuiltinOperator, i32, usize, usize)> = Vec::new();
+        let mut after: Vec<(BuiltinOperator, usize, usize)> = Vec::new();
         for j in 0..op.outputs.len() {
             let t = op.outputs[j];
             if !self.float_data(t) {
@@ -440,14 +421,14 @@ impl Rewriter<'_> {
                     op.outputs[j] = q as i32;
                     self.int_twin.insert(t, q);
                     if io == IoType::Float32 {
-                        after.push((BuiltinOperator::DEQUANTIZE, self.dequantize_version(), q, t));
+                        after.push((BuiltinOperator::DEQUANTIZE, q, t));
                     } else {
                         let out = &mut self.sg.tensors[t];
                         out.dtype = TensorType::UINT8;
                         out.quantization = Some(per_tensor(QParams { scale: p.scale, zero_point: p.zero_point + 128 }));
                         // Float readers go through the int8 twin's DEQUANTIZE.
                         self.uint8_inputs.insert(t, q);
-                        after.push((BuiltinOperator::QUANTIZE, policy::QUANTIZE_VERSION, q, t));
+                        after.push((BuiltinOperator::QUANTIZE, q, t));
                     }
                 }
                 _ => {
@@ -458,45 +439,24 @@ impl Rewriter<'_> {
                 }
             }
         }
-        let mut version = rule.version;
-        if self.opts.activations == Activations::Int8 && rule.op == BuiltinOperator::MUL {
-            let s = |t: i32| params_of(&self.sg.tensors[t as usize]).map_or(0.0, |p| p.scale as f64);
-            if op.inputs.len() == 2
-                && s(op.outputs[0]) > 0.0
-                && s(op.inputs[0]) * s(op.inputs[1]) / s(op.outputs[0]) >= 1.0
-            {
-                version = 3;
+        if self.opts.activations == Activations::Int16 {
+            if let Some(set) = rule.int16_options {
+                set(&mut op.builtin_options);
             }
         }
-        if self.opts.activations == Activations::Int16 {
-            set_int16_options(&mut op, rule.op);
-        }
-        self.versions.push((op.opcode_index, version));
+        let version = graph::op_version(&self.sg, &model.operator_codes[op.opcode_index as usize], &op, &[]);
+        graph::raise_versions(model, &[(op.opcode_index, version)]);
         self.ops.push(op);
-        for (kind, v, from, to) in after {
-            self.emit(model, kind, v, from, to);
+        for (kind, from, to) in after {
+            self.emit(model, kind, from, to);
         }
         Ok(())
     }
 }
 
-/// 16x8 kernels: 64-bit bias for conv-like ops, general (not power-of-two) scales for ADD/SUB.
-fn set_int16_options(op: &mut Operator, kind: BuiltinOperator) {
-    const INT64: TensorType = TensorType::INT64;
-    match (&mut op.builtin_options, kind) {
-        (BuiltinOptionsT::Conv2DOptions(o), _) => o.quantized_bias_type = INT64,
-        (BuiltinOptionsT::FullyConnectedOptions(o), _) => o.quantized_bias_type = INT64,
-        (BuiltinOptionsT::TransposeConvOptions(o), _) => o.quantized_bias_type = INT64,
-        (BuiltinOptionsT::AddOptions(o), _) => o.pot_scale_int16 = false,
-        (BuiltinOptionsT::SubOptions(o), _) => o.pot_scale_int16 = false,
-        (o @ BuiltinOptionsT::NONE, BuiltinOperator::ADD) => {
-            *o = BuiltinOptionsT::AddOptions(Box::new(AddOptionsT { pot_scale_int16: false, ..AddOptionsT::default() }))
-        }
-        (o @ BuiltinOptionsT::NONE, BuiltinOperator::SUB) => {
-            *o = BuiltinOptionsT::SubOptions(Box::new(SubOptionsT { pot_scale_int16: false, ..SubOptionsT::default() }))
-        }
-        _ => {}
-    }
+/// The role of a constant input of an integer op; a table (GATHER's) is quantized like an activation.
+fn constant_role(def: &OpDef, slot: usize) -> Option<Role> {
+    def.role(slot).filter(|r| *r != Role::Table)
 }
 
 fn check_io(opts: &IntegerOptions) -> Result<(), QuantizeError> {
@@ -543,15 +503,13 @@ pub fn quantize_full_integer(
         float_twin: HashMap::new(),
         requantized: HashMap::new(),
         ops: Vec::new(),
-        versions: Vec::new(),
         report: Report::new(mode),
     };
     let result = rewrite(model, &mut rw);
-    let Rewriter { sg, ops, versions, report, .. } = rw;
+    let Rewriter { sg, ops, report, .. } = rw;
     model.subgraphs[0] = sg;
     result?;
     model.subgraphs[0].operators = ops;
-    graph::raise_versions(model, &versions);
     let mut report = report;
     relax_unquantizable_activations(model, &mut report);
     Ok(report)
@@ -566,9 +524,11 @@ pub fn quantize_full_integer(
 fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
     use crate::schema::ActivationFunctionType as A;
     let codes: Vec<BuiltinOperator> = model.operator_codes.iter().map(|c| c.builtin).collect();
+    let defs: Vec<Option<&OpDef>> = model.operator_codes.iter().map(ops::of_code).collect();
     let sg = &mut model.subgraphs[0];
     for (index, op) in sg.operators.iter_mut().enumerate() {
-        let Some(act) = crate::ir::fused_activation(&op.builtin_options) else { continue };
+        let Some(Some(def)) = defs.get(op.opcode_index as usize) else { continue };
+        let (Some(act), Some(field)) = (def.fused_activation(&op.builtin_options), def.activation) else { continue };
         let (lo, hi) = match act {
             A::RELU6 => (0.0, 6.0),
             A::RELU_N1_TO_1 => (-1.0, 1.0),
@@ -596,7 +556,7 @@ fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
             (false, true) if lo == 0.0 => A::RELU,
             _ => continue,
         };
-        crate::ir::set_fused_activation(&mut op.builtin_options, to);
+        (field.set)(&mut op.builtin_options, to);
         report.relaxed_activations.push(RelaxedActivation {
             index,
             op: codes.get(op.opcode_index as usize).map_or("?".into(), |c| c.variant_name().unwrap_or("?").into()),
@@ -633,8 +593,9 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
     for (oi, op) in original.into_iter().enumerate() {
         match rw.float_reason(model, &op) {
             None => {
-                let rule = integer_rule(model.operator_codes[op.opcode_index as usize].builtin).expect("checked");
-                rw.integer_op(model, op, rule)?;
+                let def = ops::of_code(&model.operator_codes[op.opcode_index as usize])
+                    .ok_or(QuantizeError::Internal("an integer op is in the registry"))?;
+                rw.integer_op(model, op, def)?;
             }
             Some(reason) => {
                 if !reason.is_empty() {

@@ -1,7 +1,8 @@
-//! Small graph edits the passes share: who consumes a tensor, adding tensors,
-//! buffers, operator codes and operators.
+//! Small graph edits the passes share: who consumes a tensor, adding tensors, buffers,
+//! operator codes and operators, and the version an edited operator needs.
 
 use crate::ir::{Buffer, Data, Model, Operator, OperatorCode, Subgraph, Tensor};
+use crate::ops::{self, OpSignature};
 use crate::schema::BuiltinOperator;
 
 /// For each tensor of a subgraph, the (operator, input slot) pairs that read it.
@@ -15,11 +16,6 @@ pub fn consumers(sg: &Subgraph) -> Vec<Vec<(usize, usize)>> {
         }
     }
     out
-}
-
-/// Whether a tensor holds constant data (a non-empty buffer).
-pub fn is_constant(model: &Model, t: &Tensor) -> bool {
-    !t.is_variable && model.buffers.get(t.buffer as usize).is_some_and(|b| !b.data.is_empty())
 }
 
 pub fn add_buffer(model: &mut Model, bytes: Vec<u8>) -> u32 {
@@ -66,4 +62,23 @@ pub fn raise_versions(model: &mut Model, required: &[(u32, i32)]) {
         let c = &mut model.operator_codes[code as usize];
         c.version = c.version.max(v);
     }
+}
+
+/// The version operator `op` of subgraph `sg` needs, from the op registry (1 for an op it does
+/// not know). `per_channel` says, for input slots whose granularity the pass chose, whether
+/// they are per channel (a single-channel tensor's one scale does not say).
+pub fn op_version(sg: &Subgraph, code: &OperatorCode, op: &Operator, per_channel: &[(usize, bool)]) -> i32 {
+    let Some(def) = ops::of_code(code) else { return 1 };
+    let mut sig = OpSignature::of(sg, op);
+    for &(slot, pc) in per_channel {
+        if let Some(Some(t)) = sig.inputs.get_mut(slot) {
+            t.per_channel = pc;
+        }
+    }
+    (def.version)(&sig)
+}
+
+/// [`op_version`] of a builtin operator of kind `op` (whose opcode index need not be set yet).
+pub fn builtin_version(sg: &Subgraph, op: BuiltinOperator, o: &Operator, per_channel: &[(usize, bool)]) -> i32 {
+    op_version(sg, &OperatorCode { builtin: op, custom_code: None, version: 1 }, o, per_channel)
 }

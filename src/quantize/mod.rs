@@ -1,14 +1,12 @@
-//! Quantization passes over the Model IR, and the per-op policy table that
-//! says which operand of which op is quantized, on which axis, at which version.
+//! Quantization passes over the Model IR. Which operand of which op is a weight, on which
+//! axis, and the versions rewritten ops need come from the op registry (`crate::ops`).
 
 pub mod fold;
 pub mod full_integer;
 mod graph;
 pub mod numerics;
-pub mod policy;
 pub mod prune;
 pub mod report;
-pub mod runtime_version;
 pub mod weights;
 
 pub use report::Report;
@@ -46,8 +44,6 @@ pub enum QuantizeError {
     IoType { what: &'static str, io: String, mode: &'static str },
     #[error("internal error: {0}")]
     Internal(&'static str),
-    #[error(transparent)]
-    Calibrate(#[from] crate::calibrate::CalibrateError),
 }
 
 /// Refuses models that already carry integer-quantized tensors: quantizing twice loses accuracy for nothing.
@@ -98,17 +94,17 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
 
 /// Every mode's first steps: refuse quantized input, then fold FLOAT16 and
 /// sparse constants to float32. Returns how many of each were folded.
-fn prepare(model: &mut Model) -> Result<(usize, usize), QuantizeError> {
+pub fn prepare(model: &mut Model) -> Result<(usize, usize), QuantizeError> {
     check_not_quantized(model)?;
     Ok((fold::fold_dequantize(model)?, fold::densify(model)?))
 }
 
 /// Every mode's last steps: drop what became unused and recompute `min_runtime_version`.
-fn finish(model: &mut Model, report: &mut Report, folded: usize, densified: usize) {
+pub fn finish(model: &mut Model, report: &mut Report, folded: usize, densified: usize) {
     report.folded_dequantize = folded;
     report.densified = densified;
     prune::prune(model);
-    runtime_version::set_min_runtime_version(model);
+    crate::tflite::versions::set_min_runtime_version(model);
 }
 
 /// Sets (or replaces) a metadata entry with its own buffer.
@@ -122,23 +118,4 @@ fn set_metadata(model: &mut Model, name: &str, bytes: Vec<u8>) {
     model.metadata.retain(|m| m.name.as_deref() != Some(name));
     let buffer = graph::add_buffer(model, bytes);
     model.metadata.push(Metadata { name: Some(name.into()), buffer });
-}
-
-/// Full-integer quantization calibrated on `samples`: refuse quantized input,
-/// fold FLOAT16/sparse constants, run the float model over the samples, then
-/// rewrite the main subgraph to integers and recompute versions and metadata.
-pub fn quantize_calibrated(
-    model: &mut Model,
-    samples: &crate::calibrate::data::SampleSet,
-    opts: &full_integer::IntegerOptions,
-    progress: &(dyn Fn(usize) + Sync),
-) -> Result<Report, QuantizeError> {
-    let (folded, densified) = prepare(model)?;
-    let start = std::time::Instant::now();
-    let ranges = crate::calibrate::calibrate(model, samples, progress)?;
-    let seconds = start.elapsed().as_secs_f64();
-    let mut report = full_integer::quantize_full_integer(model, &ranges, opts)?;
-    report.calibration = Some((samples.len(), seconds));
-    finish(model, &mut report, folded, densified);
-    Ok(report)
 }

@@ -166,29 +166,6 @@ pub fn to_f16_bytes(values: &[f32]) -> Vec<u8> {
     out
 }
 
-/// Little-endian f32 bytes → values. The length must be a multiple of 4.
-pub fn f32_values(bytes: &[u8]) -> Vec<f32> {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()
-}
-
-/// Runs `f` on the bytes as f32 values, without copying when they are aligned
-/// (mapped weights are: the writer aligns buffers to 16 bytes).
-pub fn with_f32<R>(bytes: &[u8], f: impl FnOnce(&[f32]) -> R) -> R {
-    #[cfg(target_endian = "little")]
-    {
-        // SAFETY: every bit pattern is a valid f32; align_to only yields whole, aligned elements.
-        let (head, body, tail) = unsafe { bytes.align_to::<f32>() };
-        if head.is_empty() && tail.is_empty() {
-            return f(body);
-        }
-    }
-    f(&f32_values(bytes))
-}
-
-pub fn i8_bytes(values: &[i8]) -> Vec<u8> {
-    values.iter().map(|&v| v as u8).collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

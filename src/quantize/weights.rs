@@ -3,12 +3,12 @@
 //! `quantize_float16` (float16 constants behind DEQUANTIZE), as TF's converter
 //! does with Optimize.DEFAULT and supported_types=[float16].
 
-use super::graph::{self, consumers, is_constant};
-use super::numerics::{i8_bytes, quantize_symmetric_int8, to_f16_bytes, with_f32, SymmetricInt8};
-use super::policy::{self, weight_rule, WeightRule};
+use super::graph::{self, consumers};
+use super::numerics::{quantize_symmetric_int8, to_f16_bytes, SymmetricInt8};
 use super::report::{Quantized, Report, Skipped};
-use crate::ir::{Model, Operator, QuantParams, Tensor};
-use crate::schema::{BuiltinOperator, BuiltinOptionsT, TensorType};
+use crate::ir::{codec, Model, Operator, QuantParams, Tensor};
+use crate::ops::{self, OpDef, Role};
+use crate::schema::{BuiltinOperator, TensorType};
 use rayon::prelude::*;
 
 #[derive(Debug, Clone)]
@@ -25,20 +25,41 @@ impl Default for WeightOptions {
     }
 }
 
-/// How a float constant is used: as the weight of a supported op, or otherwise.
+/// A use of a constant as the weight operand of an op with a dynamic-range (hybrid) form.
+#[derive(Clone, Copy)]
+struct WeightUse {
+    op: usize,
+    slot: usize,
+    def: &'static OpDef,
+    /// The channel axis of per-channel scales; None: per tensor only.
+    axis: Option<usize>,
+}
+
+/// How a float constant is used: as weights, or otherwise (operator, slot).
 struct Uses {
-    weight: Vec<(usize, &'static WeightRule)>,
+    weight: Vec<WeightUse>,
     other: Vec<(usize, usize)>,
+}
+
+/// The channel axis of input `slot` of `def` when it is a weight operand the weight modes
+/// quantize (`Some(None)`: per tensor only).
+fn weight_axis(def: &OpDef, slot: usize) -> Option<Option<usize>> {
+    def.hybrid?;
+    match def.role(slot)? {
+        Role::Weights { axis } => Some(axis),
+        Role::Table => Some(None),
+        Role::Bias { .. } => None,
+    }
 }
 
 fn classify(model: &Model, si: usize, uses: &[(usize, usize)]) -> Uses {
     let sg = &model.subgraphs[si];
     let mut out = Uses { weight: Vec::new(), other: Vec::new() };
-    for &(oi, slot) in uses {
-        let code = &model.operator_codes[sg.operators[oi].opcode_index as usize];
-        match weight_rule(code.builtin, slot).filter(|_| code.custom_code.is_none()) {
-            Some(rule) => out.weight.push((oi, rule)),
-            None => out.other.push((oi, slot)),
+    for &(op, slot) in uses {
+        let code = &model.operator_codes[sg.operators[op].opcode_index as usize];
+        match ops::of_code(code).and_then(|def| Some((def, weight_axis(def, slot)?))) {
+            Some((def, axis)) => out.weight.push(WeightUse { op, slot, def, axis }),
+            None => out.other.push((op, slot)),
         }
     }
     out
@@ -56,7 +77,7 @@ fn float_constants(model: &Model, si: usize) -> Vec<(usize, Vec<(usize, usize)>)
         .enumerate()
         .filter(|(ti, uses)| {
             let t = &sg.tensors[*ti];
-            !uses.is_empty() && t.dtype == TensorType::FLOAT32 && is_constant(model, t)
+            !uses.is_empty() && t.dtype == TensorType::FLOAT32 && model.is_constant(t)
         })
         .collect()
 }
@@ -66,26 +87,19 @@ pub fn has_float_weights(model: &Model) -> bool {
     (0..model.subgraphs.len()).any(|si| !float_constants(model, si).is_empty())
 }
 
-/// The tensor's shape, when its data holds exactly that many f32 values.
-fn tensor_shape(model: &Model, t: &Tensor) -> Option<Vec<usize>> {
-    let shape: Vec<usize> = t.shape().iter().map(|&d| usize::try_from(d).ok()).collect::<Option<_>>()?;
-    let bytes = model.buffers[t.buffer as usize].data.len();
-    (bytes == t.num_elements()?.checked_mul(4)?).then_some(shape)
-}
-
 /// A weight group: the uses that share one quantized form (same channel axis).
 struct Group {
     axis: Option<usize>,
-    uses: Vec<(usize, &'static WeightRule)>,
+    uses: Vec<WeightUse>,
 }
 
-fn groups(uses: &[(usize, &'static WeightRule)], rank: usize, per_tensor: bool) -> Vec<Group> {
+fn groups(uses: &[WeightUse], rank: usize, per_tensor: bool) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
-    for &(oi, rule) in uses {
-        let axis = rule.channel_axis.filter(|&a| !per_tensor && a < rank);
+    for &u in uses {
+        let axis = u.axis.filter(|&a| !per_tensor && a < rank);
         match out.iter_mut().find(|g| g.axis == axis) {
-            Some(g) => g.uses.push((oi, rule)),
-            None => out.push(Group { axis, uses: vec![(oi, rule)] }),
+            Some(g) => g.uses.push(u),
+            None => out.push(Group { axis, uses: vec![u] }),
         }
     }
     out
@@ -138,7 +152,7 @@ fn for_each_int8_weight(
                 report.skipped.push(skip(format!("not a weight operand ({op} input {slot})"), op));
                 continue;
             }
-            let first_op = op_name(model, si, u.weight[0].0);
+            let first_op = op_name(model, si, u.weight[0].op);
             if t.sparsity.is_some() {
                 report.skipped.push(skip("sparse weight, kept as it is".into(), first_op));
                 continue;
@@ -148,7 +162,7 @@ fn for_each_int8_weight(
                 report.skipped.push(skip(format!("too small ({n} < {} elements)", opts.min_weight_elements), first_op));
                 continue;
             }
-            let Some(shape) = tensor_shape(model, t) else {
+            let Ok(shape) = model.dense(t).map(|d| d.shape) else {
                 report.skipped.push(skip("data size does not match the shape".into(), first_op));
                 continue;
             };
@@ -163,8 +177,8 @@ fn for_each_int8_weight(
         .map(|j| {
             let t = &model_ref.subgraphs[j.si].tensors[j.ti];
             let bytes = model_ref.buffers[t.buffer as usize].data.as_bytes();
-            let q =
-                with_f32(bytes, |v| j.groups.iter().map(|g| quantize_symmetric_int8(v, &j.shape, g.axis)).collect());
+            let v = codec::f32s(bytes);
+            let q = j.groups.iter().map(|g| quantize_symmetric_int8(&v, &j.shape, g.axis)).collect();
             release(model_ref, t);
             q
         })
@@ -177,7 +191,7 @@ fn for_each_int8_weight(
                 j.si,
                 j.ti,
                 t.name(),
-                &op_name(model, j.si, g.uses[0].0),
+                &op_name(model, j.si, g.uses[0].op),
                 g.axis,
                 n,
                 &q.scales,
@@ -189,7 +203,7 @@ fn for_each_int8_weight(
 
 /// The int8 copy (or in-place conversion) of weight `ti` for one group; returns its index.
 fn int8_tensor(model: &mut Model, si: usize, ti: usize, in_place: bool, q: &SymmetricInt8, axis: Option<usize>) -> i32 {
-    let buffer = graph::add_buffer(model, i8_bytes(&q.values));
+    let buffer = graph::add_buffer(model, q.values.iter().map(|&v| v as u8).collect());
     let sg = &mut model.subgraphs[si];
     let params = int8_params(q, axis);
     if in_place {
@@ -216,27 +230,29 @@ fn rewire(op: &mut Operator, from: usize, to: i32) {
 /// Dynamic-range quantization: int8 weights that hybrid kernels read directly.
 pub fn quantize_dynamic(model: &mut Model, opts: &WeightOptions) -> Report {
     let mut report = Report::new("dynamic");
-    // (subgraph, operator) → version needed; GATHER outputs to requantize.
-    let mut versions: Vec<(usize, usize, i32)> = Vec::new();
+    // (subgraph, operator, weight slot, per channel) of each rewired op; GATHER outputs to requantize.
+    let mut rewired: Vec<(usize, usize, usize, bool)> = Vec::new();
     let mut gathers: Vec<(usize, usize)> = Vec::new();
     for_each_int8_weight(model, opts, &mut report, |model, si, ti, g, in_place, q| {
         let qt = int8_tensor(model, si, ti, in_place, q, g.axis);
-        for &(oi, rule) in &g.uses {
-            let op = &mut model.subgraphs[si].operators[oi];
+        for u in &g.uses {
+            let op = &mut model.subgraphs[si].operators[u.op];
             rewire(op, ti, qt);
-            let v = if g.axis.is_some() { rule.hybrid_version_per_channel } else { rule.hybrid_version_per_tensor };
-            versions.push((si, oi, v));
-            if rule.asymmetric_inputs {
-                set_asymmetric_inputs(op, rule.op);
+            rewired.push((si, u.op, u.slot, g.axis.is_some()));
+            let hybrid = u.def.hybrid.expect("weight uses have a hybrid form");
+            if let Some(asymmetric) = hybrid.asymmetric_inputs {
+                asymmetric(&mut op.builtin_options);
             }
-            if rule.op == BuiltinOperator::GATHER {
-                gathers.push((si, oi));
+            if hybrid.int8_output {
+                gathers.push((si, u.op));
             }
         }
     });
-    for (si, oi, v) in versions {
-        let code = model.subgraphs[si].operators[oi].opcode_index;
-        graph::raise_versions(model, &[(code, v)]);
+    for (si, oi, slot, per_channel) in rewired {
+        let sg = &model.subgraphs[si];
+        let op = &sg.operators[oi];
+        let v = graph::op_version(sg, &model.operator_codes[op.opcode_index as usize], op, &[(slot, per_channel)]);
+        graph::raise_versions(model, &[(op.opcode_index, v)]);
     }
     // GATHER of an int8 table writes int8 with the table's scale; DEQUANTIZE restores float for its readers.
     let mut inserted: Vec<(usize, usize, Operator)> = Vec::new();
@@ -255,8 +271,10 @@ pub fn quantize_dynamic(model: &mut Model, opts: &WeightOptions) -> Report {
         let sg = &mut model.subgraphs[si];
         let qt = graph::add_tensor(sg, t);
         sg.operators[oi].outputs[0] = qt;
-        let code = graph::opcode(model, BuiltinOperator::DEQUANTIZE, policy::DEQUANTIZE_INT8_VERSION);
-        inserted.push((si, oi, graph::simple_op(code, qt, out as i32)));
+        let mut deq = graph::simple_op(0, qt, out as i32);
+        let v = graph::builtin_version(sg, BuiltinOperator::DEQUANTIZE, &deq, &[(0, false)]);
+        deq.opcode_index = graph::opcode(model, BuiltinOperator::DEQUANTIZE, v);
+        inserted.push((si, oi, deq));
     }
     // Insert back to front so earlier positions stay valid.
     inserted.sort_by_key(|&(si, oi, _)| std::cmp::Reverse((si, oi)));
@@ -266,23 +284,6 @@ pub fn quantize_dynamic(model: &mut Model, opts: &WeightOptions) -> Report {
     report
 }
 
-/// Tells a hybrid FULLY_CONNECTED / BATCH_MATMUL to quantize its float input asymmetrically, as TF sets it.
-fn set_asymmetric_inputs(op: &mut Operator, kind: BuiltinOperator) {
-    if op.builtin_options == BuiltinOptionsT::NONE {
-        // Absent options mean all defaults; write them out so the flag can be set.
-        op.builtin_options = match kind {
-            BuiltinOperator::FULLY_CONNECTED => BuiltinOptionsT::FullyConnectedOptions(Box::default()),
-            BuiltinOperator::BATCH_MATMUL => BuiltinOptionsT::BatchMatMulOptions(Box::default()),
-            _ => return,
-        };
-    }
-    match &mut op.builtin_options {
-        BuiltinOptionsT::FullyConnectedOptions(o) => o.asymmetric_quantize_inputs = true,
-        BuiltinOptionsT::BatchMatMulOptions(o) => o.asymmetric_quantize_inputs = true,
-        _ => {}
-    }
-}
-
 /// Weight-only int8: weights stored int8 and turned back into float by DEQUANTIZE
 /// ops at the start of the graph, so every kernel stays float.
 pub fn quantize_weight_only(model: &mut Model, opts: &WeightOptions) -> Report {
@@ -290,22 +291,19 @@ pub fn quantize_weight_only(model: &mut Model, opts: &WeightOptions) -> Report {
     let mut prepend: Vec<(usize, Operator)> = Vec::new();
     for_each_int8_weight(model, opts, &mut report, |model, si, ti, g, in_place, q| {
         let qt = int8_tensor(model, si, ti, in_place, q, g.axis);
-        let version = if g.axis.is_some() {
-            policy::DEQUANTIZE_INT8_PER_CHANNEL_VERSION
-        } else {
-            policy::DEQUANTIZE_INT8_VERSION
-        };
-        let code = graph::opcode(model, BuiltinOperator::DEQUANTIZE, version);
         let sg = &mut model.subgraphs[si];
         let src = &sg.tensors[ti];
         let name = graph::unique_name(sg, src.name(), "_dequantized");
         let float =
             Tensor { name: Some(name), dtype: TensorType::FLOAT32, buffer: 0, quantization: None, ..src.clone() };
         let ft = graph::add_tensor(sg, float);
-        for &(oi, _) in &g.uses {
-            rewire(&mut sg.operators[oi], ti, ft);
+        for u in &g.uses {
+            rewire(&mut sg.operators[u.op], ti, ft);
         }
-        prepend.push((si, graph::simple_op(code, qt, ft)));
+        let mut deq = graph::simple_op(0, qt, ft);
+        let v = graph::builtin_version(sg, BuiltinOperator::DEQUANTIZE, &deq, &[(0, g.axis.is_some())]);
+        deq.opcode_index = graph::opcode(model, BuiltinOperator::DEQUANTIZE, v);
+        prepend.push((si, deq));
     });
     prepend_ops(model, prepend);
     report
@@ -339,7 +337,7 @@ pub fn quantize_float16(model: &mut Model) -> Report {
         .par_iter()
         .map(|(si, ti, _, _)| {
             let t = &model_ref.subgraphs[*si].tensors[*ti];
-            let bytes = with_f32(model_ref.buffers[t.buffer as usize].data.as_bytes(), to_f16_bytes);
+            let bytes = to_f16_bytes(&codec::f32s(model_ref.tensor_bytes(t)));
             release(model_ref, t);
             bytes
         })
@@ -347,7 +345,6 @@ pub fn quantize_float16(model: &mut Model) -> Report {
     for ((si, ti, uses, op), bytes) in jobs.into_iter().zip(converted) {
         report.quantized.push(Quantized::float16(si, ti, model.subgraphs[si].tensors[ti].name(), &op, bytes.len() / 2));
         let buffer = graph::add_buffer(model, bytes);
-        let code = graph::opcode(model, BuiltinOperator::DEQUANTIZE, policy::DEQUANTIZE_FLOAT16_VERSION);
         let sg = &mut model.subgraphs[si];
         let name = graph::unique_name(sg, sg.tensors[ti].name(), "_dequantized");
         let float = Tensor { name: Some(name), buffer: 0, ..sg.tensors[ti].clone() };
@@ -359,7 +356,10 @@ pub fn quantize_float16(model: &mut Model) -> Report {
         for &(oi, _) in &uses {
             rewire(&mut sg.operators[oi], ti, ft);
         }
-        prepend.push((si, graph::simple_op(code, ti as i32, ft)));
+        let mut deq = graph::simple_op(0, ti as i32, ft);
+        let v = graph::builtin_version(sg, BuiltinOperator::DEQUANTIZE, &deq, &[]);
+        deq.opcode_index = graph::opcode(model, BuiltinOperator::DEQUANTIZE, v);
+        prepend.push((si, deq));
     }
     prepend_ops(model, prepend);
     report

@@ -1,6 +1,8 @@
-//! The TFLite flatbuffer format: the verified reader (bytes → IR) and the writer (IR → bytes).
+//! The TFLite flatbuffer format: the verified reader (bytes → IR), the writer (IR → bytes),
+//! and the runtime releases that first shipped each op version.
 
 pub mod reader;
+pub mod versions;
 pub mod writer;
 
 pub use reader::{load, read, ReadError};

@@ -146,3 +146,39 @@ pub fn write_npy(path: &Path, descr: &str, shape: &[usize], data: &[u8]) {
     f.extend_from_slice(data);
     std::fs::write(path, f).unwrap();
 }
+
+/// A .npy file as an interpreter value.
+pub fn npy_value(path: &Path) -> tflq::interp::Value {
+    use tflq::interp::Values;
+    let (descr, shape, data) = read_npy(path);
+    let values = match descr.as_str() {
+        "<f4" => Values::F32(data.chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()),
+        "<i4" => Values::I32(data.chunks_exact(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect()),
+        "<i8" => Values::I64(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()),
+        "|u1" => Values::U8(data.into()),
+        "|i1" => Values::I8(data.iter().map(|&b| b as i8).collect()),
+        "|b1" => Values::Bool(data.iter().map(|&b| b != 0).collect()),
+        other => panic!("{}: unsupported npy dtype {other}", path.display()),
+    };
+    tflq::interp::Value { shape, values }
+}
+
+pub fn as_f32(v: &tflq::interp::Value) -> Vec<f32> {
+    use tflq::interp::Values;
+    match &v.values {
+        Values::F32(x) => x.to_vec(),
+        Values::I32(x) => x.iter().map(|&a| a as f32).collect(),
+        Values::I64(x) => x.iter().map(|&a| a as f32).collect(),
+        Values::U8(x) => x.iter().map(|&a| f32::from(a)).collect(),
+        Values::I8(x) => x.iter().map(|&a| f32::from(a)).collect(),
+        Values::Bool(x) => x.iter().map(|&a| f32::from(u8::from(a))).collect(),
+    }
+}
+
+/// max|a-b| / max(max|b|, 1e-6).
+pub fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    let num = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    let den = b.iter().map(|y| y.abs()).fold(0f32, f32::max).max(1e-6);
+    num / den
+}

@@ -1,27 +1,103 @@
-//! Elementwise kernels: numpy-style broadcasting binary ops, comparisons, selects, unary maths,
-//! activations, softmax and normalization.
+//! Elementwise binary ops with numpy broadcasting: arithmetic (ADD, SUB, MUL, DIV, MAXIMUM,
+//! MINIMUM, SQUARED_DIFFERENCE, POW, FLOOR_DIV, FLOOR_MOD), comparisons, logical ops and SELECT.
 
-use super::value::{Elem, Value, Values};
-use crate::schema::ActivationFunctionType;
+use super::util::{activate, activate_int, broadcast_shape, broadcast_strides, inp, integer_2};
+use super::{fused_activation, opts, IntegerRule, KResult, OpDef, OpSignature, PrepareCtx, Prepared};
+use crate::ir::{Buf, Elem, Value, Values};
+use crate::schema::{
+    ActivationFunctionType, AddOptionsT, BuiltinOperator as B, BuiltinOptionsT as O, SubOptionsT, TensorType,
+};
 
-pub(crate) type KResult<T> = Result<T, String>;
-
-/// The numpy broadcast of two shapes.
-pub(crate) fn broadcast_shape(a: &[usize], b: &[usize]) -> KResult<Vec<usize>> {
-    crate::ir::broadcast_shape(a, b).ok_or_else(|| format!("shapes {a:?} and {b:?} do not broadcast"))
+pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
+    let arith_op = |op: B, a: Arith| OpDef::builtin(op).kernel(move |ctx| prepare_arith(ctx, a));
+    add(arith_op(B::ADD, Arith::Add)
+        .integer(IntegerRule { int16_options: Some(general_scale_add), ..IntegerRule::calibrated(true) })
+        .version(integer_2, &[1, 2])
+        .activation(fused_activation!(AddOptions, absorbs: Always)));
+    add(arith_op(B::SUB, Arith::Sub)
+        .integer(IntegerRule { int16_options: Some(general_scale_sub), ..IntegerRule::calibrated(true) })
+        .version(integer_2, &[1, 2])
+        .activation(fused_activation!(SubOptions, absorbs: Always)));
+    add(arith_op(B::MUL, Arith::Mul)
+        .integer(IntegerRule::calibrated(true))
+        .version(mul_version, &[1, 2, 3])
+        .activation(fused_activation!(MulOptions, absorbs: Always)));
+    add(arith_op(B::DIV, Arith::Div).activation(fused_activation!(DivOptions, absorbs: Never)));
+    add(arith_op(B::MAXIMUM, Arith::Max).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
+    add(arith_op(B::MINIMUM, Arith::Min).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
+    add(arith_op(B::SQUARED_DIFFERENCE, Arith::SqDiff)
+        .integer(IntegerRule::calibrated(false))
+        .version(integer_2, &[1, 2]));
+    add(arith_op(B::POW, Arith::Pow));
+    add(arith_op(B::FLOOR_DIV, Arith::FloorDiv));
+    add(arith_op(B::FLOOR_MOD, Arith::FloorMod));
+    for (op, c) in [
+        (B::LESS, Cmp::Less),
+        (B::LESS_EQUAL, Cmp::LessEq),
+        (B::GREATER, Cmp::Greater),
+        (B::GREATER_EQUAL, Cmp::GreaterEq),
+        (B::EQUAL, Cmp::Eq),
+        (B::NOT_EQUAL, Cmp::NotEq),
+    ] {
+        add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| compare(inp(ins, 0)?, inp(ins, 1)?, c)))));
+    }
+    for (op, and) in [(B::LOGICAL_AND, true), (B::LOGICAL_OR, false)] {
+        add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| logical(inp(ins, 0)?, inp(ins, 1)?, and)))));
+    }
+    add(OpDef::builtin(B::LOGICAL_NOT).kernel(|_| Ok(Prepared::one(|ins| logical_not(inp(ins, 0)?)))));
+    for (op, v1) in [(B::SELECT, true), (B::SELECT_V2, false)] {
+        add(OpDef::builtin(op)
+            .kernel(move |_| Ok(Prepared::one(move |ins| select(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?, v1)))));
+    }
 }
 
-/// Strides of `shape` read as broadcast to `out` (0 along broadcast dimensions).
-pub(crate) fn broadcast_strides(shape: &[usize], out: &[usize]) -> Vec<usize> {
-    let r = out.len();
-    let mut strides = vec![0; r];
-    let mut s = 1;
-    for i in (0..shape.len()).rev() {
-        let o = i + r - shape.len();
-        strides[o] = if shape[i] == 1 && out[o] != 1 { 0 } else { s };
-        s *= shape[i];
+/// int8 3 when the output's real multiplier s1·s2/s_out is at least 1 (TF's rule), else as
+/// [`integer_2`].
+fn mul_version(s: &OpSignature) -> i32 {
+    let scale = |t: Option<&super::TensorSig>| t.and_then(|t| t.scale).map_or(0.0, f64::from);
+    let out = scale(s.outputs.first());
+    if s.input_type(0) == TensorType::INT8
+        && s.inputs.len() == 2
+        && out > 0.0
+        && scale(s.input(0)) * scale(s.input(1)) / out >= 1.0
+    {
+        return 3;
     }
-    strides
+    integer_2(s)
+}
+
+/// 16x8 ADD with general (not power-of-two) scales.
+fn general_scale_add(o: &mut O) {
+    match o {
+        O::AddOptions(o) => o.pot_scale_int16 = false,
+        O::NONE => *o = O::AddOptions(Box::new(AddOptionsT { pot_scale_int16: false, ..AddOptionsT::default() })),
+        _ => {}
+    }
+}
+
+fn general_scale_sub(o: &mut O) {
+    match o {
+        O::SubOptions(o) => o.pot_scale_int16 = false,
+        O::NONE => *o = O::SubOptions(Box::new(SubOptionsT { pot_scale_int16: false, ..SubOptionsT::default() })),
+        _ => {}
+    }
+}
+
+fn prepare_arith(ctx: &PrepareCtx, op: Arith) -> KResult<Prepared> {
+    let act = match op {
+        Arith::Add => opts!(ctx, AddOptions).fused_activation_function,
+        Arith::Sub => opts!(ctx, SubOptions).fused_activation_function,
+        Arith::Mul => opts!(ctx, MulOptions).fused_activation_function,
+        Arith::Div => opts!(ctx, DivOptions).fused_activation_function,
+        _ => ActivationFunctionType::NONE,
+    };
+    Ok(Prepared::one(move |ins| arith(inp(ins, 0)?, inp(ins, 1)?, op, act)))
+}
+
+/// LOGICAL_NOT.
+fn logical_not(v: &Value) -> KResult<Value> {
+    let Values::Bool(x) = &v.values else { return Err("LOGICAL_NOT needs BOOL".into()) };
+    Ok(Value::new(v.shape.clone(), Values::Bool(x.iter().map(|&b| !b).collect())))
 }
 
 /// Calls `f(out_offset_start, a_offset, a_step, b_offset, b_step, len)` for every innermost row
@@ -63,7 +139,7 @@ pub(crate) fn binary<A: Copy, B: Copy, O: Copy + Default>(
     b: &[B],
     bsh: &[usize],
     f: impl Fn(A, B) -> O,
-) -> KResult<(Vec<usize>, Vec<O>)> {
+) -> KResult<(Vec<usize>, Buf<O>)> {
     if ash == bsh {
         return Ok((ash.to_vec(), a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()));
     }
@@ -79,7 +155,7 @@ pub(crate) fn binary<A: Copy, B: Copy, O: Copy + Default>(
     }
     let sa = broadcast_strides(ash, &out);
     let sb = broadcast_strides(bsh, &out);
-    let mut res = vec![O::default(); n];
+    let mut res = Buf::filled(O::default(), n);
     for_rows(&out, &sa, &sb, |o, ia, da, ib, db, len| {
         let dst = &mut res[o..o + len];
         match (da, db) {
@@ -105,52 +181,13 @@ pub(crate) fn binary<A: Copy, B: Copy, O: Copy + Default>(
 }
 
 /// Broadcasts `v` to `out` (which must be a valid broadcast target).
-pub(crate) fn broadcast_to<T: Copy + Default>(v: &[T], shape: &[usize], out: &[usize]) -> KResult<Vec<T>> {
+pub(crate) fn broadcast_to<T: Copy + Default>(v: &[T], shape: &[usize], out: &[usize]) -> KResult<Buf<T>> {
     if broadcast_shape(shape, out)? != out {
         return Err(format!("cannot broadcast {shape:?} to {out:?}"));
     }
     let n: usize = out.iter().product();
-    let z = vec![T::default(); n];
+    let z = Buf::filled(T::default(), n);
     binary(v, shape, &z, out, |x, _| x).map(|(_, r)| r)
-}
-
-/// Applies a fused activation in place.
-pub(crate) fn activate(x: &mut [f32], act: ActivationFunctionType) -> KResult<()> {
-    match act {
-        ActivationFunctionType::NONE => {}
-        ActivationFunctionType::RELU => x.iter_mut().for_each(|v| *v = v.max(0.0)),
-        ActivationFunctionType::RELU6 => x.iter_mut().for_each(|v| *v = v.clamp(0.0, 6.0)),
-        ActivationFunctionType::RELU_N1_TO_1 => x.iter_mut().for_each(|v| *v = v.clamp(-1.0, 1.0)),
-        ActivationFunctionType::TANH => x.iter_mut().for_each(|v| *v = v.tanh()),
-        ActivationFunctionType::SIGN_BIT => {
-            x.iter_mut().for_each(|v| *v = if v.is_sign_negative() { 1.0 } else { 0.0 })
-        }
-        other => return Err(format!("unknown fused activation {}", other.0)),
-    }
-    Ok(())
-}
-
-fn activate_int<T: Copy + PartialOrd + From<i8>>(x: &mut [T], act: ActivationFunctionType) -> KResult<()> {
-    let clamp = |v: &mut T, lo: Option<i8>, hi: Option<i8>| {
-        if let Some(lo) = lo {
-            if *v < T::from(lo) {
-                *v = T::from(lo);
-            }
-        }
-        if let Some(hi) = hi {
-            if *v > T::from(hi) {
-                *v = T::from(hi);
-            }
-        }
-    };
-    match act {
-        ActivationFunctionType::NONE => {}
-        ActivationFunctionType::RELU => x.iter_mut().for_each(|v| clamp(v, Some(0), None)),
-        ActivationFunctionType::RELU6 => x.iter_mut().for_each(|v| clamp(v, Some(0), Some(6))),
-        ActivationFunctionType::RELU_N1_TO_1 => x.iter_mut().for_each(|v| clamp(v, Some(-1), Some(1))),
-        other => return Err(format!("fused activation {} on integers", other.0)),
-    }
-    Ok(())
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -261,7 +298,7 @@ fn int_binary<T: num_like::Int + Elem + From<i8>>(
 ) -> KResult<Value> {
     let f = int_arith::<T>(op)?;
     let (shape, r) = binary(a, ash, b, bsh, f)?;
-    let mut out: Vec<T> = Vec::with_capacity(r.len());
+    let mut out: Buf<T> = Buf::with_capacity(r.len());
     for v in r {
         out.push(v.ok_or_else(|| format!("{op:?}: division by zero or negative exponent"))?);
     }
@@ -275,7 +312,7 @@ pub(crate) fn arith(a: &Value, b: &Value, op: Arith, act: ActivationFunctionType
         // Same shapes, the residual connections of most CNNs: a plain loop that vectorizes
         // (f32_arith's function pointer does not).
         (Values::F32(x), Values::F32(y)) if a.shape == b.shape && matches!(op, Arith::Add | Arith::Mul) => {
-            let mut r: Vec<f32> = match op {
+            let mut r: Buf<f32> = match op {
                 Arith::Add => x.iter().zip(y).map(|(p, q)| p + q).collect(),
                 _ => x.iter().zip(y).map(|(p, q)| p * q).collect(),
             };
@@ -356,7 +393,7 @@ fn select_typed<T: Elem>(
     // SELECT (v1) also takes a rank-1 condition that picks whole rows of x and y.
     if v1 && c.shape.len() == 1 && xsh.len() > 1 && xsh == ysh && c.shape[0] == xsh[0] && xsh[0] > 0 {
         let row = x.len() / xsh[0];
-        let mut out = Vec::with_capacity(x.len());
+        let mut out = Buf::with_capacity(x.len());
         for (r, &p) in cond.iter().enumerate() {
             let src = if p { x } else { y };
             out.extend_from_slice(&src[r * row..(r + 1) * row]);
@@ -386,210 +423,4 @@ pub(crate) fn select(c: &Value, x: &Value, y: &Value, v1: bool) -> KResult<Value
         };
     }
     go!(F32, I32, I64, U8, I8, Bool)
-}
-
-/// The error function, to about 1e-7 absolute (Abramowitz & Stegun 7.1.26 is too coarse, so
-/// this uses the complementary-error-function rational approximation of Numerical Recipes).
-pub(crate) fn erf(x: f32) -> f32 {
-    let x = f64::from(x);
-    let z = x.abs();
-    let t = 1.0 / (1.0 + 0.5 * z);
-    let r = t
-        * (-z * z - 1.26551223
-            + t * (1.00002368
-                + t * (0.37409196
-                    + t * (0.09678418
-                        + t * (-0.18628806
-                            + t * (0.27886807
-                                + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))))
-            .exp();
-    let e = 1.0 - r;
-    (if x >= 0.0 { e } else { -e }) as f32
-}
-
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub(crate) enum Unary {
-    Relu,
-    Relu6,
-    ReluN1To1,
-    Relu0To1,
-    LeakyRelu(f32),
-    Logistic,
-    Tanh,
-    HardSwish,
-    Gelu { approximate: bool },
-    Elu,
-    Sqrt,
-    Rsqrt,
-    Abs,
-    Neg,
-    Exp,
-    Log,
-    Square,
-    Sin,
-    Cos,
-    Floor,
-    Ceil,
-    Round,
-    Sign,
-}
-
-fn unary_f32(op: Unary, x: f32) -> f32 {
-    match op {
-        Unary::Relu => x.max(0.0),
-        Unary::Relu6 => x.clamp(0.0, 6.0),
-        Unary::ReluN1To1 => x.clamp(-1.0, 1.0),
-        Unary::Relu0To1 => x.clamp(0.0, 1.0),
-        Unary::LeakyRelu(a) => {
-            if x > 0.0 {
-                x
-            } else {
-                x * a
-            }
-        }
-        Unary::Logistic => 1.0 / (1.0 + (-x).exp()),
-        Unary::Tanh => x.tanh(),
-        Unary::HardSwish => x * (x + 3.0).clamp(0.0, 6.0) / 6.0,
-        Unary::Gelu { approximate: true } => {
-            0.5 * x * (1.0 + ((2.0f32 / std::f32::consts::PI).sqrt() * (x + 0.044715 * x * x * x)).tanh())
-        }
-        Unary::Gelu { approximate: false } => 0.5 * x * (1.0 + erf(x * std::f32::consts::FRAC_1_SQRT_2)),
-        Unary::Elu => {
-            if x < 0.0 {
-                x.exp_m1()
-            } else {
-                x
-            }
-        }
-        Unary::Sqrt => x.sqrt(),
-        Unary::Rsqrt => 1.0 / x.sqrt(),
-        Unary::Abs => x.abs(),
-        Unary::Neg => -x,
-        Unary::Exp => x.exp(),
-        Unary::Log => x.ln(),
-        Unary::Square => x * x,
-        Unary::Sin => x.sin(),
-        Unary::Cos => x.cos(),
-        Unary::Floor => x.floor(),
-        Unary::Ceil => x.ceil(),
-        // Round half to even, as TFLite's ROUND.
-        Unary::Round => {
-            let r = x.round();
-            if (x - x.trunc()).abs() == 0.5 {
-                2.0 * (x / 2.0).round()
-            } else {
-                r
-            }
-        }
-        Unary::Sign => {
-            if x > 0.0 {
-                1.0
-            } else if x < 0.0 {
-                -1.0
-            } else {
-                0.0
-            }
-        }
-    }
-}
-
-/// Unary maths and activations.
-pub(crate) fn unary(v: &Value, op: Unary) -> KResult<Value> {
-    match &v.values {
-        Values::F32(x) => Ok(Value::f32(v.shape.clone(), x.iter().map(|&x| unary_f32(op, x)).collect())),
-        Values::I32(x) => {
-            let f: fn(i32) -> i32 = match op {
-                Unary::Abs => |a| a.wrapping_abs(),
-                Unary::Neg => |a| a.wrapping_neg(),
-                Unary::Square => |a| a.wrapping_mul(a),
-                Unary::Relu => |a| a.max(0),
-                Unary::Sign => |a| a.signum(),
-                _ => return Err(format!("{op:?} on INT32")),
-            };
-            Ok(Value::new(v.shape.clone(), Values::I32(x.iter().map(|&a| f(a)).collect())))
-        }
-        Values::I64(x) => {
-            let f: fn(i64) -> i64 = match op {
-                Unary::Abs => |a| a.wrapping_abs(),
-                Unary::Neg => |a| a.wrapping_neg(),
-                Unary::Square => |a| a.wrapping_mul(a),
-                Unary::Sign => |a| a.signum(),
-                _ => return Err(format!("{op:?} on INT64")),
-            };
-            Ok(Value::new(v.shape.clone(), Values::I64(x.iter().map(|&a| f(a)).collect())))
-        }
-        other => Err(format!("{op:?} on {}", other.type_name())),
-    }
-}
-
-/// PRELU: x for x >= 0, else alpha * x, alpha broadcast against x.
-pub(crate) fn prelu(x: &Value, alpha: &Value) -> KResult<Value> {
-    let (Some(a), Some(al)) = (x.as_f32(), alpha.as_f32()) else {
-        return Err("PRELU needs FLOAT32 inputs".into());
-    };
-    let (shape, r) = binary(a, &x.shape, al, &alpha.shape, |v, s| if v >= 0.0 { v } else { v * s })?;
-    Ok(Value::f32(shape, r))
-}
-
-/// Rows along the last dimension: (count, length).
-fn rows(v: &Value) -> KResult<(usize, usize)> {
-    let d = *v.shape.last().ok_or("needs rank >= 1")?;
-    if d == 0 {
-        return Ok((0, 0));
-    }
-    Ok((v.numel() / d, d))
-}
-
-/// SOFTMAX over the last dimension, with `beta`.
-pub(crate) fn softmax(v: &Value, beta: f32) -> KResult<Value> {
-    let x = v.as_f32().ok_or("SOFTMAX needs FLOAT32")?;
-    let (n, d) = rows(v)?;
-    let mut out = vec![0f32; x.len()];
-    for r in 0..n {
-        let src = &x[r * d..(r + 1) * d];
-        let dst = &mut out[r * d..(r + 1) * d];
-        let m = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let mut sum = 0f32;
-        for (o, &s) in dst.iter_mut().zip(src) {
-            *o = ((s - m) * beta).exp();
-            sum += *o;
-        }
-        let inv = 1.0 / sum;
-        dst.iter_mut().for_each(|o| *o *= inv);
-    }
-    Ok(Value::f32(v.shape.clone(), out))
-}
-
-/// LOG_SOFTMAX over the last dimension.
-pub(crate) fn log_softmax(v: &Value) -> KResult<Value> {
-    let x = v.as_f32().ok_or("LOG_SOFTMAX needs FLOAT32")?;
-    let (n, d) = rows(v)?;
-    let mut out = vec![0f32; x.len()];
-    for r in 0..n {
-        let src = &x[r * d..(r + 1) * d];
-        let m = src.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = src.iter().map(|&s| (s - m).exp()).sum();
-        let l = sum.ln();
-        for (o, &s) in out[r * d..(r + 1) * d].iter_mut().zip(src) {
-            *o = s - m - l;
-        }
-    }
-    Ok(Value::f32(v.shape.clone(), out))
-}
-
-/// L2_NORMALIZATION over the last dimension (epsilon 1e-6 on the norm, as TFLite).
-pub(crate) fn l2_normalize(v: &Value, act: ActivationFunctionType) -> KResult<Value> {
-    let x = v.as_f32().ok_or("L2_NORMALIZATION needs FLOAT32")?;
-    let (n, d) = rows(v)?;
-    let mut out = vec![0f32; x.len()];
-    for r in 0..n {
-        let src = &x[r * d..(r + 1) * d];
-        let sq: f32 = src.iter().map(|&s| s * s).sum();
-        let norm = sq.sqrt().max(1e-6);
-        for (o, &s) in out[r * d..(r + 1) * d].iter_mut().zip(src) {
-            *o = s / norm;
-        }
-    }
-    activate(&mut out, act)?;
-    Ok(Value::f32(v.shape.clone(), out))
 }

@@ -1,0 +1,280 @@
+//! Preparing a subgraph: kernels from the op registry, folded constants, decoded constants,
+//! and when each intermediate can be freed.
+
+use super::{op_name, InterpError, Step};
+use crate::ir::{codec, Model, Subgraph, Value};
+use crate::ops::{self, Constant, OpDef, PrepareCtx, Prepared};
+use crate::schema::TensorType;
+use rayon::prelude::*;
+
+/// What [`super::Interpreter`] runs from.
+pub(super) struct Plan {
+    pub consts: Vec<Option<Value>>,
+    pub folded: Vec<usize>,
+    pub steps: Vec<Step>,
+}
+
+/// An operator left to run, with its entry.
+struct Planned {
+    index: usize,
+    def: &'static OpDef,
+}
+
+impl Plan {
+    pub(super) fn new(model: &Model, sg: &Subgraph) -> Result<Plan, InterpError> {
+        let defs = kernels_of(model, sg)?;
+        let nt = sg.tensors.len();
+        let inputs = check_boundary(sg)?;
+        let is_const: Vec<bool> =
+            (0..nt).map(|t| !inputs.contains(&t) && !model.tensor_bytes(&sg.tensors[t]).is_empty()).collect();
+        let mut consts: Vec<Option<Value>> = vec![None; nt];
+        let (planned, folded) = fold_and_order(model, sg, &defs, &inputs, &is_const, &mut consts)?;
+        let prepared = prepare(model, sg, &planned, &is_const, &consts)?;
+        decode_read_constants(model, sg, &prepared, &is_const, &mut consts)?;
+        let frees = liveness(sg, &prepared, &inputs, &is_const);
+        let mut steps: Vec<Step> = prepared
+            .into_iter()
+            .zip(frees)
+            .map(|((index, p), frees)| Step { index, kernel: p.kernel, frees, fuse_next: false })
+            .collect();
+        mark_fusions(sg, &mut steps);
+        Ok(Plan { consts, folded, steps })
+    }
+}
+
+fn malformed(msg: String) -> InterpError {
+    InterpError::Model { msg }
+}
+
+/// Every operator's registry entry; the error lists every op that has no float kernel.
+fn kernels_of(model: &Model, sg: &Subgraph) -> Result<Vec<&'static OpDef>, InterpError> {
+    let mut unsupported = Vec::new();
+    let mut defs = Vec::with_capacity(sg.operators.len());
+    for (i, op) in sg.operators.iter().enumerate() {
+        let code = model.operator_codes.get(op.opcode_index as usize).ok_or_else(|| {
+            malformed(format!("operator {i} uses opcode index {}, which does not exist", op.opcode_index))
+        })?;
+        match ops::of_code(code).filter(|d| d.kernel.is_some()) {
+            Some(d) => defs.push(d),
+            None => unsupported.push(code.name()),
+        }
+    }
+    if !unsupported.is_empty() {
+        return Err(InterpError::UnsupportedOps { ops: unsupported });
+    }
+    Ok(defs)
+}
+
+/// A tensor index of the subgraph (None for -1), or an error naming `what`.
+fn tensor_index(sg: &Subgraph, t: i32, what: &str) -> Result<Option<usize>, InterpError> {
+    let nt = sg.tensors.len();
+    if t == -1 {
+        return Ok(None);
+    }
+    usize::try_from(t)
+        .ok()
+        .filter(|&t| t < nt)
+        .map(Some)
+        .ok_or_else(|| malformed(format!("{what} refers to tensor {t}, but the subgraph has {nt}")))
+}
+
+/// The subgraph's input tensors, after checking its inputs and outputs exist.
+fn check_boundary(sg: &Subgraph) -> Result<Vec<usize>, InterpError> {
+    let mut inputs = Vec::new();
+    for &t in &sg.inputs {
+        inputs
+            .push(tensor_index(sg, t, "a subgraph input")?.ok_or_else(|| malformed("a subgraph input is -1".into()))?);
+    }
+    for &t in &sg.outputs {
+        tensor_index(sg, t, "a subgraph output")?.ok_or_else(|| malformed("a subgraph output is -1".into()))?;
+    }
+    Ok(inputs)
+}
+
+fn decode(model: &Model, sg: &Subgraph, t: usize) -> Result<Value, InterpError> {
+    let tensor = &sg.tensors[t];
+    codec::decode_constant(tensor, model.tensor_bytes(tensor)).map_err(|e| InterpError::Constant {
+        index: t,
+        name: tensor.name().to_string(),
+        msg: e.to_string(),
+    })
+}
+
+/// Checks that every operator reads only tensors already available, folds the ops whose only
+/// input is a constant (their values go to `consts`), and returns the ops left to run with the
+/// folded tensors.
+fn fold_and_order(
+    model: &Model,
+    sg: &Subgraph,
+    defs: &[&'static OpDef],
+    inputs: &[usize],
+    is_const: &[bool],
+    consts: &mut [Option<Value>],
+) -> Result<(Vec<Planned>, Vec<usize>), InterpError> {
+    let mut available = is_const.to_vec();
+    for &i in inputs {
+        available[i] = true;
+    }
+    let (mut planned, mut folded) = (Vec::new(), Vec::new());
+    for (i, op) in sg.operators.iter().enumerate() {
+        let mut ins = Vec::with_capacity(op.inputs.len());
+        for &t in &op.inputs {
+            if let Some(t) = tensor_index(sg, t, &format!("operator {i}'s input"))? {
+                if !available[t] {
+                    return Err(malformed(format!(
+                        "operator {i} ({}) reads tensor {t} '{}' before anything produces it",
+                        op_name(model, sg, i),
+                        sg.tensors[t].name()
+                    )));
+                }
+                ins.push(t);
+            }
+        }
+        let mut outs = Vec::with_capacity(op.outputs.len());
+        for &t in &op.outputs {
+            let t = tensor_index(sg, t, &format!("operator {i}'s output"))?
+                .ok_or_else(|| malformed(format!("operator {i} has a -1 output")))?;
+            if is_const[t] || consts[t].is_some() || inputs.contains(&t) {
+                return Err(malformed(format!("operator {i} writes tensor {t}, which is a constant or input")));
+            }
+            outs.push(t);
+        }
+        let def = defs[i];
+        let constant_input =
+            |t: usize| is_const[t] || consts[t].is_some() || sg.tensors[t].sparsity.is_some() && !inputs.contains(&t);
+        match (def.fold, &ins[..], &outs[..]) {
+            (Some(fold), &[tin], &[tout]) if constant_input(tin) => {
+                let v = match consts[tin].take() {
+                    Some(v) => {
+                        consts[tin] = Some(v.clone());
+                        v
+                    }
+                    None => decode(model, sg, tin)?,
+                };
+                let kernel_error = |msg| InterpError::Kernel { op: op_name(model, sg, i), index: i, msg };
+                consts[tout] = Some(fold(&sg.tensors[tin], v).map_err(kernel_error)?);
+                folded.push(tout);
+            }
+            _ => planned.push(Planned { index: i, def }),
+        }
+        for t in outs {
+            available[t] = true;
+        }
+    }
+    for &t in &sg.outputs {
+        if !available[t as usize] {
+            return Err(malformed(format!("subgraph output {t} is never computed")));
+        }
+    }
+    Ok((planned, folded))
+}
+
+/// Prepares every kernel (in parallel; the first failure in operator order is reported).
+/// Constants are offered decoded when folding made them, else as the model's FLOAT32 bytes.
+fn prepare(
+    model: &Model,
+    sg: &Subgraph,
+    planned: &[Planned],
+    is_const: &[bool],
+    consts: &[Option<Value>],
+) -> Result<Vec<(usize, Prepared)>, InterpError> {
+    let constants = |t: usize| -> Option<Constant<'_>> {
+        if let Some(v) = consts.get(t)?.as_ref() {
+            return Some(Constant::Value(v));
+        }
+        let tensor = &sg.tensors[t];
+        let raw = is_const[t] && tensor.dtype == TensorType::FLOAT32 && model.dense(tensor).is_ok();
+        raw.then(|| Constant::Raw(&model.buffers[tensor.buffer as usize].data))
+    };
+    let isa = ops::Isa::best();
+    planned
+        .par_iter()
+        .map(|p| {
+            let op = &sg.operators[p.index];
+            let ctx = PrepareCtx { op, tensors: &sg.tensors, isa, constants: &constants };
+            let prepare = p.def.kernel.as_ref().expect("kernels_of kept only ops with kernels");
+            prepare(&ctx).map(|k| (p.index, k)).map_err(|msg| InterpError::Kernel {
+                op: op_name(model, sg, p.index),
+                index: p.index,
+                msg,
+            })
+        })
+        .collect()
+}
+
+/// Decodes (in parallel) every constant a kernel reads when it runs, and constant outputs.
+fn decode_read_constants(
+    model: &Model,
+    sg: &Subgraph,
+    prepared: &[(usize, Prepared)],
+    is_const: &[bool],
+    consts: &mut [Option<Value>],
+) -> Result<(), InterpError> {
+    let mut read = vec![false; sg.tensors.len()];
+    for (index, p) in prepared {
+        for (slot, &t) in sg.operators[*index].inputs.iter().enumerate() {
+            if let Ok(t) = usize::try_from(t) {
+                read[t] |= !p.consumed.contains(&slot);
+            }
+        }
+    }
+    for &t in &sg.outputs {
+        read[t as usize] = true;
+    }
+    let wanted: Vec<usize> = (0..read.len()).filter(|&t| read[t] && is_const[t] && consts[t].is_none()).collect();
+    let decoded: Vec<Result<Value, InterpError>> = wanted.par_iter().map(|&t| decode(model, sg, t)).collect();
+    for (t, v) in wanted.into_iter().zip(decoded) {
+        consts[t] = Some(v?);
+    }
+    Ok(())
+}
+
+/// For each step, the tensors to free after it: an intermediate (or input) is freed after its
+/// last reader, unless it is a subgraph output.
+fn liveness(sg: &Subgraph, prepared: &[(usize, Prepared)], inputs: &[usize], is_const: &[bool]) -> Vec<Vec<usize>> {
+    let nt = sg.tensors.len();
+    let mut last_use: Vec<Option<usize>> = vec![None; nt];
+    for (s, (i, _)) in prepared.iter().enumerate() {
+        let op = &sg.operators[*i];
+        for &t in op.inputs.iter().chain(op.outputs.iter()) {
+            if t >= 0 {
+                last_use[t as usize] = Some(s);
+            }
+        }
+    }
+    for &t in inputs {
+        // An input nobody reads is freed right away.
+        last_use[t].get_or_insert(0);
+    }
+    let mut frees: Vec<Vec<usize>> = vec![Vec::new(); prepared.len()];
+    for (t, lu) in last_use.iter().enumerate() {
+        if let Some(s) = lu {
+            if !is_const[t] && !sg.outputs.contains(&(t as i32)) && *s < frees.len() {
+                frees[*s].push(t);
+            }
+        }
+    }
+    frees
+}
+
+/// Marks pairs of adjacent steps whose kernels fuse, where the second alone reads the first's
+/// only output and that output is not a subgraph output.
+fn mark_fusions(sg: &Subgraph, steps: &mut [Step]) {
+    let nt = sg.tensors.len();
+    let mut readers = vec![0usize; nt];
+    for op in &sg.operators {
+        for &t in &op.inputs {
+            if let Some(t) = usize::try_from(t).ok().filter(|&t| t < nt) {
+                readers[t] += 1;
+            }
+        }
+    }
+    for i in 1..steps.len() {
+        let (a, b) = (&sg.operators[steps[i - 1].index], &sg.operators[steps[i].index]);
+        let chained = a.outputs.len() == 1
+            && b.inputs.first() == a.outputs.first()
+            && usize::try_from(a.outputs[0]).is_ok_and(|t| readers[t] == 1)
+            && !sg.outputs.contains(&a.outputs[0]);
+        steps[i - 1].fuse_next = chained && steps[i - 1].kernel.fuses_with(&*steps[i].kernel);
+    }
+}

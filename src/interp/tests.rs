@@ -1,0 +1,75 @@
+//! The fused conv → depthwise pair against the two kernels run one by one.
+use super::*;
+use crate::ir::Data;
+
+/// TF's MobileNetV2 block fixture (1×1 expand → depthwise → project) widened from 24 to 32
+/// channels, so that the expand/depthwise pair qualifies for fusion.
+fn widened_block() -> Model {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/gd_mnv2_block.tf.tflite");
+    let mut m = crate::load(&path).expect("fixture loads");
+    let sg = &mut m.subgraphs[0];
+    let mut seed = 7u32;
+    let mut next = move || {
+        seed = seed.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+        (seed >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+    };
+    let mut new_buffers = Vec::new();
+    let has_data: Vec<bool> = m.buffers.iter().map(|b| !b.data.as_bytes().is_empty()).collect();
+    for t in sg.tensors.iter_mut() {
+        let Some(shape) = t.shape.as_mut() else { continue };
+        if !shape.contains(&24) {
+            continue;
+        }
+        shape.iter_mut().filter(|d| **d == 24).for_each(|d| *d = 32);
+        t.shape_signature = None;
+        if has_data[t.buffer as usize] {
+            let n: i32 = shape.iter().product();
+            let bytes: Vec<u8> = (0..n).flat_map(|_| next().to_le_bytes()).collect();
+            new_buffers.push((t.buffer as usize, bytes));
+        }
+    }
+    for (b, bytes) in new_buffers {
+        m.buffers[b].data = Data::from(bytes);
+    }
+    m
+}
+
+#[test]
+fn fused_runs_match_unfused_runs() {
+    let model = widened_block();
+    let mut interp = Interpreter::new(&model, 0).unwrap();
+    assert!(interp.steps.iter().any(|s| s.fuse_next), "the expand/depthwise pair should be marked");
+    interp.fuse_min_elements = 0;
+    let n = 16 * 16 * 8;
+    let x: Vec<f32> = (0..n).map(|i| ((i * 37 % 101) as f32 / 50.0) - 1.0).collect();
+    let input = || vec![Value::f32(vec![1, 16, 16, 8], x.clone())];
+    let mut plain: Vec<Option<Range>> = vec![None; model.subgraphs[0].tensors.len()];
+    let want = interp
+        .run_observed(input(), &mut |t, v| {
+            let f = v.as_f32().unwrap();
+            plain[t] = Some((
+                f.iter().copied().fold(f32::INFINITY, f32::min),
+                f.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+            ));
+        })
+        .unwrap();
+    let mut fused_mid = Vec::new();
+    let mut fused: Vec<Option<Range>> = vec![None; plain.len()];
+    let got = interp
+        .run_ranged(input(), &mut |t, v, r| {
+            if v.is_none() {
+                fused_mid.push(t);
+            }
+            fused[t] = r.or_else(|| {
+                let f = v?.as_f32()?;
+                Some((
+                    f.iter().copied().fold(f32::INFINITY, f32::min),
+                    f.iter().copied().fold(f32::NEG_INFINITY, f32::max),
+                ))
+            });
+        })
+        .unwrap();
+    assert_eq!(got, want);
+    assert_eq!(fused_mid.len(), 1, "one intermediate computed without being stored");
+    assert_eq!(fused, plain, "every tensor's range, the fused intermediate's included");
+}

@@ -1,0 +1,68 @@
+//! The pipeline on top of the library: load (a `.tflite` or a frozen GraphDef, told apart by
+//! content) → fold → calibrate → quantize → write. The CLI runs these steps; each step's own
+//! module knows nothing of the others.
+
+use crate::calibrate::{self, data::SampleSet, CalibrateError};
+use crate::graphdef::{self, ImportError, ImportOptions};
+use crate::ir::Model;
+use crate::quantize::full_integer::{self, IntegerOptions};
+use crate::quantize::{self, QuantizeError, Report};
+use crate::tflite::{self, ReadError};
+use std::path::Path;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error(transparent)]
+    Read(#[from] ReadError),
+    #[error(transparent)]
+    Import(#[from] ImportError),
+}
+
+/// Why full-integer quantization failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibratedError {
+    #[error(transparent)]
+    Quantize(#[from] QuantizeError),
+    #[error(transparent)]
+    Calibrate(#[from] CalibrateError),
+}
+
+/// Loads a model from a `.tflite` or a frozen GraphDef `.pb`, told apart by content, with the
+/// importer's warnings (e.g. an unknown batch set to 1).
+pub fn load(path: &Path, graph: &ImportOptions) -> Result<(Model, Vec<String>), LoadError> {
+    let source = tflite::reader::map_file(path)?;
+    if has_tflite_identifier(&source) || !looks_like_graphdef(&source) {
+        return Ok((tflite::read(source)?, Vec::new()));
+    }
+    Ok(graphdef::import_source(&source, graph)?)
+}
+
+/// Whether `head` (a file's first bytes) carries the `.tflite` file identifier `TFL3`.
+pub fn has_tflite_identifier(head: &[u8]) -> bool {
+    head.get(4..8) == Some(&b"TFL3"[..])
+}
+
+/// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.
+fn looks_like_graphdef(head: &[u8]) -> bool {
+    matches!(head.first(), Some(0x0A) | Some(0x22))
+}
+
+/// Full-integer quantization calibrated on `samples`: refuse quantized input, fold
+/// FLOAT16/sparse constants, run the float model over the samples, then rewrite the main
+/// subgraph to integers and recompute versions and metadata. `progress` is called with the
+/// number of samples calibrated so far.
+pub fn quantize_calibrated(
+    model: &mut Model,
+    samples: &SampleSet,
+    opts: &IntegerOptions,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Report, CalibratedError> {
+    let (folded, densified) = quantize::prepare(model)?;
+    let start = std::time::Instant::now();
+    let ranges = calibrate::calibrate(model, samples, progress)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let mut report = full_integer::quantize_full_integer(model, &ranges, opts)?;
+    report.calibration = Some((samples.len(), seconds));
+    quantize::finish(model, &mut report, folded, densified);
+    Ok(report)
+}

@@ -1,0 +1,22 @@
+//! Elementwise binary ops: agreement cases (src/ops/binary.rs).
+
+use super::*;
+
+pub fn cases() -> Vec<Case> {
+    use BuiltinOperator as B;
+    vec![
+        case(
+            "add_bcast_relu",
+            B::ADD,
+            Opt::AddOptions(Box::new(fb::AddOptionsT { fused_activation_function: Act::RELU, ..Default::default() })),
+            vec![x(&S), cf(&[4], 1)],
+            &S,
+        ),
+        case("sub_bcast", B::SUB, Opt::SubOptions(Box::default()), vec![x(&S), x(&[1, 1, 5, 1])], &S),
+        case("mul_bcast", B::MUL, Opt::MulOptions(Box::default()), vec![x(&[1, 6, 1, 4]), x(&[5, 1])], &S),
+        case("div", B::DIV, Opt::DivOptions(Box::default()), vec![x(&S), pos(&[1, 6, 1, 1])], &S),
+        case("maximum", B::MAXIMUM, Opt::NONE, vec![x(&S), cf(&[1, 1, 1, 4], 2)], &S),
+        case("minimum", B::MINIMUM, Opt::NONE, vec![x(&S), x(&S)], &S),
+        case("squared_difference", B::SQUARED_DIFFERENCE, Opt::NONE, vec![x(&S), x(&[4])], &S),
+    ]
+}

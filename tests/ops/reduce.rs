@@ -1,0 +1,17 @@
+//! Reductions: agreement cases (src/ops/reduce.rs).
+
+use super::*;
+
+pub fn cases() -> Vec<Case> {
+    use BuiltinOperator as B;
+    vec![
+        case(
+            "mean_keep",
+            B::MEAN,
+            Opt::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: true })),
+            vec![x(&S), ci(&[1, 2])],
+            &[1, 1, 1, 4],
+        ),
+        case("sum_last", B::SUM, Opt::ReducerOptions(Box::default()), vec![x(&S), ci(&[-1, 1])], &[1, 5]),
+    ]
+}
