@@ -16,7 +16,8 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::npy::{self, NpyData, NpyError};
-use crate::ir::Buf;
+use crate::ir::{codec, Buf};
+use crate::schema::TensorType;
 use rayon::prelude::*;
 
 /// Element type of a model input.
@@ -127,11 +128,10 @@ impl Pending {
         match self {
             Pending::Ready(v) => v.clone(),
             Pending::Floats { src, start, count, dtype } => {
-                match npy::decode(*dtype, &src[*start..*start + count * dtype.size()]) {
-                    NpyData::F32(v) => SampleValues::F32(v.into()),
-                    NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),
-                    _ => unreachable!("only float arrays are left pending"),
-                }
+                let bytes = &src[*start..*start + count * dtype.size()];
+                // Straight into the interpreter's (line-aligned) buffer.
+                let t = if *dtype == npy::DType::F64 { TensorType::FLOAT64 } else { TensorType::FLOAT32 };
+                SampleValues::F32(codec::decode_f32(t, bytes).unwrap_or_default())
             }
         }
     }

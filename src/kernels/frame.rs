@@ -218,6 +218,7 @@ impl ConvGeom {
     }
 
     /// The `kh·kw·c` input values under the window of output pixel (b, oy, ox), zero outside.
+    #[inline(always)]
     fn im2col_row(&self, xv: &[f32], dst: &mut [f32], b: usize, oy: usize, ox: usize) {
         let ConvGeom { h, wd, c, kh, kw, pad_h, pad_w, sh, sw, dh, dw, .. } = *self;
         let x0 = (ox * sw) as isize - pad_w as isize;
