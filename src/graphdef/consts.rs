@@ -100,7 +100,7 @@ impl Const {
     }
 
     pub fn is_float(&self) -> bool {
-        matches!(self.dtype, DataType::Float | DataType::Double | DataType::Half | DataType::Bfloat16)
+        crate::ir::dtype::is_float(tflite_type(self.dtype))
     }
 
     /// The values as f32 (any numeric dtype).

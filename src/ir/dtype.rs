@@ -19,15 +19,6 @@ pub fn element_size(t: TensorType) -> Option<usize> {
     })
 }
 
-/// Bits per element, for the packed sub-byte types too (two INT4 values share a byte).
-pub fn element_bits(t: TensorType) -> Option<usize> {
-    match t {
-        TensorType::INT4 | TensorType::UINT4 => Some(4),
-        TensorType::INT2 => Some(2),
-        _ => element_size(t).map(|s| 8 * s),
-    }
-}
-
 /// The type's schema name (`FLOAT32`), or `type N` for a value the schema does not know.
 pub fn type_name(t: TensorType) -> String {
     t.variant_name().map(str::to_string).unwrap_or_else(|| format!("type {}", t.0))

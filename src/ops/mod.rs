@@ -36,25 +36,6 @@ pub enum OpKey {
     Custom(String),
 }
 
-impl OpKey {
-    /// The key of an operator-code table entry (a CUSTOM code without a name has the name "").
-    pub fn of(code: &OperatorCode) -> OpKey {
-        if code.builtin == BuiltinOperator::CUSTOM {
-            OpKey::Custom(code.custom_code.clone().unwrap_or_default())
-        } else {
-            OpKey::Builtin(code.builtin)
-        }
-    }
-
-    /// The op's name as users know it.
-    pub fn name(&self) -> String {
-        match self {
-            OpKey::Builtin(b) => b.variant_name().map_or_else(|| format!("BUILTIN_{}", b.0), str::to_string),
-            OpKey::Custom(c) => c.clone(),
-        }
-    }
-}
-
 /// What a constant input of an op is to the quantizer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Role {

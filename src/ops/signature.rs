@@ -16,10 +16,6 @@ pub struct TensorSig {
 }
 
 impl TensorSig {
-    pub fn float(rank: usize) -> TensorSig {
-        TensorSig { dtype: TensorType::FLOAT32, rank, per_channel: false, scale: None }
-    }
-
     pub fn of(t: &Tensor) -> TensorSig {
         let q = t.quantization.as_ref();
         TensorSig {
