@@ -283,6 +283,12 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         Some(r) => Some(r.with_context(|| args.input.display().to_string())?),
         None => None,
     };
+    for (index, op, tensors) in report.iter().flat_map(|r| &r.uncalibrated) {
+        eprintln!(
+            "warning: {op} (operator {index}) has no kernel in tflq's interpreter: it and the {tensors} tensors \
+             computed from it were not calibrated and stay float"
+        );
+    }
     let layout = match args.buffer_layout {
         BufferLayout::Auto => Layout::Auto,
         BufferLayout::Inline => Layout::Inline,

@@ -59,9 +59,11 @@ pub fn quantize_calibrated(
 ) -> Result<Report, CalibratedError> {
     let (folded, densified) = quantize::prepare(model)?;
     let start = std::time::Instant::now();
-    let ranges = calibrate::calibrate(model, samples, progress)?;
+    let calibration = calibrate::calibrate(model, samples, progress)?;
     let seconds = start.elapsed().as_secs_f64();
-    let mut report = full_integer::quantize_full_integer(model, &ranges, opts)?;
+    let measured = full_integer::Measured { ranges: &calibration.ranges, blocked: &calibration.blocked };
+    let mut report = full_integer::quantize_full_integer(model, &measured, opts)?;
+    report.uncalibrated = calibration.skipped.iter().map(|s| (s.index, s.op.clone(), s.tensors)).collect();
     report.calibration = Some((samples.len(), seconds));
     quantize::finish(model, &mut report, folded, densified);
     Ok(report)

@@ -29,6 +29,8 @@ pub enum SampleType {
     U8,
     I8,
     Bool,
+    /// COMPLEX64 (no calibration file format holds it yet).
+    C64,
 }
 
 impl SampleType {
@@ -41,6 +43,7 @@ impl SampleType {
             SampleType::U8 => "uint8",
             SampleType::I8 => "int8",
             SampleType::Bool => "bool",
+            SampleType::C64 => "complex64",
         }
     }
 }
@@ -73,6 +76,7 @@ impl SampleType {
             SampleValues::U8(_) => SampleType::U8,
             SampleValues::I8(_) => SampleType::I8,
             SampleValues::Bool(_) => SampleType::Bool,
+            SampleValues::C64(_) => SampleType::C64,
         }
     }
 
@@ -84,6 +88,7 @@ impl SampleType {
             SampleType::U8 => SampleValues::U8(Buf::new()),
             SampleType::I8 => SampleValues::I8(Buf::new()),
             SampleType::Bool => SampleValues::Bool(Buf::new()),
+            SampleType::C64 => SampleValues::C64(Buf::new()),
         }
     }
 }
@@ -608,6 +613,7 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
         SampleType::I64 => int_target!(I64, i64),
         SampleType::U8 => int_target!(U8, u8),
         SampleType::I8 => int_target!(I8, i8),
+        SampleType::C64 => return Err(wrong("; complex inputs cannot be calibrated from .npy data yet")),
     })
 }
 

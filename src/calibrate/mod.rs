@@ -68,24 +68,45 @@ fn merge(into: &mut Ranges, from: &Ranges) {
     }
 }
 
-/// Runs every sample through the float model and returns each float tensor's
-/// global range. `progress` is called with the number of samples done so far.
+/// What calibration found: ranges per tensor of every subgraph, and what it could not run.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// Per subgraph (all None for subgraphs nothing runs), per tensor: the global (min, max)
+    /// over every sample and every time the tensor was computed (every loop iteration).
+    pub ranges: Vec<Ranges>,
+    /// Operators of the main subgraph the interpreter cannot run; they, and what depends on
+    /// them, have no ranges.
+    pub skipped: Vec<crate::interp::Skipped>,
+    /// For each tensor of the main subgraph, the skipped operator it depends on.
+    pub blocked: Vec<Option<usize>>,
+}
+
+fn merge_all(into: &mut [Ranges], from: &[Ranges]) {
+    for (a, b) in into.iter_mut().zip(from) {
+        merge(a, b);
+    }
+}
+
+/// Runs every sample through the float model and returns each float tensor's global range.
+/// `progress` is called with the number of samples done so far. Operators tflq cannot run are
+/// left out with what depends on them (see [`Calibration::skipped`]).
 pub fn calibrate(
     model: &Model,
     samples: &SampleSet,
     progress: &(dyn Fn(usize) + Sync),
-) -> Result<Ranges, CalibrateError> {
-    let interp = Interpreter::new(model, 0)?;
-    let n = model.subgraphs[0].tensors.len();
+) -> Result<Calibration, CalibrateError> {
+    let interp = Interpreter::partial(model, 0)?;
+    let sizes: Vec<usize> = model.subgraphs.iter().map(|sg| sg.tensors.len()).collect();
+    let empty = || sizes.iter().map(|&n| vec![None; n]).collect::<Vec<Ranges>>();
     let done = AtomicUsize::new(0);
     let ranges = (0..samples.len())
         .into_par_iter()
         .map(|index| {
             // Decoded here, by the worker that runs it.
             let inputs = samples.get(index).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
-            let mut local: Ranges = vec![None; n];
+            let mut local = empty();
             interp
-                .run_ranged(inputs, &mut |t, value, tracked| {
+                .run_ranged(inputs, &mut |g, t, value, tracked| {
                     // Kernels that tracked the range as they stored it save a pass; fused
                     // intermediates come with their range only.
                     let range = match value.map(|v| &v.values) {
@@ -94,21 +115,18 @@ pub fn calibrate(
                         None => tracked,
                     };
                     if let Some(range) = range {
-                        merge_one(&mut local[t], range);
+                        merge_one(&mut local[g][t], range);
                     }
                 })
                 .map_err(|source| CalibrateError::Sample { index, source })?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-            Ok::<Ranges, CalibrateError>(local)
+            Ok::<Vec<Ranges>, CalibrateError>(local)
         })
-        .try_reduce(
-            || vec![None; n],
-            |mut a, b| {
-                merge(&mut a, &b);
-                Ok(a)
-            },
-        )?;
-    Ok(ranges)
+        .try_reduce(empty, |mut a, b| {
+            merge_all(&mut a, &b);
+            Ok(a)
+        })?;
+    Ok(Calibration { ranges, skipped: interp.skipped().to_vec(), blocked: interp.blocked().to_vec() })
 }
 
 /// The smallest and largest values (NaN ignored), over 8 lanes so the loop vectorizes.

@@ -11,8 +11,7 @@
 mod plan;
 
 use crate::ir::{Model, Operator, Subgraph, Tensor};
-use crate::ops::{EvalCtx, Kernel};
-use crate::schema::TensorType;
+use crate::ops::{Calls, EvalCtx, Kernel, RunState};
 use std::collections::BTreeMap;
 
 pub use crate::ir::{Value, Values};
@@ -76,19 +75,31 @@ struct Step {
 /// A tensor's (min, max).
 pub type Range = (f32, f32);
 
-/// What [`Interpreter::run_ranged`] calls for each tensor: index, value (None for an
-/// intermediate computed inside a fused kernel and never stored), and the kernel-tracked range.
-pub type RangeObserver<'a> = dyn FnMut(usize, Option<&Value>, Option<Range>) + 'a;
+/// What [`Interpreter::run_ranged`] calls for each tensor: subgraph, tensor index, value (None
+/// for an intermediate computed inside a fused kernel and never stored), and the kernel-tracked
+/// range.
+pub type RangeObserver<'a> = dyn FnMut(usize, usize, Option<&Value>, Option<Range>) + 'a;
 
-/// A prepared subgraph. Holds only shared data, so it is `Send + Sync`.
-pub struct Interpreter<'m> {
-    model: &'m Model,
-    sg: &'m Subgraph,
+pub use plan::Skipped;
+
+/// One prepared subgraph.
+struct Graph {
     /// Constants the kernels read (decoded once) and the values of folded ops, by tensor index.
     consts: Vec<Option<Value>>,
     /// Tensors that folded operators produced, observed at the start of every run.
     folded: Vec<usize>,
     steps: Vec<Step>,
+    skipped: Vec<Skipped>,
+    blocked: Vec<Option<usize>>,
+}
+
+/// A prepared model: its main subgraph and every subgraph that one runs. Holds only shared
+/// data, so it is `Send + Sync` and runs many samples in parallel.
+pub struct Interpreter<'m> {
+    model: &'m Model,
+    main: usize,
+    /// Prepared subgraphs by index (None for those nothing runs).
+    graphs: Vec<Option<Graph>>,
     /// Smallest intermediate (elements) worth running a fused pair for: smaller ones stay in
     /// L2 anyway, and row-sized GEMMs on narrow images are less efficient than one whole GEMM.
     fuse_min_elements: usize,
@@ -96,6 +107,10 @@ pub struct Interpreter<'m> {
 
 /// See [`Interpreter::fuse_min_elements`].
 const FUSE_MIN_ELEMENTS: usize = 256 * 1024;
+
+/// How deep subgraphs may run each other (a model whose WHILE body runs itself would recurse
+/// without end).
+const MAX_CALL_DEPTH: usize = 64;
 
 fn op_name(model: &Model, sg: &Subgraph, index: usize) -> String {
     sg.operators
@@ -106,73 +121,149 @@ fn op_name(model: &Model, sg: &Subgraph, index: usize) -> String {
 }
 
 impl<'m> Interpreter<'m> {
-    /// Prepares subgraph `subgraph` of `model` (see the module documentation). The error for
-    /// ops without a kernel lists every one of them.
+    /// Prepares subgraph `subgraph` of `model` and the subgraphs it runs (see the module
+    /// documentation). The error for ops without a kernel lists every one of them.
     pub fn new(model: &'m Model, subgraph: usize) -> Result<Self, InterpError> {
-        let sg = model
-            .subgraphs
-            .get(subgraph)
-            .ok_or(InterpError::NoSubgraph { index: subgraph, count: model.subgraphs.len() })?;
-        let plan = plan::Plan::new(model, sg)?;
-        Ok(Interpreter {
-            model,
-            sg,
-            consts: plan.consts,
-            folded: plan.folded,
-            steps: plan.steps,
-            fuse_min_elements: FUSE_MIN_ELEMENTS,
-        })
+        Interpreter::prepare(model, subgraph, false)
     }
 
-    /// Tensor indices of the subgraph's inputs.
+    /// Like [`new`](Self::new), but an operator without a kernel does not refuse the model:
+    /// it and everything computed from its outputs are left out of every run
+    /// ([`skipped`](Self::skipped) lists them), so the rest can still be calibrated.
+    pub fn partial(model: &'m Model, subgraph: usize) -> Result<Self, InterpError> {
+        Interpreter::prepare(model, subgraph, true)
+    }
+
+    fn prepare(model: &'m Model, main: usize, partial: bool) -> Result<Self, InterpError> {
+        let count = model.subgraphs.len();
+        if main >= count {
+            return Err(InterpError::NoSubgraph { index: main, count });
+        }
+        let mut graphs: Vec<Option<Graph>> = (0..count).map(|_| None).collect();
+        let mut todo = vec![main];
+        while let Some(g) = todo.pop() {
+            if graphs[g].is_some() {
+                continue;
+            }
+            // Only the main subgraph may be partial: the ops running the others need them whole.
+            let plan = plan::Plan::new(model, &model.subgraphs[g], partial && g == main)?;
+            for &c in &plan.calls {
+                if c >= count {
+                    return Err(InterpError::Model {
+                        msg: format!("subgraph {g} runs subgraph {c}, which does not exist"),
+                    });
+                }
+                todo.push(c);
+            }
+            let plan::Plan { consts, folded, steps, skipped, blocked, .. } = plan;
+            graphs[g] = Some(Graph { consts, folded, steps, skipped, blocked });
+        }
+        Ok(Interpreter { model, main, graphs, fuse_min_elements: FUSE_MIN_ELEMENTS })
+    }
+
+    fn graph(&self, g: usize) -> &Graph {
+        self.graphs[g].as_ref().expect("only prepared subgraphs are run")
+    }
+
+    /// Tensor indices of the main subgraph's inputs.
     pub fn inputs(&self) -> &[i32] {
-        &self.sg.inputs
+        &self.model.subgraphs[self.main].inputs
     }
 
-    /// Tensor indices of the subgraph's outputs.
+    /// Tensor indices of the main subgraph's outputs.
     pub fn outputs(&self) -> &[i32] {
-        &self.sg.outputs
+        &self.model.subgraphs[self.main].outputs
     }
 
-    /// Runs the subgraph on `inputs` (in subgraph input order) and returns its outputs.
+    /// The subgraphs this interpreter runs: the main one and those its operators run.
+    pub fn subgraphs(&self) -> impl Iterator<Item = usize> + '_ {
+        self.graphs.iter().enumerate().filter_map(|(i, g)| g.as_ref().map(|_| i))
+    }
+
+    /// Operators of the main subgraph a partial interpreter leaves out.
+    pub fn skipped(&self) -> &[Skipped] {
+        &self.graph(self.main).skipped
+    }
+
+    /// For each tensor of the main subgraph, the skipped operator it depends on.
+    pub fn blocked(&self) -> &[Option<usize>] {
+        &self.graph(self.main).blocked
+    }
+
+    /// Runs the main subgraph on `inputs` (in subgraph input order) and returns its outputs.
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, InterpError> {
         self.run_observed(inputs, &mut |_, _| {})
     }
 
-    /// Like [`run`](Self::run), and calls `observe(tensor_index, value)` for every subgraph input
-    /// and every operator output, as soon as it is computed.
+    /// Like [`run`](Self::run), and calls `observe(tensor_index, value)` for every input and
+    /// every operator output of the main subgraph, as soon as it is computed.
     pub fn run_observed(
         &self,
         inputs: Vec<Value>,
         observe: &mut dyn FnMut(usize, &Value),
     ) -> Result<Vec<Value>, InterpError> {
-        self.run_impl(
-            inputs,
-            &mut |t, v, _| {
-                if let Some(v) = v {
-                    observe(t, v)
-                }
-            },
-            false,
-        )
+        let main = self.main;
+        let mut observe = |g: usize, t: usize, v: Option<&Value>, _: Option<Range>| {
+            if let (true, Some(v)) = (g == main, v) {
+                observe(t, v)
+            }
+        };
+        let mut run = Run { interp: self, observe: &mut observe, fuse: false, state: RunState::default(), depth: 0 };
+        let outs = run.graph(main, inputs)?;
+        outs.into_iter().map(|o| o.ok_or_else(|| not_computed(self.skipped()))).collect()
     }
 
-    /// For calibration: calls `observe(tensor_index, value, range)` for every subgraph input
-    /// and operator output, where `range` is its (min, max), NaN ignored, when the kernel
-    /// tracked it as it stored the value (None otherwise; the observer then computes it). An
-    /// intermediate that the interpreter computed inside a fused kernel without storing it
-    /// comes with no value and always with its range.
-    pub fn run_ranged(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<Vec<Value>, InterpError> {
-        self.run_impl(inputs, observe, true)
+    /// For calibration: calls `observe(subgraph, tensor, value, range)` for every input and
+    /// operator output of every subgraph run, as often as it is computed (every iteration of a
+    /// loop), where `range` is its (min, max), NaN ignored, when the kernel tracked it as it
+    /// stored the value (None otherwise; the observer then computes it). An intermediate that
+    /// the interpreter computed inside a fused kernel without storing it comes with no value and
+    /// always with its range. A partial interpreter computes what it can.
+    pub fn run_ranged(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<(), InterpError> {
+        let mut run = Run { interp: self, observe, fuse: true, state: RunState::default(), depth: 0 };
+        run.graph(self.main, inputs).map(|_| ())
+    }
+}
+
+fn not_computed(skipped: &[Skipped]) -> InterpError {
+    let ops = skipped.iter().map(|s| s.op.clone()).collect();
+    InterpError::UnsupportedOps { ops }
+}
+
+/// One run of the model: the observer, and the state that lives through it.
+struct Run<'r, 'o, 'm> {
+    interp: &'r Interpreter<'m>,
+    observe: &'r mut RangeObserver<'o>,
+    fuse: bool,
+    state: RunState,
+    depth: usize,
+}
+
+impl Calls for Run<'_, '_, '_> {
+    fn call(&mut self, index: usize, inputs: Vec<Value>) -> Result<Vec<Value>, String> {
+        if self.depth >= MAX_CALL_DEPTH {
+            return Err(format!("subgraphs run each other more than {MAX_CALL_DEPTH} deep"));
+        }
+        if !self.interp.graphs.get(index).is_some_and(Option::is_some) {
+            return Err(format!("subgraph {index} was not prepared"));
+        }
+        self.depth += 1;
+        let outs = self.graph(index, inputs);
+        self.depth -= 1;
+        let outs = outs.map_err(|e| format!("subgraph {index}: {e}"))?;
+        outs.into_iter().map(|o| o.ok_or_else(|| format!("subgraph {index}: an output was not computed"))).collect()
     }
 
-    fn run_impl(
-        &self,
-        inputs: Vec<Value>,
-        observe: &mut RangeObserver<'_>,
-        fuse: bool,
-    ) -> Result<Vec<Value>, InterpError> {
-        let sg = self.sg;
+    fn state(&mut self) -> &mut RunState {
+        &mut self.state
+    }
+}
+
+impl Run<'_, '_, '_> {
+    /// Runs subgraph `g`; its outputs, None for those a partial plan cannot compute.
+    fn graph(&mut self, g: usize, inputs: Vec<Value>) -> Result<Vec<Option<Value>>, InterpError> {
+        let interp = self.interp;
+        let (sg, graph) = (&interp.model.subgraphs[g], interp.graph(g));
         if inputs.len() != sg.inputs.len() {
             return Err(InterpError::InputCount { expected: sg.inputs.len(), got: inputs.len() });
         }
@@ -180,98 +271,101 @@ impl<'m> Interpreter<'m> {
         for (k, v) in inputs.into_iter().enumerate() {
             let ti = sg.inputs[k] as usize;
             check_input(k, &sg.tensors[ti], &v)?;
-            observe(ti, Some(&v), None);
+            (self.observe)(g, ti, Some(&v), None);
             slots[ti] = Some(v);
         }
-        for &t in &self.folded {
-            if let Some(v) = &self.consts[t] {
-                observe(t, Some(v), None);
+        for &t in &graph.folded {
+            if let Some(v) = &graph.consts[t] {
+                (self.observe)(g, t, Some(v), None);
             }
         }
-        let kernel_error =
-            |index: usize, msg: String| InterpError::Kernel { op: op_name(self.model, sg, index), index, msg };
         let mut s = 0;
-        while s < self.steps.len() {
-            let step = &self.steps[s];
-            let op = &sg.operators[step.index];
-            let gather = |op: &Operator| -> Vec<Option<&Value>> {
-                op.inputs
-                    .iter()
-                    .map(
-                        |&t| if t < 0 { None } else { self.consts[t as usize].as_ref().or(slots[t as usize].as_ref()) },
-                    )
-                    .collect()
-            };
-            if fuse && step.fuse_next {
-                let next = &self.steps[s + 1];
-                let op2 = &sg.operators[next.index];
-                let fused = step
-                    .kernel
-                    .eval_fused(&*next.kernel, &gather(op), &gather(op2), self.fuse_min_elements)
-                    .map_err(|msg| kernel_error(step.index, msg))?;
-                if let Some((v, (mid, out))) = fused {
-                    observe(op.outputs[0] as usize, None, mid);
-                    observe(op2.outputs[0] as usize, Some(&v), out);
-                    slots[op2.outputs[0] as usize] = Some(v);
-                    for &t in step.frees.iter().chain(&next.frees) {
-                        slots[t] = None;
-                    }
-                    s += 2;
-                    continue;
-                }
-            }
-            let mut ctx = EvalCtx::default();
-            let outs = step.kernel.eval(&gather(op), &mut ctx).map_err(|msg| kernel_error(step.index, msg))?;
-            if outs.len() != op.outputs.len() {
-                return Err(kernel_error(
-                    step.index,
-                    format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len()),
-                ));
-            }
-            for (i, (v, &t)) in outs.into_iter().zip(&op.outputs).enumerate() {
-                observe(t as usize, Some(&v), if i == 0 { ctx.range } else { None });
-                slots[t as usize] = Some(v);
-            }
-            for &t in &step.frees {
-                slots[t] = None;
-            }
-            s += 1;
+        while s < graph.steps.len() {
+            s = self.step(g, s, &mut slots)?;
         }
         let mut result = Vec::with_capacity(sg.outputs.len());
         for &t in &sg.outputs {
             let t = t as usize;
             let v = match slots[t].take() {
-                Some(v) => v,
-                None => self.consts[t]
-                    .clone()
-                    .ok_or_else(|| InterpError::Model { msg: format!("subgraph output {t} was not computed") })?,
+                Some(v) => Some(v),
+                None if graph.blocked[t].is_some() => None,
+                None => Some(
+                    graph.consts[t]
+                        .clone()
+                        .ok_or_else(|| InterpError::Model { msg: format!("subgraph output {t} was not computed") })?,
+                ),
             };
             // The same tensor may be listed twice as an output.
-            slots[t] = Some(v.clone());
+            slots[t] = v.clone();
             result.push(v);
         }
         Ok(result)
     }
+
+    /// Runs step `s` of subgraph `g` (with the next, when the two run fused) and returns the
+    /// index of the step to run next.
+    fn step(&mut self, g: usize, s: usize, slots: &mut [Option<Value>]) -> Result<usize, InterpError> {
+        let interp = self.interp;
+        let (sg, graph) = (&interp.model.subgraphs[g], interp.graph(g));
+        let step = &graph.steps[s];
+        let op = &sg.operators[step.index];
+        let kernel_error =
+            |index: usize, msg: String| InterpError::Kernel { op: op_name(interp.model, sg, index), index, msg };
+        let gather = |op: &Operator, slots| gather(op, &graph.consts, slots);
+        if self.fuse && step.fuse_next {
+            let next = &graph.steps[s + 1];
+            let op2 = &sg.operators[next.index];
+            let fused = step
+                .kernel
+                .eval_fused(&*next.kernel, &gather(op, slots), &gather(op2, slots), interp.fuse_min_elements)
+                .map_err(|msg| kernel_error(step.index, msg))?;
+            if let Some((v, (mid, out))) = fused {
+                (self.observe)(g, op.outputs[0] as usize, None, mid);
+                (self.observe)(g, op2.outputs[0] as usize, Some(&v), out);
+                slots[op2.outputs[0] as usize] = Some(v);
+                for &t in step.frees.iter().chain(&next.frees) {
+                    slots[t] = None;
+                }
+                return Ok(s + 2);
+            }
+        }
+        let (outs, range) = {
+            let ins = gather(op, slots);
+            let mut ctx = EvalCtx::new(self);
+            let outs = step.kernel.eval(&ins, &mut ctx).map_err(|msg| kernel_error(step.index, msg))?;
+            (outs, ctx.range)
+        };
+        if outs.len() != op.outputs.len() {
+            let msg = format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len());
+            return Err(kernel_error(step.index, msg));
+        }
+        for (i, (v, &t)) in outs.into_iter().zip(&op.outputs).enumerate() {
+            (self.observe)(g, t as usize, Some(&v), if i == 0 { range } else { None });
+            slots[t as usize] = Some(v);
+        }
+        for &t in &step.frees {
+            slots[t] = None;
+        }
+        Ok(s + 1)
+    }
+}
+
+/// The values of `op`'s inputs: constants, or computed (None for an omitted optional input).
+fn gather<'a>(op: &Operator, consts: &'a [Option<Value>], slots: &'a [Option<Value>]) -> Vec<Option<&'a Value>> {
+    let value = |t: i32| usize::try_from(t).ok().and_then(|t| consts[t].as_ref().or(slots[t].as_ref()));
+    op.inputs.iter().map(|&t| value(t)).collect()
 }
 
 /// Type and shape checks of input `k` against its tensor. A -1 in the shape signature accepts any size.
 fn check_input(k: usize, t: &Tensor, v: &Value) -> Result<(), InterpError> {
     let name = || t.name().to_string();
-    let expected_type = match t.dtype {
-        TensorType::FLOAT32 => "F32",
-        TensorType::INT32 => "I32",
-        TensorType::INT64 => "I64",
-        TensorType::UINT8 => "U8",
-        TensorType::INT8 => "I8",
-        TensorType::BOOL => "Bool",
-        other => {
-            return Err(InterpError::InputType {
-                index: k,
-                name: name(),
-                expected: other.variant_name().unwrap_or("?").to_string(),
-                got: v.values.type_name().to_string(),
-            })
-        }
+    let Some(expected_type) = Values::variant_for(t.dtype) else {
+        return Err(InterpError::InputType {
+            index: k,
+            name: name(),
+            expected: t.dtype.variant_name().unwrap_or("?").to_string(),
+            got: v.values.type_name().to_string(),
+        });
     };
     if v.values.type_name() != expected_type {
         return Err(InterpError::InputType {

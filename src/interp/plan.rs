@@ -7,11 +7,29 @@ use crate::ops::{self, Constant, OpDef, PrepareCtx, Prepared};
 use crate::schema::TensorType;
 use rayon::prelude::*;
 
-/// What [`super::Interpreter`] runs from.
+/// What [`super::Interpreter`] runs one subgraph from.
 pub(super) struct Plan {
     pub consts: Vec<Option<Value>>,
     pub folded: Vec<usize>,
     pub steps: Vec<Step>,
+    /// The subgraphs its operators run (WHILE, IF, CALL_ONCE).
+    pub calls: Vec<usize>,
+    /// Operators left out because tflq cannot run them (partial plans only).
+    pub skipped: Vec<Skipped>,
+    /// For each tensor, the skipped operator it cannot be computed without.
+    pub blocked: Vec<Option<usize>>,
+}
+
+/// An operator the interpreter cannot run, left out of a partial plan with everything that
+/// depends on it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Skipped {
+    /// Its index in the subgraph.
+    pub index: usize,
+    pub op: String,
+    pub reason: String,
+    /// Tensors left uncomputed because of it: its outputs and everything computed from them.
+    pub tensors: usize,
 }
 
 /// An operator left to run, with its entry.
@@ -21,24 +39,32 @@ struct Planned {
 }
 
 impl Plan {
-    pub(super) fn new(model: &Model, sg: &Subgraph) -> Result<Plan, InterpError> {
-        let defs = kernels_of(model, sg)?;
+    /// Plans subgraph `sg`. A partial plan leaves out the operators without a kernel and
+    /// everything downstream of them, instead of refusing the subgraph.
+    pub(super) fn new(model: &Model, sg: &Subgraph, partial: bool) -> Result<Plan, InterpError> {
+        let defs = kernels_of(model, sg, partial)?;
         let nt = sg.tensors.len();
         let inputs = check_boundary(sg)?;
         let is_const: Vec<bool> =
             (0..nt).map(|t| !inputs.contains(&t) && !model.tensor_bytes(&sg.tensors[t]).is_empty()).collect();
         let mut consts: Vec<Option<Value>> = vec![None; nt];
-        let (planned, folded) = fold_and_order(model, sg, &defs, &inputs, &is_const, &mut consts)?;
-        let prepared = prepare(model, sg, &planned, &is_const, &consts)?;
+        let order = fold_and_order(model, sg, &defs, &inputs, &is_const, &mut consts)?;
+        let prepared = prepare(model, sg, &order.planned, &is_const, &consts)?;
         decode_read_constants(model, sg, &prepared, &is_const, &mut consts)?;
         let frees = liveness(sg, &prepared, &inputs, &is_const);
+        let calls = order.planned.iter().filter_map(|p| p.def.calls.map(|f| f(&sg.operators[p.index].builtin_options)));
+        let calls = calls.flatten().filter_map(|c| usize::try_from(c).ok()).collect();
         let mut steps: Vec<Step> = prepared
             .into_iter()
             .zip(frees)
             .map(|((index, p), frees)| Step { index, kernel: p.kernel, frees, fuse_next: false })
             .collect();
         mark_fusions(sg, &mut steps);
-        Ok(Plan { consts, folded, steps })
+        let mut skipped = order.skipped;
+        for s in &mut skipped {
+            s.tensors = order.blocked.iter().filter(|&&b| b == Some(s.index)).count();
+        }
+        Ok(Plan { consts, folded: order.folded, steps, calls, skipped, blocked: order.blocked })
     }
 }
 
@@ -46,16 +72,39 @@ fn malformed(msg: String) -> InterpError {
     InterpError::Model { msg }
 }
 
-/// Every operator's registry entry; the error lists every op that has no float kernel.
-fn kernels_of(model: &Model, sg: &Subgraph) -> Result<Vec<&'static OpDef>, InterpError> {
+/// Whether the interpreter has a kernel for every operator of subgraph `si` and of the
+/// subgraphs it runs (`seen` guards against cycles).
+fn runs_whole(model: &Model, si: usize, seen: &mut Vec<usize>) -> bool {
+    if seen.contains(&si) {
+        return true;
+    }
+    seen.push(si);
+    let Some(sg) = model.subgraphs.get(si) else { return false };
+    sg.operators.iter().all(|op| {
+        let Some(def) = model.operator_codes.get(op.opcode_index as usize).and_then(ops::of_code) else { return false };
+        let called = def.calls.map_or(Vec::new(), |f| f(&op.builtin_options));
+        def.kernel.is_some() && called.iter().all(|&c| usize::try_from(c).is_ok_and(|c| runs_whole(model, c, seen)))
+    })
+}
+
+/// Every operator's registry entry (None for an op the interpreter cannot run, in a partial
+/// plan). Otherwise the error lists every op that has no float kernel.
+fn kernels_of(model: &Model, sg: &Subgraph, partial: bool) -> Result<Vec<Option<&'static OpDef>>, InterpError> {
     let mut unsupported = Vec::new();
     let mut defs = Vec::with_capacity(sg.operators.len());
     for (i, op) in sg.operators.iter().enumerate() {
         let code = model.operator_codes.get(op.opcode_index as usize).ok_or_else(|| {
             malformed(format!("operator {i} uses opcode index {}, which does not exist", op.opcode_index))
         })?;
-        match ops::of_code(code).filter(|d| d.kernel.is_some()) {
-            Some(d) => defs.push(d),
+        let def = ops::of_code(code).filter(|d| d.kernel.is_some());
+        // In a partial plan, an op that runs subgraphs tflq cannot run whole is left out too.
+        let runs = |d: &&OpDef| {
+            let called = d.calls.map_or(Vec::new(), |f| f(&op.builtin_options));
+            !partial || called.iter().all(|&c| usize::try_from(c).is_ok_and(|c| runs_whole(model, c, &mut Vec::new())))
+        };
+        match def.filter(runs) {
+            Some(d) => defs.push(Some(d)),
+            None if partial => defs.push(None),
             None => unsupported.push(code.name()),
         }
     }
@@ -100,27 +149,40 @@ fn decode(model: &Model, sg: &Subgraph, t: usize) -> Result<Value, InterpError> 
     })
 }
 
+/// The operators left to run, the folded tensors, and (in a partial plan) what was left out.
+struct Order {
+    planned: Vec<Planned>,
+    folded: Vec<usize>,
+    skipped: Vec<Skipped>,
+    blocked: Vec<Option<usize>>,
+}
+
 /// Checks that every operator reads only tensors already available, folds the ops whose only
-/// input is a constant (their values go to `consts`), and returns the ops left to run with the
-/// folded tensors.
+/// input is a constant (their values go to `consts`), and orders the rest. An op without an
+/// entry (`defs[i]` None, partial plans only) is skipped, and so is every op that reads a
+/// tensor computed from its outputs.
 fn fold_and_order(
     model: &Model,
     sg: &Subgraph,
-    defs: &[&'static OpDef],
+    defs: &[Option<&'static OpDef>],
     inputs: &[usize],
     is_const: &[bool],
     consts: &mut [Option<Value>],
-) -> Result<(Vec<Planned>, Vec<usize>), InterpError> {
+) -> Result<Order, InterpError> {
     let mut available = is_const.to_vec();
     for &i in inputs {
         available[i] = true;
     }
-    let (mut planned, mut folded) = (Vec::new(), Vec::new());
+    let mut order =
+        Order { planned: Vec::new(), folded: Vec::new(), skipped: Vec::new(), blocked: vec![None; available.len()] };
     for (i, op) in sg.operators.iter().enumerate() {
         let mut ins = Vec::with_capacity(op.inputs.len());
+        let mut blocked_by = None;
         for &t in &op.inputs {
             if let Some(t) = tensor_index(sg, t, &format!("operator {i}'s input"))? {
-                if !available[t] {
+                if let Some(root) = order.blocked[t] {
+                    blocked_by.get_or_insert(root);
+                } else if !available[t] {
                     return Err(malformed(format!(
                         "operator {i} ({}) reads tensor {t} '{}' before anything produces it",
                         op_name(model, sg, i),
@@ -139,7 +201,19 @@ fn fold_and_order(
             }
             outs.push(t);
         }
-        let def = defs[i];
+        let def = match (defs[i], blocked_by) {
+            (None, _) => {
+                let reason = "tflq has no kernel for it".to_string();
+                order.skipped.push(Skipped { index: i, op: op_name(model, sg, i), reason, tensors: 0 });
+                outs.iter().for_each(|&t| order.blocked[t] = Some(i));
+                continue;
+            }
+            (Some(_), Some(root)) => {
+                outs.iter().for_each(|&t| order.blocked[t] = Some(root));
+                continue;
+            }
+            (Some(def), None) => def,
+        };
         let constant_input =
             |t: usize| is_const[t] || consts[t].is_some() || sg.tensors[t].sparsity.is_some() && !inputs.contains(&t);
         match (def.fold, &ins[..], &outs[..]) {
@@ -153,20 +227,20 @@ fn fold_and_order(
                 };
                 let kernel_error = |msg| InterpError::Kernel { op: op_name(model, sg, i), index: i, msg };
                 consts[tout] = Some(fold(&sg.tensors[tin], v).map_err(kernel_error)?);
-                folded.push(tout);
+                order.folded.push(tout);
             }
-            _ => planned.push(Planned { index: i, def }),
+            _ => order.planned.push(Planned { index: i, def }),
         }
         for t in outs {
             available[t] = true;
         }
     }
     for &t in &sg.outputs {
-        if !available[t as usize] {
+        if !available[t as usize] && order.blocked[t as usize].is_none() {
             return Err(malformed(format!("subgraph output {t} is never computed")));
         }
     }
-    Ok((planned, folded))
+    Ok(order)
 }
 
 /// Prepares every kernel (in parallel; the first failure in operator order is reported).

@@ -57,6 +57,9 @@ pub fn decode(dtype: TensorType, bytes: &[u8]) -> Result<Values, CodecError> {
         TensorType::UINT8 => Values::U8(Buf::from_slice(bytes)),
         TensorType::INT8 => Values::I8(bytes.iter().map(|&b| b as i8).collect()),
         TensorType::BOOL => Values::Bool(bytes.iter().map(|&b| b != 0).collect()),
+        TensorType::COMPLEX64 => Values::C64(
+            bytes.chunks_exact(8).map(|c| [f32::from_le_bytes(le(&c[..4])), f32::from_le_bytes(le(&c[4..]))]).collect(),
+        ),
         other => return Err(CodecError::UnsupportedType(type_name(other))),
     })
 }

@@ -171,6 +171,8 @@ pub enum Values {
     U8(Buf<u8>),
     I8(Buf<i8>),
     Bool(Buf<bool>),
+    /// COMPLEX64: (real, imaginary) pairs.
+    C64(Buf<[f32; 2]>),
 }
 
 /// A tensor value: its shape and elements.
@@ -189,6 +191,7 @@ impl Values {
             Values::U8(v) => v.len(),
             Values::I8(v) => v.len(),
             Values::Bool(v) => v.len(),
+            Values::C64(v) => v.len(),
         }
     }
 
@@ -196,7 +199,7 @@ impl Values {
         self.len() == 0
     }
 
-    /// The variant's name: F32, I32, I64, U8, I8 or Bool.
+    /// The variant's name: F32, I32, I64, U8, I8, Bool or C64.
     pub fn type_name(&self) -> &'static str {
         match self {
             Values::F32(_) => "F32",
@@ -205,7 +208,27 @@ impl Values {
             Values::U8(_) => "U8",
             Values::I8(_) => "I8",
             Values::Bool(_) => "Bool",
+            Values::C64(_) => "C64",
         }
+    }
+}
+
+impl Values {
+    /// The name of the variant that holds values of tensor type `t`: wider variants hold the
+    /// types the interpreter has none for (INT16 and UINT16 in I32, UINT32 in I64, FLOAT16 and
+    /// FLOAT64 in F32), and a RESOURCE handle is its id, in I32. None for types it cannot hold.
+    pub fn variant_for(t: crate::schema::TensorType) -> Option<&'static str> {
+        use crate::schema::TensorType as T;
+        Some(match t {
+            T::FLOAT32 | T::FLOAT16 | T::FLOAT64 | T::BFLOAT16 => "F32",
+            T::INT32 | T::INT16 | T::UINT16 | T::RESOURCE => "I32",
+            T::INT64 | T::UINT32 => "I64",
+            T::UINT8 => "U8",
+            T::INT8 => "I8",
+            T::BOOL => "Bool",
+            T::COMPLEX64 => "C64",
+            _ => return None,
+        })
     }
 }
 
@@ -259,6 +282,7 @@ elem!(i64, I64);
 elem!(u8, U8);
 elem!(i8, I8);
 elem!(bool, Bool);
+elem!([f32; 2], C64);
 
 /// Applies a generic expression to the elements of any variant, giving elements of the same
 /// type: `map_values!(values, v => expr)`, where `v: &Buf<T>` and `expr` converts into `Buf<T>`.
@@ -273,6 +297,7 @@ macro_rules! map_values {
             $crate::ir::Values::U8($v) => $crate::ir::Values::U8($body.into()),
             $crate::ir::Values::I8($v) => $crate::ir::Values::I8($body.into()),
             $crate::ir::Values::Bool($v) => $crate::ir::Values::Bool($body.into()),
+            $crate::ir::Values::C64($v) => $crate::ir::Values::C64($body.into()),
         }
     };
 }

@@ -277,7 +277,7 @@ pub(crate) fn pad(v: &Value, pads: &[i64], fill: Option<&Value>) -> KResult<Valu
             }
         };
     }
-    Ok(Value::new(shape, go!(F32, I32, I64, U8, I8, Bool)))
+    Ok(Value::new(shape, go!(F32, I32, I64, U8, I8, Bool, C64)))
 }
 
 /// MIRROR_PAD: `symmetric` repeats the edge, REFLECT does not.

@@ -6,6 +6,7 @@
 //! op is one entry in its family's `register` and one agreement test.
 
 pub mod binary;
+pub mod control;
 pub mod conv;
 pub mod index;
 pub mod matmul;
@@ -213,11 +214,53 @@ impl<'a> PrepareCtx<'a> {
     }
 }
 
-/// What an evaluation reports besides its outputs.
+/// The state of one run that outlives an op: resource variables and which CALL_ONCE
+/// subgraphs have run. Every run (calibration sample) starts with a fresh one.
 #[derive(Debug, Default)]
-pub struct EvalCtx {
+pub struct RunState {
+    /// Resource ids by (container, shared name), in first-seen order (VAR_HANDLE).
+    pub resources: Vec<(String, String)>,
+    /// The value of each resource variable, by id.
+    pub variables: Vec<Option<Value>>,
+    /// Subgraphs CALL_ONCE has run.
+    pub called_once: Vec<usize>,
+}
+
+/// What a kernel can ask of the interpreter that runs it: other subgraphs, and the run's state.
+pub trait Calls {
+    /// Runs subgraph `index` on `inputs` (in its input order) and returns its outputs.
+    fn call(&mut self, index: usize, inputs: Vec<Value>) -> KResult<Vec<Value>>;
+    fn state(&mut self) -> &mut RunState;
+}
+
+/// What an evaluation may use and reports besides its outputs.
+#[derive(Default)]
+pub struct EvalCtx<'a> {
     /// The first output's (min, max), NaN ignored, when the kernel tracked it as it stored.
     pub range: Option<(f32, f32)>,
+    calls: Option<&'a mut dyn Calls>,
+}
+
+impl<'a> EvalCtx<'a> {
+    pub fn new(calls: &'a mut dyn Calls) -> EvalCtx<'a> {
+        EvalCtx { range: None, calls: Some(calls) }
+    }
+
+    fn calls(&mut self) -> KResult<&mut (dyn Calls + 'a)> {
+        match &mut self.calls {
+            Some(c) => Ok(&mut **c),
+            None => Err("this kernel needs the interpreter (subgraphs or state), which is not there".into()),
+        }
+    }
+
+    /// Runs subgraph `index` of the model.
+    pub fn call(&mut self, index: usize, inputs: Vec<Value>) -> KResult<Vec<Value>> {
+        self.calls()?.call(index, inputs)
+    }
+
+    pub fn state(&mut self) -> KResult<&mut RunState> {
+        Ok(self.calls()?.state())
+    }
 }
 
 /// The (min, max) of an expanded tensor and of the output, as a fused pair reports them.
@@ -305,6 +348,8 @@ pub struct OpDef {
     pub activation: Option<FusedActivation>,
     /// Computes the op once when its input is a constant (DEQUANTIZE, DENSIFY).
     pub fold: Option<FoldFn>,
+    /// The subgraphs the op runs, read from its options (WHILE, IF, CALL_ONCE).
+    pub calls: Option<fn(&BuiltinOptionsT) -> Vec<i32>>,
 }
 
 fn version_one(_: &OpSignature) -> i32 {
@@ -323,6 +368,7 @@ impl OpDef {
             versions: &[1],
             activation: None,
             fold: None,
+            calls: None,
         }
     }
 
@@ -359,6 +405,11 @@ impl OpDef {
 
     pub fn fold(mut self, f: FoldFn) -> OpDef {
         self.fold = Some(f);
+        self
+    }
+
+    pub fn calls(mut self, f: fn(&BuiltinOptionsT) -> Vec<i32>) -> OpDef {
+        self.calls = Some(f);
         self
     }
 
@@ -442,6 +493,7 @@ fn register_all() -> Registry {
         index::register,
         resize::register,
         quant::register,
+        control::register,
     ] {
         register(&mut |def| r.add(def));
     }

@@ -167,6 +167,7 @@ pub(crate) fn arg_reduce(v: &Value, ax: i64, max: bool, i64_out: bool) -> KResul
         Values::U8(x) => go(x, outer, n, inner, max),
         Values::I8(x) => go(x, outer, n, inner, max),
         Values::Bool(x) => go(x, outer, n, inner, max),
+        Values::C64(_) => return Err("arg reduction of complex values".into()),
     };
     let mut shape = v.shape.clone();
     shape.remove(a);

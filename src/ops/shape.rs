@@ -178,32 +178,65 @@ fn broadcast_to(v: &Value, shape: &Value) -> KResult<Value> {
     Ok(Value::new(target, values))
 }
 
-/// CAST to `to`.
+/// CAST to `to` (the output tensor's type), as the runtime's `static_cast`s do: floats to
+/// integers truncate (saturating), integers wrap to the target's width, anything to BOOL is
+/// `!= 0`, complex to real keeps the real part. Types the interpreter has no variant for are
+/// held in a wider one: INT16, UINT16 as I32, UINT32 as I64, FLOAT16 (rounded) and FLOAT64 as F32.
 fn cast(v: &Value, to: TensorType) -> KResult<Value> {
-    let f: Vec<f64> = match &v.values {
-        Values::F32(x) => x.iter().map(|&a| f64::from(a)).collect(),
-        Values::I32(x) => x.iter().map(|&a| f64::from(a)).collect(),
-        Values::I64(x) => {
-            // Exact for integer targets.
-            match to {
-                TensorType::INT64 => return Ok(Value::new(v.shape.clone(), Values::I64(x.clone()))),
-                TensorType::INT32 => {
-                    return Ok(Value::new(v.shape.clone(), Values::I32(x.iter().map(|&a| a as i32).collect())))
-                }
-                _ => x.iter().map(|&a| a as f64).collect(),
-            }
+    enum Src {
+        Ints(Vec<i64>),
+        Floats(Vec<f64>),
+        Complex(Vec<[f32; 2]>),
+    }
+    let src = match &v.values {
+        Values::F32(x) => Src::Floats(x.iter().map(|&a| f64::from(a)).collect()),
+        Values::I32(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
+        Values::I64(x) => Src::Ints(x.to_vec()),
+        Values::U8(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
+        Values::I8(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
+        Values::Bool(x) => Src::Ints(x.iter().map(|&a| i64::from(u8::from(a))).collect()),
+        Values::C64(x) => Src::Complex(x.to_vec()),
+    };
+    let real: Vec<f64> = match &src {
+        Src::Ints(x) => x.iter().map(|&a| a as f64).collect(),
+        Src::Floats(x) => x.clone(),
+        Src::Complex(x) => x.iter().map(|c| f64::from(c[0])).collect(),
+    };
+    // Integer targets: exact from integers (wrapped), truncated from floats.
+    let int = |wrap: fn(i64) -> i64, trunc: fn(f64) -> i64| -> Vec<i64> {
+        match &src {
+            Src::Ints(x) => x.iter().map(|&a| wrap(a)).collect(),
+            _ => real.iter().map(|&a| trunc(a)).collect(),
         }
-        Values::U8(x) => x.iter().map(|&a| f64::from(a)).collect(),
-        Values::I8(x) => x.iter().map(|&a| f64::from(a)).collect(),
-        Values::Bool(x) => x.iter().map(|&a| f64::from(u8::from(a))).collect(),
     };
     let values = match to {
-        TensorType::FLOAT32 => Values::F32(f.iter().map(|&a| a as f32).collect()),
-        TensorType::INT32 => Values::I32(f.iter().map(|&a| a as i32).collect()),
-        TensorType::INT64 => Values::I64(f.iter().map(|&a| a as i64).collect()),
-        TensorType::UINT8 => Values::U8(f.iter().map(|&a| a as i64 as u8).collect()),
-        TensorType::INT8 => Values::I8(f.iter().map(|&a| a as i64 as i8).collect()),
-        TensorType::BOOL => Values::Bool(f.iter().map(|&a| a != 0.0).collect()),
+        TensorType::FLOAT32 | TensorType::FLOAT64 => Values::F32(real.iter().map(|&a| a as f32).collect()),
+        TensorType::FLOAT16 => Values::F32(real.iter().map(|&a| half::f16::from_f64(a).to_f32()).collect()),
+        TensorType::INT32 => {
+            Values::I32(int(|a| i64::from(a as i32), |a| i64::from(a as i32)).iter().map(|&a| a as i32).collect())
+        }
+        TensorType::INT16 => Values::I32(
+            int(|a| i64::from(a as i16), |a| i64::from(a as i64 as i16)).iter().map(|&a| a as i32).collect(),
+        ),
+        TensorType::UINT16 => Values::I32(
+            int(|a| i64::from(a as u16), |a| i64::from(a as i64 as u16)).iter().map(|&a| a as i32).collect(),
+        ),
+        TensorType::INT64 => Values::I64(int(|a| a, |a| a as i64).into()),
+        TensorType::UINT32 => Values::I64(int(|a| i64::from(a as u32), |a| i64::from(a as i64 as u32)).into()),
+        TensorType::UINT8 => {
+            Values::U8(int(|a| i64::from(a as u8), |a| i64::from(a as i64 as u8)).iter().map(|&a| a as u8).collect())
+        }
+        TensorType::INT8 => {
+            Values::I8(int(|a| i64::from(a as i8), |a| i64::from(a as i64 as i8)).iter().map(|&a| a as i8).collect())
+        }
+        TensorType::BOOL => Values::Bool(match &src {
+            Src::Complex(x) => x.iter().map(|c| c[0] != 0.0 || c[1] != 0.0).collect(),
+            _ => real.iter().map(|&a| a != 0.0).collect(),
+        }),
+        TensorType::COMPLEX64 => Values::C64(match &src {
+            Src::Complex(x) => x.iter().copied().collect(),
+            _ => real.iter().map(|&a| [a as f32, 0.0]).collect(),
+        }),
         other => return Err(format!("cast to {} is not supported", other.variant_name().unwrap_or("?"))),
     };
     Ok(Value::new(v.shape.clone(), values))
@@ -237,6 +270,7 @@ fn zeros_like(v: &Value) -> Value {
         Values::U8(_) => Values::U8(Buf::filled(0, n)),
         Values::I8(_) => Values::I8(Buf::filled(0, n)),
         Values::Bool(_) => Values::Bool(Buf::filled(false, n)),
+        Values::C64(_) => Values::C64(Buf::filled([0.0; 2], n)),
     };
     Value::new(v.shape.clone(), values)
 }
@@ -359,6 +393,7 @@ pub(crate) fn concat(vs: &[&Value], ax: i64) -> KResult<Value> {
         Values::U8(_) => Values::U8(go(vs, outer, &chunks)),
         Values::I8(_) => Values::I8(go(vs, outer, &chunks)),
         Values::Bool(_) => Values::Bool(go(vs, outer, &chunks)),
+        Values::C64(_) => Values::C64(go(vs, outer, &chunks)),
     };
     Ok(Value::new(shape, values))
 }

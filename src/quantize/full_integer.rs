@@ -41,8 +41,18 @@ pub struct IntegerOptions {
     pub strict: bool,
 }
 
-/// Calibrated (min, max) per tensor of the main subgraph; None where never observed.
+/// Calibrated (min, max) per tensor of a subgraph; None where never observed.
 pub type Ranges = Vec<Option<(f32, f32)>>;
+
+/// What calibration measured, as this pass reads it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Measured<'a> {
+    /// Per subgraph, per tensor (a subgraph calibration never ran may be absent or all None).
+    pub ranges: &'a [Ranges],
+    /// For each tensor of the main subgraph, the operator it could not be computed without
+    /// (an op the calibrator cannot run).
+    pub blocked: &'a [Option<usize>],
+}
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct QParams {
@@ -97,7 +107,12 @@ fn min_max(values: &[f32]) -> (f32, f32) {
 
 struct Rewriter<'r> {
     opts: &'r IntegerOptions,
-    ranges: &'r Ranges,
+    /// The subgraph rewritten, and its ranges.
+    si: usize,
+    ranges: &'r [Option<(f32, f32)>],
+    blocked: &'r [Option<usize>],
+    /// The names of the subgraph's operators as they were, by index.
+    op_names: Vec<String>,
     sg: Subgraph,
     /// Uses per original tensor, to decide whether a constant can be converted in place.
     uses: Vec<usize>,
@@ -239,7 +254,7 @@ impl Rewriter<'_> {
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
         let values = codec::f32s(model.tensor_bytes(tensor));
         let (q, elements) = (quantize_symmetric_int8_par(&values, &shape, axis), values.len());
-        self.report.quantized.push(Quantized::int8(0, t, tensor.name(), si_op, axis, elements, &q.scales));
+        self.report.quantized.push(Quantized::int8(self.si, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {
             scale: Some(q.scales.clone()),
             zero_point: Some(vec![0; q.scales.len()]),
@@ -318,15 +333,26 @@ impl Rewriter<'_> {
                 }
             }
             if !constant && self.range(t as usize).is_none() {
-                return Some(format!("no calibration range for {}", tensor.name()));
+                return Some(self.no_range_reason(t as usize));
             }
         }
         for &t in &op.outputs {
             if float_tensor(t) && rule.output == OutputParams::Calibrated && self.range(t as usize).is_none() {
-                return Some(format!("no calibration range for {}", self.sg.tensors[t as usize].name()));
+                return Some(self.no_range_reason(t as usize));
             }
         }
         None
+    }
+
+    /// Why tensor `t` has no range: the op calibration could not run that it depends on, or none seen.
+    fn no_range_reason(&self, t: usize) -> String {
+        match self.blocked.get(t).copied().flatten() {
+            Some(root) => {
+                let name = self.op_names.get(root).map_or("?", String::as_str);
+                format!("depends on {name} (operator {root}), which tflq cannot run")
+            }
+            None => format!("no calibration range for {}", self.sg.tensors[t].name()),
+        }
     }
 
     fn integer_op(&mut self, model: &mut Model, mut op: Operator, def: &OpDef) -> Result<(), QuantizeError> {
@@ -476,24 +502,54 @@ fn check_io(opts: &IntegerOptions) -> Result<(), QuantizeError> {
     Ok(())
 }
 
-/// Rewrites the main subgraph to integer arithmetic using `ranges` (from calibration).
+/// Rewrites every calibrated subgraph to integer arithmetic using the measured ranges. The
+/// main subgraph's inputs and outputs take the types `opts` asks for; other subgraphs (WHILE
+/// and IF bodies) keep float boundaries, as TF's quantizer leaves them.
 pub fn quantize_full_integer(
     model: &mut Model,
-    ranges: &Ranges,
+    measured: &Measured<'_>,
     opts: &IntegerOptions,
 ) -> Result<Report, QuantizeError> {
     check_io(opts)?;
     if model.subgraphs.is_empty() {
         return Err(QuantizeError::NoFloatWeights);
     }
-    let sg = std::mem::take(&mut model.subgraphs[0]);
+    let mode = if opts.activations == Activations::Int8 { "int8" } else { "int16x8" };
+    let mut report = Report::new(mode);
+    let inner = IntegerOptions { input_type: IoType::Float32, output_type: IoType::Float32, ..opts.clone() };
+    for si in 0..model.subgraphs.len() {
+        let ranges = measured.ranges.get(si).map_or(&[][..], Vec::as_slice);
+        if si > 0 && ranges.iter().all(Option::is_none) {
+            continue; // never run while calibrating: left as it is
+        }
+        let blocked = if si == 0 { measured.blocked } else { &[] };
+        let sub_opts = if si == 0 { opts } else { &inner };
+        report = rewrite_subgraph(model, si, ranges, blocked, sub_opts, report)?;
+    }
+    relax_unquantizable_activations(model, &mut report);
+    Ok(report)
+}
+
+/// Rewrites subgraph `si`, adding what it did to `report`.
+fn rewrite_subgraph(
+    model: &mut Model,
+    si: usize,
+    ranges: &[Option<(f32, f32)>],
+    blocked: &[Option<usize>],
+    opts: &IntegerOptions,
+    report: Report,
+) -> Result<Report, QuantizeError> {
+    let sg = std::mem::take(&mut model.subgraphs[si]);
     let uses = consumers(&sg).iter().map(Vec::len).collect();
     let was_float: Vec<bool> = sg.tensors.iter().map(|t| t.dtype == TensorType::FLOAT32).collect();
     let quantized_home = vec![false; sg.tensors.len()];
-    let mode = if opts.activations == Activations::Int8 { "int8" } else { "int16x8" };
+    let op_names = sg.operators.iter().map(|o| model.operator_codes[o.opcode_index as usize].name()).collect();
     let mut rw = Rewriter {
         opts,
+        si,
         ranges,
+        blocked,
+        op_names,
         sg,
         uses,
         quantized_home,
@@ -503,15 +559,13 @@ pub fn quantize_full_integer(
         float_twin: HashMap::new(),
         requantized: HashMap::new(),
         ops: Vec::new(),
-        report: Report::new(mode),
+        report,
     };
     let result = rewrite(model, &mut rw);
     let Rewriter { sg, ops, report, .. } = rw;
-    model.subgraphs[0] = sg;
+    model.subgraphs[si] = sg;
     result?;
-    model.subgraphs[0].operators = ops;
-    let mut report = report;
-    relax_unquantizable_activations(model, &mut report);
+    model.subgraphs[si].operators = ops;
     Ok(report)
 }
 
@@ -525,44 +579,48 @@ fn relax_unquantizable_activations(model: &mut Model, report: &mut Report) {
     use crate::schema::ActivationFunctionType as A;
     let codes: Vec<BuiltinOperator> = model.operator_codes.iter().map(|c| c.builtin).collect();
     let defs: Vec<Option<&OpDef>> = model.operator_codes.iter().map(ops::of_code).collect();
-    let sg = &mut model.subgraphs[0];
-    for (index, op) in sg.operators.iter_mut().enumerate() {
-        let Some(Some(def)) = defs.get(op.opcode_index as usize) else { continue };
-        let (Some(act), Some(field)) = (def.fused_activation(&op.builtin_options), def.activation) else { continue };
-        let (lo, hi) = match act {
-            A::RELU6 => (0.0, 6.0),
-            A::RELU_N1_TO_1 => (-1.0, 1.0),
-            _ => continue,
-        };
-        let Some(out) = op.outputs.first().and_then(|&t| usize::try_from(t).ok()).and_then(|t| sg.tensors.get(t))
-        else {
-            continue;
-        };
-        let (qmin, qmax) = match out.dtype {
-            TensorType::INT8 => Activations::Int8.range(),
-            TensorType::INT16 => Activations::Int16.range(),
-            _ => continue,
-        };
-        let (qmin, qmax) = (f64::from(qmin), f64::from(qmax));
-        let Some(p) = params_of(out).filter(|p| p.scale > 0.0) else { continue };
-        let q = |bound: f64| (bound / f64::from(p.scale)).round();
-        if q(lo).abs() <= f64::from(i32::MAX) && q(hi).abs() <= f64::from(i32::MAX) {
-            continue;
+    for (si, sg) in model.subgraphs.iter_mut().enumerate() {
+        for (index, op) in sg.operators.iter_mut().enumerate() {
+            let Some(Some(def)) = defs.get(op.opcode_index as usize) else { continue };
+            let (Some(act), Some(field)) = (def.fused_activation(&op.builtin_options), def.activation) else {
+                continue;
+            };
+            let (lo, hi) = match act {
+                A::RELU6 => (0.0, 6.0),
+                A::RELU_N1_TO_1 => (-1.0, 1.0),
+                _ => continue,
+            };
+            let Some(out) = op.outputs.first().and_then(|&t| usize::try_from(t).ok()).and_then(|t| sg.tensors.get(t))
+            else {
+                continue;
+            };
+            let (qmin, qmax) = match out.dtype {
+                TensorType::INT8 => Activations::Int8.range(),
+                TensorType::INT16 => Activations::Int16.range(),
+                _ => continue,
+            };
+            let (qmin, qmax) = (f64::from(qmin), f64::from(qmax));
+            let Some(p) = params_of(out).filter(|p| p.scale > 0.0) else { continue };
+            let q = |bound: f64| (bound / f64::from(p.scale)).round();
+            if q(lo).abs() <= f64::from(i32::MAX) && q(hi).abs() <= f64::from(i32::MAX) {
+                continue;
+            }
+            let zp = p.zero_point as f64;
+            let (lower_noop, upper_noop) = (zp + q(lo) <= qmin, zp + q(hi) >= qmax);
+            let to = match (lower_noop, upper_noop) {
+                (true, true) => A::NONE,
+                (false, true) if lo == 0.0 => A::RELU,
+                _ => continue,
+            };
+            (field.set)(&mut op.builtin_options, to);
+            report.relaxed_activations.push(RelaxedActivation {
+                subgraph: si,
+                index,
+                op: codes.get(op.opcode_index as usize).map_or("?".into(), |c| c.variant_name().unwrap_or("?").into()),
+                from: act.variant_name().unwrap_or("?").into(),
+                to: to.variant_name().unwrap_or("?").into(),
+            });
         }
-        let zp = p.zero_point as f64;
-        let (lower_noop, upper_noop) = (zp + q(lo) <= qmin, zp + q(hi) >= qmax);
-        let to = match (lower_noop, upper_noop) {
-            (true, true) => A::NONE,
-            (false, true) if lo == 0.0 => A::RELU,
-            _ => continue,
-        };
-        (field.set)(&mut op.builtin_options, to);
-        report.relaxed_activations.push(RelaxedActivation {
-            index,
-            op: codes.get(op.opcode_index as usize).map_or("?".into(), |c| c.variant_name().unwrap_or("?").into()),
-            from: act.variant_name().unwrap_or("?").into(),
-            to: to.variant_name().unwrap_or("?").into(),
-        });
     }
 }
 
@@ -591,7 +649,14 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
     }
     let original = std::mem::take(&mut rw.sg.operators);
     for (oi, op) in original.into_iter().enumerate() {
-        match rw.float_reason(model, &op) {
+        let unrun = op.outputs.iter().any(|&t| usize::try_from(t).is_ok_and(|t| rw.blocked.get(t) == Some(&Some(oi))));
+        let reason = if unrun {
+            let name = &rw.op_names[oi];
+            Some(format!("tflq has no kernel to run {name} (operator {oi}), so it and what is computed from it were not calibrated"))
+        } else {
+            rw.float_reason(model, &op)
+        };
+        match reason {
             None => {
                 let def = ops::of_code(&model.operator_codes[op.opcode_index as usize])
                     .ok_or(QuantizeError::Internal("an integer op is in the registry"))?;
@@ -603,7 +668,7 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
                         return Err(QuantizeError::Strict(reason));
                     }
                     let name = model.operator_codes[op.opcode_index as usize].name();
-                    rw.report.float_ops.push(FloatOp { index: oi, op: name, reason });
+                    rw.report.float_ops.push(FloatOp { subgraph: rw.si, index: oi, op: name, reason });
                 }
                 let mut op = op;
                 for slot in 0..op.inputs.len() {
@@ -622,9 +687,16 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
         let t = t as usize;
         let want_int = rw.opts.output_type != IoType::Float32;
         if want_int && rw.sg.tensors[t].dtype == TensorType::FLOAT32 {
+            if let (None, Some(&Some(root))) = (rw.range(t), rw.blocked.get(t)) {
+                return Err(QuantizeError::Uncalibrated {
+                    tensor: rw.sg.tensors[t].name().into(),
+                    op: rw.op_names[root].clone(),
+                    index: root,
+                });
+            }
             let q = rw.quantized(model, t, None)?;
             rw.sg.outputs[i] = q as i32;
-            for sd in model.signature_defs.iter_mut().filter(|s| s.subgraph_index == 0) {
+            for sd in model.signature_defs.iter_mut().filter(|s| s.subgraph_index as usize == rw.si) {
                 for m in sd.outputs.iter_mut().filter(|m| m.tensor_index == t as u32) {
                     m.tensor_index = q as u32;
                 }

@@ -38,6 +38,8 @@ pub enum QuantizeError {
     Fold(#[from] fold::FoldError),
     #[error("no calibration range for tensor {0:?}: the calibration run never computed it")]
     NoRange(String),
+    #[error("model output {tensor:?} is computed from {op} (operator {index}), which tflq cannot run, so it was not calibrated; keep it float with --output-type float32")]
+    Uncalibrated { tensor: String, op: String, index: usize },
     #[error("--strict: {0}")]
     Strict(String),
     #[error("--{what}-type {io} is not available with --quantize {mode}")]

@@ -69,6 +69,7 @@ pub struct Skipped {
 /// An op left float in a full-integer model, between DEQUANTIZE and QUANTIZE.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FloatOp {
+    pub subgraph: usize,
     pub index: usize,
     pub op: String,
     pub reason: String,
@@ -77,6 +78,7 @@ pub struct FloatOp {
 /// A fused activation replaced by an equivalent one whose bounds the runtime can quantize.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RelaxedActivation {
+    pub subgraph: usize,
     pub index: usize,
     pub op: String,
     pub from: String,
@@ -90,6 +92,9 @@ pub struct Report {
     pub skipped: Vec<Skipped>,
     pub float_ops: Vec<FloatOp>,
     pub relaxed_activations: Vec<RelaxedActivation>,
+    /// Operators of the main subgraph calibration could not run: (index, op, tensors left
+    /// uncalibrated because of it).
+    pub uncalibrated: Vec<(usize, String, usize)>,
     /// Calibration: samples used and seconds taken.
     pub calibration: Option<(usize, f64)>,
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
@@ -119,12 +124,15 @@ impl Report {
             .iter()
             .map(|s| json!({"subgraph": s.subgraph, "index": s.index, "tensor": s.tensor, "op": s.op, "reason": s.reason}))
             .collect();
-        let float_ops: Vec<Value> =
-            self.float_ops.iter().map(|f| json!({"index": f.index, "op": f.op, "reason": f.reason})).collect();
+        let float_ops: Vec<Value> = self
+            .float_ops
+            .iter()
+            .map(|f| json!({"index": f.index, "op": f.op, "reason": f.reason, "subgraph": f.subgraph}))
+            .collect();
         let relaxed: Vec<Value> = self
             .relaxed_activations
             .iter()
-            .map(|r| json!({"index": r.index, "op": r.op, "from": r.from, "to": r.to}))
+            .map(|r| json!({"index": r.index, "op": r.op, "from": r.from, "to": r.to, "subgraph": r.subgraph}))
             .collect();
         json!({
             "mode": self.mode,
@@ -132,6 +140,7 @@ impl Report {
             "skipped": skipped,
             "float_ops": float_ops,
             "relaxed_activations": relaxed,
+            "uncalibrated": self.uncalibrated.iter().map(|(i, op, n)| json!({"index": i, "op": op, "tensors": n})).collect::<Vec<_>>(),
             "calibration": self.calibration.map(|(n, s)| json!({"samples": n, "seconds": s})),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,

@@ -158,6 +158,13 @@ pub fn npy_value(path: &Path) -> tflq::interp::Value {
         "|u1" => Values::U8(data.into()),
         "|i1" => Values::I8(data.iter().map(|&b| b as i8).collect()),
         "|b1" => Values::Bool(data.iter().map(|&b| b != 0).collect()),
+        "<c8" => Values::C64(
+            data.chunks_exact(8)
+                .map(|c| {
+                    [f32::from_le_bytes(c[..4].try_into().unwrap()), f32::from_le_bytes(c[4..].try_into().unwrap())]
+                })
+                .collect(),
+        ),
         other => panic!("{}: unsupported npy dtype {other}", path.display()),
     };
     tflq::interp::Value { shape, values }
@@ -172,6 +179,8 @@ pub fn as_f32(v: &tflq::interp::Value) -> Vec<f32> {
         Values::U8(x) => x.iter().map(|&a| f32::from(a)).collect(),
         Values::I8(x) => x.iter().map(|&a| f32::from(a)).collect(),
         Values::Bool(x) => x.iter().map(|&a| f32::from(u8::from(a))).collect(),
+        // Complex values as (real, imaginary) pairs, as numpy's view(float32) reads them.
+        Values::C64(x) => x.iter().flat_map(|c| *c).collect(),
     }
 }
 
