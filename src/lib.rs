@@ -12,6 +12,7 @@
 
 pub mod calibrate;
 pub mod dump;
+pub mod flexbuffer;
 pub mod graphdef;
 pub mod interp;
 pub mod ir;

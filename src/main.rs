@@ -284,8 +284,9 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         None => None,
     };
     for (index, op, tensors) in report.iter().flat_map(|r| &r.uncalibrated) {
+        let plural = if *tensors == 1 { "tensor" } else { "tensors" };
         eprintln!(
-            "warning: {op} (operator {index}) has no kernel in tflq's interpreter: it and the {tensors} tensors \
+            "warning: {op} (operator {index}) has no kernel in tflq's interpreter: it and the {tensors} {plural} \
              computed from it were not calibrated and stay float"
         );
     }

@@ -8,16 +8,20 @@ use std::path::Path;
 /// Module → the modules it may use. `schema` is generated and uses nothing.
 const ALLOWED: &[(&str, &[&str])] = &[
     ("schema", &[]),
+    ("flexbuffer", &[]),
     ("ir", &["schema"]),
     ("tflite", &["ir", "schema"]),
     ("kernels", &["ir"]),
-    ("ops", &["kernels", "ir", "schema"]),
+    ("ops", &["kernels", "ir", "schema", "flexbuffer"]),
     ("interp", &["ops", "ir", "schema"]),
     ("calibrate", &["interp", "ir", "schema"]),
     ("quantize", &["ops", "ir", "tflite", "schema"]),
     ("graphdef", &["ops", "ir", "tflite", "schema"]),
-    ("dump", &["ir", "tflite", "schema"]),
-    ("pipeline", &["calibrate", "quantize", "graphdef", "dump", "interp", "ops", "ir", "tflite", "schema"]),
+    ("dump", &["ir", "tflite", "schema", "flexbuffer"]),
+    (
+        "pipeline",
+        &["calibrate", "quantize", "graphdef", "dump", "interp", "ops", "ir", "tflite", "schema", "flexbuffer"],
+    ),
 ];
 
 /// Names the crate root re-exports, with the module they come from.

@@ -178,6 +178,16 @@ impl<'a> PrepareCtx<'a> {
         &self.op.builtin_options
     }
 
+    /// A custom op's options bytes (empty when it has none).
+    pub fn custom_options(&self) -> &'a [u8] {
+        self.op.custom_options.as_ref().map_or(&[], |d| d.as_bytes())
+    }
+
+    /// A custom op's options as a flexbuffer map.
+    pub fn flex_options(&self) -> KResult<crate::flexbuffer::Map<'a>> {
+        crate::flexbuffer::root_map(self.custom_options()).map_err(|e| format!("custom options: {e}"))
+    }
+
     fn tensor(&self, t: Option<&i32>) -> Option<&'a Tensor> {
         t.and_then(|&t| usize::try_from(t).ok()).and_then(|t| self.tensors.get(t))
     }
@@ -370,6 +380,11 @@ impl OpDef {
             fold: None,
             calls: None,
         }
+    }
+
+    /// The entry for custom op `name`, which TF and MediaPipe write with version 1.
+    pub fn custom(name: &str) -> OpDef {
+        OpDef { key: OpKey::Custom(name.to_string()), ..OpDef::builtin(BuiltinOperator::CUSTOM) }
     }
 
     pub fn kernel(mut self, f: impl Fn(&PrepareCtx) -> KResult<Prepared> + Send + Sync + 'static) -> OpDef {
