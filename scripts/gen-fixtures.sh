@@ -3,6 +3,10 @@
 # Run by hand only (never in CI); needs network access to PyPI the first time
 # and ~1.5 GB for .venv-gen (gitignored). Extra arguments go to generate.py.
 #
+#   scripts/gen-fixtures.sh --ops [CASE...]
+#     only rebuilds the single-op agreement models in testdata/ops/ (all, or the
+#     named cases) with testdata/generate_ops.py.
+#
 #   scripts/gen-fixtures.sh --venv-only
 #     only makes sure .venv-gen holds the pins, then prints the path of its
 #     python on stdout (used by scripts/bench.sh; no fixture is touched).
@@ -40,4 +44,8 @@ fi
 
 cd "$ROOT"
 export PYTHONHASHSEED=0
+if [ "${1:-}" = "--ops" ]; then
+  shift
+  exec "$PY" testdata/generate_ops.py "$@"
+fi
 exec "$PY" testdata/generate.py "$@"

@@ -2,16 +2,9 @@
 
 mod common;
 
-use common::{as_f32, name, npy_value, rel_diff, testdata, tflite_fixtures};
-use std::path::Path;
+use common::{as_f32, float_fixture, name, npy_value, rel_diff, testdata, tflite_fixtures};
 use tflq::interp::{InterpError, Interpreter, Value, Values};
 use tflq::schema::BuiltinOperator;
-
-/// Fixtures that are float models (the quantized ones and the custom op are not for this interpreter).
-fn float_fixture(path: &Path) -> bool {
-    let n = name(path);
-    !(n.contains(".int8") || n.contains(".int16x8") || n.contains(".dynamic") || n.starts_with("custom_op"))
-}
 
 #[test]
 fn agrees_with_official_interpreter_on_every_float_fixture() {

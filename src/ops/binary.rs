@@ -1,5 +1,6 @@
 //! Elementwise binary ops with numpy broadcasting: arithmetic (ADD, SUB, MUL, DIV, MAXIMUM,
-//! MINIMUM, SQUARED_DIFFERENCE, POW, FLOOR_DIV, FLOOR_MOD), comparisons, logical ops and SELECT.
+//! MINIMUM, SQUARED_DIFFERENCE, POW, FLOOR_DIV, FLOOR_MOD, ATAN2), bitwise ops (BITWISE_XOR,
+//! RIGHT_SHIFT), comparisons, logical ops, SELECT, and ADD_N.
 
 use super::util::{activate, activate_int, broadcast_shape, broadcast_strides, inp, integer_2};
 use super::{fused_activation, opts, IntegerRule, KResult, OpDef, OpSignature, PrepareCtx, Prepared};
@@ -45,6 +46,11 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| logical(inp(ins, 0)?, inp(ins, 1)?, and)))));
     }
     add(OpDef::builtin(B::LOGICAL_NOT).kernel(|_| Ok(Prepared::one(|ins| logical_not(inp(ins, 0)?)))));
+    add(OpDef::builtin(B::ATAN2).kernel(|_| Ok(Prepared::one(|ins| atan2(inp(ins, 0)?, inp(ins, 1)?)))));
+    for (op, xor) in [(B::BITWISE_XOR, true), (B::RIGHT_SHIFT, false)] {
+        add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| bitwise(inp(ins, 0)?, inp(ins, 1)?, xor)))));
+    }
+    add(OpDef::builtin(B::ADD_N).kernel(|_| Ok(Prepared::one(add_n))));
     for (op, v1) in [(B::SELECT, true), (B::SELECT_V2, false)] {
         add(OpDef::builtin(op)
             .kernel(move |_| Ok(Prepared::one(move |ins| select(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?, v1)))));
@@ -423,4 +429,63 @@ pub(crate) fn select(c: &Value, x: &Value, y: &Value, v1: bool) -> KResult<Value
         };
     }
     go!(F32, I32, I64, U8, I8, Bool)
+}
+
+/// ATAN2(y, x), elementwise (broadcasting too, which the runtime does not need).
+fn atan2(y: &Value, x: &Value) -> KResult<Value> {
+    match (&y.values, &x.values) {
+        (Values::F32(a), Values::F32(b)) => {
+            let (shape, r) = binary(a, &y.shape, b, &x.shape, f32::atan2)?;
+            Ok(Value::f32(shape, r))
+        }
+        (a, b) => Err(format!("ATAN2 of {} and {}", a.type_name(), b.type_name())),
+    }
+}
+
+/// Integer ops the bitwise kernels share.
+trait Bits: Elem + std::ops::BitXor<Output = Self> + std::ops::Shr<u32, Output = Self> + Into<i64> {
+    const BITS: u32;
+}
+impl Bits for i8 {
+    const BITS: u32 = 8;
+}
+impl Bits for u8 {
+    const BITS: u32 = 8;
+}
+impl Bits for i32 {
+    const BITS: u32 = 32;
+}
+
+fn bitwise_typed<T: Bits>(a: &[T], ash: &[usize], b: &[T], bsh: &[usize], xor: bool) -> KResult<Value> {
+    let (shape, r) = if xor {
+        binary(a, ash, b, bsh, |p, q| p ^ q)?
+    } else {
+        // A shift below 0 counts as 0 and one past the width as width − 1, as the runtime clamps it.
+        binary(a, ash, b, bsh, |p, q| p >> (q.into().clamp(0, i64::from(T::BITS) - 1) as u32))?
+    };
+    Ok(Value::new(shape, T::wrap(r)))
+}
+
+/// BITWISE_XOR, or RIGHT_SHIFT (arithmetic for signed types).
+fn bitwise(a: &Value, b: &Value, xor: bool) -> KResult<Value> {
+    match (&a.values, &b.values) {
+        (Values::I32(x), Values::I32(y)) => bitwise_typed(x, &a.shape, y, &b.shape, xor),
+        (Values::I8(x), Values::I8(y)) => bitwise_typed(x, &a.shape, y, &b.shape, xor),
+        (Values::U8(x), Values::U8(y)) => bitwise_typed(x, &a.shape, y, &b.shape, xor),
+        (x, y) => Err(format!("bitwise op of {} and {}", x.type_name(), y.type_name())),
+    }
+}
+
+/// ADD_N: the sum of every input, all of one shape, added in input order.
+fn add_n(ins: &[Option<&Value>]) -> KResult<Value> {
+    let first = inp(ins, 0)?;
+    let mut acc = first.clone();
+    for i in 1..ins.len() {
+        let v = inp(ins, i)?;
+        if v.shape != first.shape {
+            return Err(format!("ADD_N input {i} has shape {:?}, input 0 {:?}", v.shape, first.shape));
+        }
+        acc = arith(&acc, v, Arith::Add, ActivationFunctionType::NONE)?;
+    }
+    Ok(acc)
 }

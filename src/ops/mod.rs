@@ -8,15 +8,21 @@
 pub mod binary;
 pub mod control;
 pub mod conv;
+pub mod conv3d;
+pub mod generate;
 pub mod index;
 pub mod matmul;
+pub mod nms;
 pub mod normalize;
 pub mod pool;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
+pub mod scatter;
 pub mod shape;
+pub mod signal;
 mod signature;
+pub mod space;
 pub mod unary;
 mod util;
 
@@ -509,6 +515,12 @@ fn register_all() -> Registry {
         resize::register,
         quant::register,
         control::register,
+        generate::register,
+        scatter::register,
+        signal::register,
+        space::register,
+        conv3d::register,
+        nms::register,
     ] {
         register(&mut |def| r.add(def));
     }

@@ -1,4 +1,5 @@
-//! Normalizations over the last dimension: SOFTMAX, LOG_SOFTMAX and L2_NORMALIZATION.
+//! Normalizations over the last dimension: SOFTMAX, LOG_SOFTMAX, L2_NORMALIZATION and
+//! LOCAL_RESPONSE_NORMALIZATION.
 
 use super::util::{activate, inp, integer_2};
 use super::{opts, IntegerRule, KResult, OpDef, Prepared};
@@ -24,6 +25,28 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         })
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), None))
         .version(integer_2, &[1, 2]));
+    add(OpDef::builtin(B::LOCAL_RESPONSE_NORMALIZATION).kernel(|ctx| {
+        let o = opts!(ctx, LocalResponseNormalizationOptions);
+        Ok(Prepared::one(move |ins| lrn(inp(ins, 0)?, o.radius, o.bias, o.alpha, o.beta)))
+    }));
+}
+
+/// LOCAL_RESPONSE_NORMALIZATION: x · (bias + alpha · Σ x²)^−beta, the sum over the channels
+/// within `radius` of each one.
+fn lrn(v: &Value, radius: i32, bias: f32, alpha: f32, beta: f32) -> KResult<Value> {
+    let x = v.as_f32().ok_or("LOCAL_RESPONSE_NORMALIZATION needs FLOAT32")?;
+    let (n, d) = rows(v)?;
+    let r = usize::try_from(radius).map_err(|_| format!("negative radius {radius}"))?;
+    let mut out = Buf::filled(0.0f32, x.len());
+    for row in 0..n {
+        let src = &x[row * d..(row + 1) * d];
+        for c in 0..d {
+            let (lo, hi) = (c.saturating_sub(r), (c + r + 1).min(d));
+            let sum: f32 = src[lo..hi].iter().map(|&a| a * a).sum();
+            out[row * d + c] = src[c] * (bias + alpha * sum).powf(-beta);
+        }
+    }
+    Ok(Value::f32(v.shape.clone(), out))
 }
 
 /// Rows along the last dimension: (count, length).

@@ -1,4 +1,4 @@
-//! Pooling: MAX_POOL_2D and AVERAGE_POOL_2D (f32, NHWC).
+//! Pooling: MAX_POOL_2D, AVERAGE_POOL_2D and L2_POOL_2D (f32, NHWC).
 
 use super::util::{activate, dims4, f32s, inp};
 use super::{fused_activation, opts, IntegerRule, KResult, OpDef, OpSignature, PrepareCtx, Prepared};
@@ -7,13 +7,24 @@ use crate::kernels::out_and_pad;
 use crate::schema::{ActivationFunctionType, BuiltinOperator as B, Padding};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
-    for (op, max) in [(B::MAX_POOL_2D, true), (B::AVERAGE_POOL_2D, false)] {
+    for (op, kind) in [(B::MAX_POOL_2D, Kind::Max), (B::AVERAGE_POOL_2D, Kind::Average)] {
         add(OpDef::builtin(op)
-            .kernel(move |ctx| prepare(ctx, max))
+            .kernel(move |ctx| prepare(ctx, kind))
             .integer(IntegerRule::same_as_input(0))
             .version(pool_version, &[1, 2])
             .activation(fused_activation!(Pool2DOptions, absorbs: Never)));
     }
+    add(OpDef::builtin(B::L2_POOL_2D)
+        .kernel(|ctx| prepare(ctx, Kind::L2))
+        .activation(fused_activation!(Pool2DOptions, absorbs: Never)));
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Max,
+    Average,
+    /// The square root of the mean square.
+    L2,
 }
 
 /// Integer 2, float 1.
@@ -34,7 +45,7 @@ struct PoolParams {
     act: ActivationFunctionType,
 }
 
-fn prepare(ctx: &PrepareCtx, max: bool) -> KResult<Prepared> {
+fn prepare(ctx: &PrepareCtx, kind: Kind) -> KResult<Prepared> {
     let o = opts!(ctx, Pool2DOptions);
     let same = match o.padding {
         Padding::SAME => true,
@@ -49,12 +60,13 @@ fn prepare(ctx: &PrepareCtx, max: bool) -> KResult<Prepared> {
         filter_w: o.filter_width,
         act: o.fused_activation_function,
     };
-    Ok(Prepared::one(move |ins| pool(inp(ins, 0)?, &p, max)))
+    Ok(Prepared::one(move |ins| pool(inp(ins, 0)?, &p, kind)))
 }
 
-/// MAX_POOL_2D / AVERAGE_POOL_2D over the window clipped to the input (the average divides
-/// by the clipped window's size).
-fn pool(x: &Value, p: &PoolParams, max: bool) -> KResult<Value> {
+/// Pools over the window clipped to the input (the average and L2 divide by the clipped
+/// window's size).
+fn pool(x: &Value, p: &PoolParams, kind: Kind) -> KResult<Value> {
+    let max = kind == Kind::Max;
     let [n, h, wd, c] = dims4(&x.shape, "input")?;
     let xv = f32s(x, "input")?;
     if p.filter_h <= 0 || p.filter_w <= 0 {
@@ -81,10 +93,10 @@ fn pool(x: &Value, p: &PoolParams, max: bool) -> KResult<Value> {
                     for ix in xs..xe {
                         let s = ((b * h + iy) * wd + ix) * c;
                         let row = &xv[s..s + c];
-                        if max {
-                            acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v));
-                        } else {
-                            acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v);
+                        match kind {
+                            Kind::Max => acc.iter_mut().zip(row).for_each(|(a, &v)| *a = a.max(v)),
+                            Kind::Average => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v),
+                            Kind::L2 => acc.iter_mut().zip(row).for_each(|(a, &v)| *a += v * v),
                         }
                     }
                 }
@@ -92,6 +104,9 @@ fn pool(x: &Value, p: &PoolParams, max: bool) -> KResult<Value> {
                 if !max && count > 0 {
                     let inv = count as f32;
                     acc.iter_mut().for_each(|a| *a /= inv);
+                }
+                if kind == Kind::L2 {
+                    acc.iter_mut().for_each(|a| *a = a.sqrt());
                 }
             }
         }

@@ -1,4 +1,5 @@
-//! Reductions: MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, ARG_MAX and ARG_MIN.
+//! Reductions: MEAN, SUM, REDUCE_MAX, REDUCE_MIN, REDUCE_PROD, REDUCE_ANY, REDUCE_ALL, ARG_MAX
+//! and ARG_MIN; and along one axis, CUMSUM and TOPK_V2.
 
 use super::util::{axis, check, inp, integer_2, ints, scalar_int, strides};
 use super::{opts, IntegerRule, KResult, OpDef, Prepared};
@@ -23,6 +24,20 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             _ => def,
         });
     }
+    for (op, any) in [(B::REDUCE_ANY, true), (B::REDUCE_ALL, false)] {
+        add(OpDef::builtin(op).kernel(move |ctx| {
+            let keep = opts!(ctx, ReducerOptions).keep_dims;
+            Ok(Prepared::one(move |ins| reduce_bool(inp(ins, 0)?, &ints(inp(ins, 1)?)?, keep, any)))
+        }));
+    }
+    add(OpDef::builtin(B::CUMSUM).kernel(|ctx| {
+        let o = opts!(ctx, CumsumOptions);
+        Ok(Prepared::one(move |ins| cumsum(inp(ins, 0)?, scalar_int(inp(ins, 1)?)?, o.exclusive, o.reverse)))
+    }));
+    add(OpDef::builtin(B::TOPK_V2).kernel(|ctx| {
+        let index_type = ctx.output(1)?.dtype;
+        Ok(Prepared::new(move |ins, _| top_k(inp(ins, 0)?, scalar_int(inp(ins, 1)?)?, index_type)))
+    }));
     for (op, max) in [(B::ARG_MAX, true), (B::ARG_MIN, false)] {
         add(OpDef::builtin(op).kernel(move |ctx| {
             let i64_out = ctx.output(0)?.dtype == TensorType::INT64;
@@ -173,4 +188,132 @@ pub(crate) fn arg_reduce(v: &Value, ax: i64, max: bool, i64_out: bool) -> KResul
     shape.remove(a);
     let values = if i64_out { Values::I64(r) } else { Values::I32(r.into_iter().map(|x| x as i32).collect()) };
     Ok(Value::new(shape, values))
+}
+
+/// REDUCE_ANY / REDUCE_ALL over `axes`.
+fn reduce_bool(v: &Value, axes: &[i64], keep: bool, any: bool) -> KResult<Value> {
+    let Values::Bool(x) = &v.values else {
+        return Err(format!("REDUCE_ANY/ALL need BOOL, got {}", v.values.type_name()));
+    };
+    let as_int = Value::new(v.shape.clone(), Values::I32(x.iter().map(|&b| i32::from(b)).collect()));
+    // Over an empty set ANY is false and ALL true, as the max and min of nothing clamp to.
+    let r = reduce(&as_int, axes, keep, if any { Reduce::Max } else { Reduce::Min })?;
+    let Values::I32(y) = &r.values else { unreachable!("reduce keeps the type") };
+    Ok(Value::new(r.shape.clone(), Values::Bool(y.iter().map(|&a| if any { a > 0 } else { a != 0 }).collect())))
+}
+
+/// CUMSUM along `axis`, summed in order (from the end when `reverse`); `exclusive` leaves
+/// each element out of its own sum.
+fn cumsum(v: &Value, ax: i64, exclusive: bool, reverse: bool) -> KResult<Value> {
+    check(v)?;
+    let a = axis(ax, v.shape.len())?;
+    let n = v.shape[a];
+    let outer: usize = v.shape[..a].iter().product();
+    let inner: usize = v.shape[a + 1..].iter().product();
+    fn go<T: Copy + Default + std::ops::Add<Output = T>>(
+        x: &[T],
+        (outer, n, inner): (usize, usize, usize),
+        exclusive: bool,
+        reverse: bool,
+        add: fn(T, T) -> T,
+    ) -> Buf<T> {
+        let mut out = Buf::filled(T::default(), x.len());
+        for o in 0..outer {
+            for i in 0..inner {
+                let mut acc = T::default();
+                for step in 0..n {
+                    let k = if reverse { n - 1 - step } else { step };
+                    let at = (o * n + k) * inner + i;
+                    if exclusive {
+                        out[at] = acc;
+                        acc = add(acc, x[at]);
+                    } else {
+                        acc = add(acc, x[at]);
+                        out[at] = acc;
+                    }
+                }
+            }
+        }
+        out
+    }
+    let dims = (outer, n, inner);
+    let values = match &v.values {
+        Values::F32(x) => Values::F32(go(x, dims, exclusive, reverse, |p, q| p + q)),
+        Values::I32(x) => Values::I32(go(x, dims, exclusive, reverse, i32::wrapping_add)),
+        Values::I64(x) => Values::I64(go(x, dims, exclusive, reverse, i64::wrapping_add)),
+        other => return Err(format!("CUMSUM of {}", other.type_name())),
+    };
+    Ok(Value::new(v.shape.clone(), values))
+}
+
+/// TOPK_V2: the `k` largest of each last-axis row, largest first; equal values keep their
+/// order and NaN counts as the smallest. Outputs the values and their indices.
+fn top_k(v: &Value, k: i64, index_type: TensorType) -> KResult<Vec<Value>> {
+    check(v)?;
+    let Some(&n) = v.shape.last() else { return Err("TOPK_V2 needs an input of rank 1 or more".into()) };
+    let k = usize::try_from(k).ok().filter(|&k| k <= n).ok_or_else(|| format!("k = {k} for rows of {n}"))?;
+    let rows = v.numel() / n.max(1);
+    fn go<T: Copy + PartialOrd + Default>(x: &[T], n: usize, k: usize, rows: usize) -> (Buf<T>, Vec<i64>) {
+        // Before: a larger value, or an equal one earlier; NaN (unordered with itself) last.
+        let before = |row: &[T], a: usize, b: usize| -> std::cmp::Ordering {
+            let (p, q) = (row[a], row[b]);
+            #[allow(clippy::eq_op)]
+            let (pn, qn) = (p != p, q != q);
+            match (pn, qn) {
+                (true, false) => std::cmp::Ordering::Greater,
+                (false, true) => std::cmp::Ordering::Less,
+                _ if !pn && p > q => std::cmp::Ordering::Less,
+                _ if !pn && p < q => std::cmp::Ordering::Greater,
+                _ => a.cmp(&b),
+            }
+        };
+        let mut vals = Buf::with_capacity(rows * k);
+        let mut idx = Vec::with_capacity(rows * k);
+        let mut order: Vec<usize> = Vec::with_capacity(n);
+        for r in 0..rows {
+            let row = &x[r * n..(r + 1) * n];
+            order.clear();
+            order.extend(0..n);
+            if k > 0 && k < n {
+                order.select_nth_unstable_by(k - 1, |&a, &b| before(row, a, b));
+            }
+            order.truncate(k);
+            order.sort_unstable_by(|&a, &b| before(row, a, b));
+            for &i in &order {
+                vals.push(row[i]);
+                idx.push(i as i64);
+            }
+        }
+        (vals, idx)
+    }
+    let (values, idx) = match &v.values {
+        Values::F32(x) => {
+            let (a, i) = go(x, n, k, rows);
+            (Values::F32(a), i)
+        }
+        Values::I32(x) => {
+            let (a, i) = go(x, n, k, rows);
+            (Values::I32(a), i)
+        }
+        Values::I64(x) => {
+            let (a, i) = go(x, n, k, rows);
+            (Values::I64(a), i)
+        }
+        Values::U8(x) => {
+            let (a, i) = go(x, n, k, rows);
+            (Values::U8(a), i)
+        }
+        Values::I8(x) => {
+            let (a, i) = go(x, n, k, rows);
+            (Values::I8(a), i)
+        }
+        other => return Err(format!("TOPK_V2 of {}", other.type_name())),
+    };
+    let mut shape = v.shape.clone();
+    *shape.last_mut().expect("rank checked") = k;
+    let indices = match index_type {
+        TensorType::INT64 => Values::I64(idx.into_iter().collect()),
+        _ => Values::I32(idx.into_iter().map(|i| i as i32).collect()),
+    };
+    Ok(vec![Value::new(shape.clone(), values), Value::new(shape, indices)])
 }

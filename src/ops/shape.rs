@@ -1,6 +1,6 @@
 //! Data movement that keeps every element: RESHAPE, SQUEEZE, EXPAND_DIMS, TRANSPOSE,
 //! CONCATENATION, PACK, UNPACK, SPLIT, SPLIT_V, TILE, BROADCAST_TO, DEPTH_TO_SPACE,
-//! SPACE_TO_DEPTH; and CAST, SHAPE, FILL and ZEROS_LIKE.
+//! SPACE_TO_DEPTH; and CAST, BITCAST, SHAPE, FILL and ZEROS_LIKE.
 
 use super::util::{
     axis, check, checked_numel, gather_value, inp, integer_2, ints, opt_inp, scalar_int, sizes, strides,
@@ -81,6 +81,10 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::CAST).kernel(|ctx| {
         let to = ctx.output(0)?.dtype;
         Ok(Prepared::one(move |ins| cast(inp(ins, 0)?, to)))
+    }));
+    add(OpDef::builtin(B::BITCAST).kernel(|ctx| {
+        let (from, to) = (ctx.input(0).ok_or("BITCAST input is missing")?.dtype, ctx.output(0)?.dtype);
+        Ok(Prepared::one(move |ins| bitcast(inp(ins, 0)?, from, to)))
     }));
     add(OpDef::builtin(B::SHAPE).kernel(|ctx| {
         let i64_out = ctx.output(0)?.dtype == TensorType::INT64;
@@ -178,8 +182,8 @@ fn broadcast_to(v: &Value, shape: &Value) -> KResult<Value> {
     Ok(Value::new(target, values))
 }
 
-/// CAST to `to` (the output tensor's type), as the runtime's `static_cast`s do: floats to
-/// integers truncate (saturating), integers wrap to the target's width, anything to BOOL is
+/// CAST to `to` (the output tensor's type), as the runtime does: floats to integers truncate
+/// and saturate to the target's range, NaN giving its maximum; integers wrap to its width; anything to BOOL is
 /// `!= 0`, complex to real keeps the real part. Types the interpreter has no variant for are
 /// held in a wider one: INT16, UINT16 as I32, UINT32 as I64, FLOAT16 (rounded) and FLOAT64 as F32.
 fn cast(v: &Value, to: TensorType) -> KResult<Value> {
@@ -202,6 +206,14 @@ fn cast(v: &Value, to: TensorType) -> KResult<Value> {
         Src::Floats(x) => x.clone(),
         Src::Complex(x) => x.iter().map(|c| f64::from(c[0])).collect(),
     };
+    // Rust's `as` truncates and saturates; NaN goes to the maximum, as in the runtime.
+    fn sat(a: f64, max: i64, to: fn(f64) -> i64) -> i64 {
+        if a.is_nan() {
+            max
+        } else {
+            to(a)
+        }
+    }
     // Integer targets: exact from integers (wrapped), truncated from floats.
     let int = |wrap: fn(i64) -> i64, trunc: fn(f64) -> i64| -> Vec<i64> {
         match &src {
@@ -212,23 +224,40 @@ fn cast(v: &Value, to: TensorType) -> KResult<Value> {
     let values = match to {
         TensorType::FLOAT32 | TensorType::FLOAT64 => Values::F32(real.iter().map(|&a| a as f32).collect()),
         TensorType::FLOAT16 => Values::F32(real.iter().map(|&a| half::f16::from_f64(a).to_f32()).collect()),
-        TensorType::INT32 => {
-            Values::I32(int(|a| i64::from(a as i32), |a| i64::from(a as i32)).iter().map(|&a| a as i32).collect())
-        }
+        TensorType::INT32 => Values::I32(
+            int(|a| i64::from(a as i32), |a| sat(a, i32::MAX.into(), |a| a as i32 as i64))
+                .iter()
+                .map(|&a| a as i32)
+                .collect(),
+        ),
         TensorType::INT16 => Values::I32(
-            int(|a| i64::from(a as i16), |a| i64::from(a as i64 as i16)).iter().map(|&a| a as i32).collect(),
+            int(|a| i64::from(a as i16), |a| sat(a, i16::MAX.into(), |a| a as i16 as i64))
+                .iter()
+                .map(|&a| a as i32)
+                .collect(),
         ),
         TensorType::UINT16 => Values::I32(
-            int(|a| i64::from(a as u16), |a| i64::from(a as i64 as u16)).iter().map(|&a| a as i32).collect(),
+            int(|a| i64::from(a as u16), |a| sat(a, u16::MAX.into(), |a| a as u16 as i64))
+                .iter()
+                .map(|&a| a as i32)
+                .collect(),
         ),
-        TensorType::INT64 => Values::I64(int(|a| a, |a| a as i64).into()),
-        TensorType::UINT32 => Values::I64(int(|a| i64::from(a as u32), |a| i64::from(a as i64 as u32)).into()),
-        TensorType::UINT8 => {
-            Values::U8(int(|a| i64::from(a as u8), |a| i64::from(a as i64 as u8)).iter().map(|&a| a as u8).collect())
+        TensorType::INT64 => Values::I64(int(|a| a, |a| sat(a, i64::MAX, |a| a as i64)).into()),
+        TensorType::UINT32 => {
+            Values::I64(int(|a| i64::from(a as u32), |a| sat(a, u32::MAX.into(), |a| a as u32 as i64)).into())
         }
-        TensorType::INT8 => {
-            Values::I8(int(|a| i64::from(a as i8), |a| i64::from(a as i64 as i8)).iter().map(|&a| a as i8).collect())
-        }
+        TensorType::UINT8 => Values::U8(
+            int(|a| i64::from(a as u8), |a| sat(a, u8::MAX.into(), |a| a as u8 as i64))
+                .iter()
+                .map(|&a| a as u8)
+                .collect(),
+        ),
+        TensorType::INT8 => Values::I8(
+            int(|a| i64::from(a as i8), |a| sat(a, i8::MAX.into(), |a| a as i8 as i64))
+                .iter()
+                .map(|&a| a as i8)
+                .collect(),
+        ),
         TensorType::BOOL => Values::Bool(match &src {
             Src::Complex(x) => x.iter().map(|c| c[0] != 0.0 || c[1] != 0.0).collect(),
             _ => real.iter().map(|&a| a != 0.0).collect(),
@@ -240,6 +269,41 @@ fn cast(v: &Value, to: TensorType) -> KResult<Value> {
         other => return Err(format!("cast to {} is not supported", other.variant_name().unwrap_or("?"))),
     };
     Ok(Value::new(v.shape.clone(), values))
+}
+
+/// BITCAST: the same bytes read as `to`. A narrower target adds a last axis; a wider one
+/// takes the last axis away, which must hold exactly one target element.
+fn bitcast(v: &Value, from: TensorType, to: TensorType) -> KResult<Value> {
+    use crate::ir::codec;
+    let size = |t: TensorType| crate::ir::dtype::element_size(t).ok_or_else(|| format!("BITCAST of {t:?}"));
+    let (a, b) = (size(from)?, size(to)?);
+    let bytes = match &v.values {
+        Values::F32(x) => codec::encode_from_f32(from, x),
+        Values::C64(_) => return Err("BITCAST of complex values".into()),
+        other => {
+            let x: Vec<i64> = match other {
+                Values::I32(x) => x.iter().map(|&a| i64::from(a)).collect(),
+                Values::I64(x) => x.to_vec(),
+                Values::U8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+                Values::I8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+                Values::Bool(x) => x.iter().map(|&a| i64::from(a)).collect(),
+                _ => unreachable!("floats and complex handled above"),
+            };
+            codec::encode_from_i64(from, &x)
+        }
+    }
+    .map_err(|e| format!("BITCAST: {e}"))?;
+    let mut shape = v.shape.clone();
+    if a > b {
+        shape.push(a / b);
+    } else if a < b {
+        if shape.last() != Some(&(b / a)) {
+            return Err(format!("BITCAST from {a}-byte to {b}-byte elements needs a last axis of {}", b / a));
+        }
+        shape.pop();
+    }
+    let values = codec::decode(to, &bytes).map_err(|e| format!("BITCAST: {e}"))?;
+    Ok(Value::new(shape, values))
 }
 
 fn shape_of(v: &Value, i64_out: bool) -> Value {

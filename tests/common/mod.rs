@@ -16,6 +16,13 @@ pub fn testdata(name: &str) -> PathBuf {
 }
 
 /// Every committed `.tflite` fixture, sorted.
+/// Fixtures that are float models (the quantized ones and the custom op are not for the
+/// float interpreter).
+pub fn float_fixture(path: &Path) -> bool {
+    let n = name(path);
+    !(n.contains(".int8") || n.contains(".int16x8") || n.contains(".dynamic") || n.starts_with("custom_op"))
+}
+
 pub fn tflite_fixtures() -> Vec<PathBuf> {
     let mut v: Vec<PathBuf> = std::fs::read_dir(root().join("testdata"))
         .expect("testdata/ exists")

@@ -21,7 +21,7 @@ use common::{as_f32, npy_value, rel_diff};
 use std::path::Path;
 use tflq::interp::{Interpreter, Value, Values};
 use tflq::ir::{Buffer, Model, Operator, OperatorCode, Subgraph, Tensor};
-use tflq::schema::TensorType;
+pub use tflq::schema::TensorType;
 pub use tflq::schema::{self as fb, ActivationFunctionType as Act, BuiltinOperator, BuiltinOptionsT as Opt, Padding};
 
 /// Deterministic floats in [lo, hi).
@@ -65,8 +65,10 @@ pub struct Case {
     pub options: Opt,
     /// (shape, data) per input; None for an omitted optional input.
     pub inputs: Vec<Option<(Vec<i32>, Data)>>,
-    /// Output shapes (float32).
+    /// Output shapes.
     pub outputs: Vec<Vec<i32>>,
+    /// Output types, when not all FLOAT32.
+    pub out_types: Vec<TensorType>,
 }
 
 pub fn build(case: &Case) -> Model {
@@ -117,7 +119,8 @@ pub fn build(case: &Case) -> Model {
         }
     }
     for (j, s) in case.outputs.iter().enumerate() {
-        sg.tensors.push(Tensor { name: Some(format!("out{j}")), shape: Some(s.clone()), ..Tensor::default() });
+        let dtype = case.out_types.get(j).copied().unwrap_or(TensorType::FLOAT32);
+        sg.tensors.push(Tensor { name: Some(format!("out{j}")), shape: Some(s.clone()), dtype, ..Tensor::default() });
         op.outputs.push(sg.tensors.len() as i32 - 1);
         sg.outputs.push(sg.tensors.len() as i32 - 1);
     }
@@ -155,7 +158,7 @@ pub fn case(
     inputs: Vec<Option<(Vec<i32>, Data)>>,
     out: &[i32],
 ) -> Case {
-    Case { name, op, options, inputs, outputs: vec![out.to_vec()] }
+    Case { name, op, options, inputs, outputs: vec![out.to_vec()], out_types: vec![] }
 }
 
 /// The activation shape most cases use.

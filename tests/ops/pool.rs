@@ -19,5 +19,7 @@ pub fn cases() -> Vec<Case> {
         case("max_pool_same", B::MAX_POOL_2D, pool(Padding::SAME, 3, 2), vec![x(&S)], &[1, 3, 3, 4]),
         case("avg_pool_same", B::AVERAGE_POOL_2D, pool(Padding::SAME, 3, 2), vec![x(&S)], &[1, 3, 3, 4]),
         case("avg_pool_valid", B::AVERAGE_POOL_2D, pool(Padding::VALID, 2, 1), vec![x(&S)], &[1, 5, 4, 4]),
+        case("l2_pool_same", B::L2_POOL_2D, pool(Padding::SAME, 3, 2), vec![x(&S)], &[1, 3, 3, 4]),
+        case("l2_pool_valid", B::L2_POOL_2D, pool(Padding::VALID, 2, 1), vec![x(&S)], &[1, 5, 4, 4]),
     ]
 }

@@ -25,7 +25,9 @@ pub fn cases() -> Vec<Case> {
             vec![x(&S), x(&[1, 6, 2, 4]), cf(&[1, 6, 1, 4], 9)],
             &[1, 6, 8, 4],
         ),
+        Case { out_types: vec![TensorType::INT32], ..case("rank", B::RANK, Opt::NONE, vec![x(&S)], &[]) },
         Case {
+            out_types: vec![],
             name: "split",
             op: B::SPLIT,
             options: Opt::SplitOptions(Box::new(fb::SplitOptionsT { num_splits: 2 })),

@@ -11,6 +11,7 @@ pub fn cases() -> Vec<Case> {
         unary("logistic", B::LOGISTIC),
         unary("tanh", B::TANH),
         unary("hard_swish", B::HARD_SWISH),
+        unary("relu_0_to_1", B::RELU_0_TO_1),
         case(
             "gelu_exact",
             B::GELU,
