@@ -442,6 +442,16 @@ def _(x):
     return tf.abs(x), tf.negative(x), tf.sign(x), tf.square(x)
 
 
+@case("elementwise", "fake_quant", f32(3, 8, lo=-8, hi=8), expect="QUANTIZE")
+def _(x):
+    return tf.quantization.fake_quant_with_min_max_args(x, min=-6.0, max=6.0, num_bits=8, narrow_range=False)
+
+
+@case("elementwise", "fake_quant_narrow", f32(3, 8, lo=-3, hi=5), expect="QUANTIZE")
+def _(x):
+    return tf.quantization.fake_quant_with_min_max_args(x, min=-2.0, max=4.0, num_bits=6, narrow_range=True)
+
+
 # ---------------------------------------------------------------- types and shapes
 
 

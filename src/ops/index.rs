@@ -1,5 +1,5 @@
-//! Data movement that selects or adds elements: SLICE, STRIDED_SLICE, GATHER, PAD, PADV2 and
-//! MIRROR_PAD.
+//! Data movement that selects or adds elements: SLICE, STRIDED_SLICE, GATHER, PAD, PADV2,
+//! MIRROR_PAD and DYNAMIC_UPDATE_SLICE.
 
 use super::util::{axis, check, gather_tables, gather_value, inp, integer_2, ints, opt_inp, FILL, MAX_ELEMENTS};
 use super::{opts, Hybrid, IntegerRule, KResult, OpDef, OpSignature, Prepared, Role};
@@ -54,6 +54,8 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             .integer(IntegerRule::same_as_input(0))
             .version(integer_2, &[1, 2]));
     }
+    add(OpDef::builtin(B::DYNAMIC_UPDATE_SLICE)
+        .kernel(|_| Ok(Prepared::one(|ins| dynamic_update_slice(inp(ins, 0)?, inp(ins, 1)?, &ints(inp(ins, 2)?)?)))));
     add(OpDef::builtin(B::MIRROR_PAD).kernel(|ctx| {
         let symmetric = opts!(ctx, MirrorPadOptions).mode == MirrorPadMode::SYMMETRIC;
         Ok(Prepared::one(move |ins| mirror_pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, symmetric)))
@@ -317,4 +319,44 @@ pub(crate) fn mirror_pad(v: &Value, pads: &[i64], symmetric: bool) -> KResult<Va
         tables.push(t);
     }
     gather_value(v, &tables)
+}
+
+/// DYNAMIC_UPDATE_SLICE: the input with `update` written at `start`, each start clamped so
+/// that the update fits (as XLA defines it).
+fn dynamic_update_slice(v: &Value, update: &Value, start: &[i64]) -> KResult<Value> {
+    check(v)?;
+    check(update)?;
+    let r = v.shape.len();
+    if update.shape.len() != r || start.len() != r || update.shape.iter().zip(&v.shape).any(|(u, d)| u > d) {
+        return Err(format!("update {:?} at {start:?} into {:?}", update.shape, v.shape));
+    }
+    let begin: Vec<usize> = (0..r).map(|d| start[d].clamp(0, (v.shape[d] - update.shape[d]) as i64) as usize).collect();
+    let st = super::util::strides(&v.shape);
+    let rows: usize = update.shape[..r.saturating_sub(1)].iter().product();
+    let inner = update.shape.last().copied().unwrap_or(1);
+    macro_rules! go {
+        ($($var:ident),*) => {
+            match (&v.values, &update.values) {
+                $((Values::$var(x), Values::$var(u)) => {
+                    let mut out = x.clone();
+                    let mut idx = vec![0usize; r.saturating_sub(1)];
+                    for row in 0..rows {
+                        let base: usize = (0..r).map(|d| (begin[d] + idx.get(d).copied().unwrap_or(0)) * st[d]).sum();
+                        out[base..base + inner].copy_from_slice(&u[row * inner..(row + 1) * inner]);
+                        for d in (0..idx.len()).rev() {
+                            idx[d] += 1;
+                            if idx[d] < update.shape[d] {
+                                break;
+                            }
+                            idx[d] = 0;
+                        }
+                    }
+                    Values::$var(out)
+                })*
+                (a, b) => return Err(format!("DYNAMIC_UPDATE_SLICE of {} with {}", a.type_name(), b.type_name())),
+            }
+        };
+    }
+    let values = go!(F32, I32, I64, U8, I8, Bool);
+    Ok(Value::new(v.shape.clone(), values))
 }

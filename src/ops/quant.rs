@@ -2,7 +2,7 @@
 
 use super::util::inp;
 use super::{KResult, OpDef, OpSignature, Prepared};
-use crate::ir::{codec, Tensor, Value};
+use crate::ir::{codec, Tensor, Value, Values};
 use crate::schema::{BuiltinOperator as B, TensorType};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
@@ -19,8 +19,56 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .version(dequantize_version, &[1, 2, 3, 5]));
     // A DENSIFY of a computed tensor: the value is already dense.
     add(OpDef::builtin(B::DENSIFY).kernel(|_| Ok(Prepared::one(|ins| Ok(inp(ins, 0)?.clone())))).fold(|_, v| Ok(v)));
-    // No float kernel: a float model has no QUANTIZE, and a quantized one is not calibrated.
-    add(OpDef::builtin(B::QUANTIZE).version(quantize_version, &[1, 2]));
+    // Float models have QUANTIZE where TF converted a fake-quant node (QUANTIZE → DEQUANTIZE).
+    add(OpDef::builtin(B::QUANTIZE)
+        .kernel(|ctx| {
+            let out = ctx.output(0)?;
+            let qp = out.quantization.clone().ok_or("QUANTIZE output has no quantization parameters")?;
+            let (dtype, shape_rank) = (out.dtype, out.shape().len());
+            let (scales, zps) = (qp.scales().to_vec(), qp.zero_points().to_vec());
+            if scales.is_empty() || scales.len() != zps.len() || scales.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+                return Err(format!("QUANTIZE output has bad parameters: scales {scales:?}, zero points {zps:?}"));
+            }
+            let axis = usize::try_from(qp.quantized_dimension).map_err(|_| "bad quantized dimension")?;
+            if scales.len() > 1 && axis >= shape_rank {
+                return Err(format!("QUANTIZE per-channel axis {axis} for rank {shape_rank}"));
+            }
+            Ok(Prepared::one(move |ins| quantize(inp(ins, 0)?, dtype, &scales, &zps, axis)))
+        })
+        .version(quantize_version, &[1, 2]));
+}
+
+/// QUANTIZE of floats: round half to even of x · (1/scale) (the reciprocal in f32), plus the
+/// zero point, clamped to the type, as the runtime's default (optimized) kernel computes it.
+fn quantize(v: &Value, dtype: TensorType, scales: &[f32], zps: &[i64], axis: usize) -> KResult<Value> {
+    let x = v
+        .as_f32()
+        .ok_or_else(|| format!("QUANTIZE of {} is not supported (only from FLOAT32)", v.values.type_name()))?;
+    let (lo, hi) = match dtype {
+        TensorType::INT8 => (-128i64, 127i64),
+        TensorType::UINT8 => (0, 255),
+        TensorType::INT16 => (-32768, 32767),
+        other => return Err(format!("QUANTIZE to {} is not supported", crate::ir::dtype::type_name(other))),
+    };
+    // Per-channel: the channel of element i is (i / inner) % channels.
+    let inner: usize =
+        if scales.len() > 1 { v.shape.get(axis + 1..).map_or(1, |s| s.iter().product()) } else { x.len().max(1) };
+    let channels = scales.len();
+    if channels > 1 && v.shape.get(axis) != Some(&channels) {
+        return Err(format!("QUANTIZE has {channels} scales for axis {axis} of {:?}", v.shape));
+    }
+    let q = x.iter().enumerate().map(|(i, &a)| {
+        let c = if channels > 1 { (i / inner) % channels } else { 0 };
+        let r = (a * (1.0 / scales[c])).round_ties_even();
+        // NaN rounds to 0 here, as a float-to-int cast saturates it.
+        ((r as i64).saturating_add(zps[c])).clamp(lo, hi)
+    });
+    let values = match dtype {
+        TensorType::INT8 => Values::I8(q.map(|a| a as i8).collect()),
+        TensorType::UINT8 => Values::U8(q.map(|a| a as u8).collect()),
+        _ => Values::I32(q.map(|a| a as i32).collect()),
+    };
+    Ok(Value::new(v.shape.clone(), values))
 }
 
 /// The value of a DEQUANTIZE of constant `t`, decoded as `v` (FLOAT16 is already f32).

@@ -54,6 +54,13 @@ pub fn cases() -> Vec<Case> {
             &[1, 6, 5, 1, 2],
         ),
         case(
+            "dynamic_update_slice",
+            B::DYNAMIC_UPDATE_SLICE,
+            Opt::NONE,
+            vec![x(&S), cf(&[1, 2, 3, 4], 3), ci(&[0, 1, 4, -2])],
+            &S,
+        ),
+        case(
             "gather",
             B::GATHER,
             Opt::GatherOptions(Box::new(fb::GatherOptionsT { axis: 1, batch_dims: 0 })),

@@ -181,7 +181,7 @@ pub fn conv(padding: Padding, stride: i32, dil: i32, act: Act) -> Opt {
     }))
 }
 
-/// Runs every case of one family in both interpreters; the outputs must agree to 1e-4.
+/// Runs every case of one family in both interpreters; the outputs must agree to 1e-5.
 fn check(family: &str, cases: Vec<Case>) {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
@@ -223,7 +223,7 @@ fn check(family: &str, cases: Vec<Case>) {
             }
             let r = rel_diff(&as_f32(g), &as_f32(&want));
             eprintln!("{:32} output {j}: max rel diff {r:.3e}", c.name);
-            if r > 1e-4 {
+            if r > 1e-5 {
                 failures.push(format!("{} output {j}: max rel diff {r:e}", c.name));
             }
         }
