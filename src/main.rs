@@ -89,7 +89,8 @@ struct ConvertArgs {
     /// Frozen graphs: output node names, comma-separated (default: the graph's sinks).
     #[arg(long, value_name = "C", value_delimiter = ',')]
     output_arrays: Option<Vec<String>>,
-    /// Frozen graphs: one shape per input, e.g. 1,224,224,3:1,10.
+    /// One shape per input, e.g. 1,224,224,3:1,10. Frozen graphs: the input shapes. .tflite:
+    /// the calibration shapes of inputs with open (-1) dimensions; the model keeps its signature.
     #[arg(long, value_name = "SHAPES", value_delimiter = ':', value_parser = parse_shape)]
     input_shapes: Option<Vec<Vec<i64>>>,
     /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
@@ -198,7 +199,9 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
         bail!("--quantize {name} needs --calibration-data: a .npy, a .npz or a folder of images");
     }
     keep_freed_memory();
-    let specs = tflq::calibrate::input_specs(model)?;
+    // A frozen graph's importer already applied --input-shapes.
+    let shapes = if starts_with_tflite_identifier(&args.input) { args.input_shapes.as_deref() } else { None };
+    let specs = tflq::calibrate::input_specs(model, shapes)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
     let samples = open_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
     let opts = IntegerOptions {
@@ -254,7 +257,15 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         output_arrays: args.output_arrays.clone(),
         input_shapes: args.input_shapes.clone(),
     };
-    if !starts_with_tflite_identifier(&args.input) {
+    let full_integer = matches!(args.quantize, Mode::Int8 | Mode::Int16x8);
+    let tflite_input = starts_with_tflite_identifier(&args.input);
+    if tflite_input && (args.input_arrays.is_some() || args.output_arrays.is_some()) {
+        bail!("--input-arrays/--output-arrays choose a frozen graph's inputs and outputs; a .tflite keeps its own");
+    }
+    if tflite_input && args.input_shapes.is_some() && !full_integer {
+        bail!("--input-shapes on a .tflite sets the calibration shapes, used by --quantize int8 and int16x8 only");
+    }
+    if !tflite_input {
         keep_freed_memory();
     }
     let (mut model, warnings) =
@@ -262,7 +273,6 @@ fn convert(args: &ConvertArgs) -> Result<()> {
     for w in warnings {
         eprintln!("warning: {w}");
     }
-    let full_integer = matches!(args.quantize, Mode::Int8 | Mode::Int16x8);
     if !full_integer && !args.calibration_data.is_empty() {
         bail!("--calibration-data is only used by --quantize int8 and int16x8");
     }

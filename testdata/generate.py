@@ -505,6 +505,81 @@ def other_producer_models(mlp, mlp_model_bytes):
     return out
 
 
+def custom_mid_model(mlp_model_bytes):
+    """The MLP with a custom op nothing knows between its first and second layers."""
+    mt = load_model_t(mlp_model_bytes)
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.CUSTOM
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = "TflqUnknownMiddle"
+    code.version = 1
+    mt.operatorCodes.append(code)
+    sg = mt.subgraphs[0]
+    first = sg.operators[0]
+    mid = first.outputs[0]
+    src = sg.tensors[mid]
+    mt.buffers.append(schema.BufferT())
+    t = schema.TensorT()
+    t.shape = list(src.shape)
+    t.shapeSignature = None if src.shapeSignature is None else list(src.shapeSignature)
+    t.type = schema.TensorType.FLOAT32
+    t.buffer = len(mt.buffers) - 1
+    t.name = "tflq_unknown_out"
+    sg.tensors.append(t)
+    new = len(sg.tensors) - 1
+    for op in sg.operators[1:]:
+        op.inputs = [new if i == mid else i for i in op.inputs]
+    op = schema.OperatorT()
+    op.opcodeIndex = len(mt.operatorCodes) - 1
+    op.inputs = [mid]
+    op.outputs = [new]
+    op.customOptions = list(flexbuffers.Dumps({"scale": 1.0}))
+    op.customOptionsFormat = schema.CustomOptionsFormat.FLEXBUFFERS
+    sg.operators.insert(1, op)
+    return {"custom_mid.tflite": pack_model_t(mt)}
+
+
+def sequence_models():
+    """Keras GRU and LSTM classifiers over [10, 8] sequences, as TF 2.21 converts them (a
+    WHILE loop over the time steps), with calibration and test inputs."""
+    L = keras.layers
+    rng = np.random.RandomState(11)
+    # A smooth signal per channel, so that the sequences look like sensor data.
+    t = np.linspace(0, 1, 10, dtype=np.float32)[None, :, None]
+    freq = rng.uniform(0.5, 3.0, (48, 1, 8)).astype(np.float32)
+    phase = rng.uniform(0, 6.3, (48, 1, 8)).astype(np.float32)
+    x = (np.sin(2 * np.pi * freq * t + phase) + rng.normal(0, 0.1, (48, 10, 8))).astype(np.float32)
+    np.save(path("seq.calib.npy"), x[:32])
+    np.save(path("seq.test_x.npy"), x[32:])
+    out = {}
+    for name, layer in (("gru", L.GRU), ("lstm", L.LSTM)):
+        inp = keras.Input((10, 8), name="series", batch_size=1)
+        y = layer(16, name=name)(inp)
+        y = L.Dense(4, name="head")(y)
+        model = fill_zero_weights(keras.Model(inp, y))
+        data = from_keras(model)
+        assert "WHILE" in op_names(data), op_names(data)
+        out[f"{name}.tflite"] = data
+    return out
+
+
+def dynamic_models():
+    """A small convnet whose input height and width are open ([-1,-1,-1,3] signature), and
+    calibration arrays at two sizes."""
+    L = keras.layers
+    inp = keras.Input((None, None, 3), name="image")
+    y = L.Conv2D(8, 3, strides=2, padding="same", activation="relu")(inp)
+    y = L.DepthwiseConv2D(3, padding="same", activation="relu")(y)
+    y = L.Conv2D(16, 1, activation="relu")(y)
+    y = L.GlobalAveragePooling2D()(y)
+    y = L.Dense(10)(y)
+    model = fill_zero_weights(keras.Model(inp, y))
+    rng = np.random.RandomState(5)
+    for h, w in ((24, 32), (40, 40)):
+        np.savez(path(f"calib/dynamic_{h}x{w}.npz"), image=rng.uniform(0, 1, (6, 1, h, w, 3)).astype(np.float32))
+    return {"dynamic_hw.tflite": from_keras(model)}
+
+
 # --------------------------------------------------------------------------
 # Verification
 
@@ -673,6 +748,9 @@ def main():
     all_models.update(ops)
     all_models.update(signature_models())
     all_models.update(other_producer_models(mlp, ops["mlp.tflite"]))
+    all_models.update(custom_mid_model(ops["mlp.tflite"]))
+    all_models.update(sequence_models())
+    all_models.update(dynamic_models())
     for name, data in all_models.items():
         write(name, data)
     make_graphdef_fixtures()
@@ -685,7 +763,7 @@ def main():
         with open(path(name), "rb") as f:
             data = f.read()
         status = ""
-        if name != "custom_op.tflite":
+        if name not in ("custom_op.tflite", "custom_mid.tflite"):
             try:
                 smoke_run(data)
             except Exception as e:  # report every failure, then fail

@@ -11,7 +11,7 @@ fn testdata(rel: &str) -> PathBuf {
 }
 
 fn spec(name: &str, shape: &[usize], dtype: SampleType) -> InputSpec {
-    InputSpec { name: name.into(), shape: shape.to_vec(), dtype }
+    InputSpec::fixed(name, shape, dtype)
 }
 
 fn cnn_input() -> Vec<InputSpec> {

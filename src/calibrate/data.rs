@@ -58,9 +58,28 @@ impl fmt::Display for SampleType {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InputSpec {
     pub name: String,
-    /// The model input tensor's shape, batch dimension included (usually 1).
-    pub shape: Vec<usize>,
+    /// The shapes it takes, batch dimension included (usually 1): None where the model's shape
+    /// signature leaves the dimension open (-1), so that each sample brings its own.
+    pub shape: Vec<Option<usize>>,
     pub dtype: SampleType,
+}
+
+impl InputSpec {
+    /// An input of one fixed shape.
+    pub fn fixed(name: &str, shape: &[usize], dtype: SampleType) -> InputSpec {
+        InputSpec { name: name.into(), shape: shape.iter().map(|&d| Some(d)).collect(), dtype }
+    }
+
+    /// Whether a sample of `shape` fits.
+    pub fn accepts(&self, shape: &[usize]) -> bool {
+        shape.len() == self.shape.len() && shape.iter().zip(&self.shape).all(|(&g, d)| d.is_none_or(|d| d == g))
+    }
+
+    /// Whether a sample may leave out the batch dimension (it is 1, or open: a sample without
+    /// it is one item).
+    fn batch_optional(&self) -> bool {
+        matches!(self.shape.first(), Some(Some(1)) | Some(None))
+    }
 }
 
 /// The elements of one input of one sample, in row-major order: the interpreter's own value type.
@@ -194,6 +213,26 @@ pub struct ImageOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShapeList(pub Vec<usize>);
 
+/// A shape with open dimensions, shown as a shape signature: `[1,-1,-1,3]`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dims(pub Vec<Option<usize>>);
+
+impl fmt::Display for Dims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[")?;
+        for (i, d) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(",")?;
+            }
+            match d {
+                Some(d) => write!(f, "{d}")?,
+                None => f.write_str("-1")?,
+            }
+        }
+        f.write_str("]")
+    }
+}
+
 impl fmt::Display for ShapeList {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[")?;
@@ -228,7 +267,7 @@ pub enum DataError {
     #[error("calibration data {}: not a readable .npz archive: {reason}", path.display())]
     MalformedNpz { path: PathBuf, reason: String },
     #[error("calibration data {source_name}: input \"{input}\" expects samples of shape {expected} (model input {model}), found array {found}")]
-    WrongShape { source_name: String, input: String, expected: ShapeList, model: ShapeList, found: ShapeList },
+    WrongShape { source_name: String, input: String, expected: Dims, model: String, found: ShapeList },
     #[error("calibration data {source_name}: input \"{input}\" is {expected} but the array is {found}{hint}")]
     WrongDtype { source_name: String, input: String, expected: SampleType, found: String, hint: &'static str },
     #[error(
@@ -244,7 +283,7 @@ pub enum DataError {
     #[error("calibration data {}: folder has no .png/.jpg/.jpeg files", path.display())]
     EmptyFolder { path: PathBuf },
     #[error("calibration data {}: image folders need a model with one float32 input of shape [1,H,W,C], C = 1 or 3; input \"{input}\" is {dtype} {shape}", path.display())]
-    NotImageInput { path: PathBuf, input: String, shape: ShapeList, dtype: SampleType },
+    NotImageInput { path: PathBuf, input: String, shape: Dims, dtype: SampleType },
     #[error("calibration data {}: cannot decode image: {reason}", path.display())]
     BadImage { path: PathBuf, reason: String },
     #[error("calibration data: --{which} needs 1 or {channels} values (one per channel), got {got}")]
@@ -482,6 +521,8 @@ fn crc32(bytes: &[u8]) -> u32 {
 /// The samples of one input, from one array.
 struct Column {
     name: String,
+    /// Every sample's shape (batch dimension included).
+    shape: Vec<usize>,
     total: usize,
     samples: Vec<Pending>,
 }
@@ -499,23 +540,29 @@ fn split_samples(
 ) -> Result<Column, DataError> {
     let whole = &src[range.clone()];
     let arr = npy::view(whole).map_err(|e| npy_error(path, e))?;
-    let model = &spec.shape;
-    let batch_one = model.first() == Some(&1);
-    let matches = |sample: &[usize]| sample == model.as_slice() || (batch_one && sample == &model[1..]);
-    let ok = match arr.shape.split_first() {
-        Some((_, sample)) => matches(sample),
-        None => false,
+    // Each sample's shape: the array's without its first (sample) axis, with the batch
+    // dimension of 1 put back when the samples leave it out.
+    let sample_shape = match arr.shape.split_first() {
+        Some((_, sample)) if spec.accepts(sample) => Some(sample.to_vec()),
+        Some((_, sample)) if spec.batch_optional() && spec.accepts(&[&[1], sample].concat()) => {
+            Some([&[1], sample].concat())
+        }
+        _ => None,
     };
-    if !ok {
-        let expected = if batch_one { model[1..].to_vec() } else { model.clone() };
+    let Some(sample_shape) = sample_shape else {
+        let expected = if spec.batch_optional() { spec.shape[1..].to_vec() } else { spec.shape.clone() };
         return Err(DataError::WrongShape {
             source_name: source_name.to_string(),
             input: spec.name.clone(),
-            expected: ShapeList(expected),
-            model: ShapeList(model.clone()),
+            expected: Dims(expected),
+            model: if spec.shape.contains(&None) {
+                format!("{}, where -1 is any size", Dims(spec.shape.clone()))
+            } else {
+                Dims(spec.shape.clone()).to_string()
+            },
             found: ShapeList(arr.shape.clone()),
         });
-    }
+    };
     let total = arr.shape[0];
     let per = npy::element_count(&arr.shape[1..]).unwrap_or(0);
     let take = max.map_or(total, |m| m.min(total));
@@ -525,7 +572,7 @@ fn split_samples(
         let samples = (0..take)
             .map(|i| Pending::Floats { src: src.clone(), start: body + i * per * size, count: per, dtype: arr.dtype })
             .collect();
-        return Ok(Column { name: spec.name.clone(), total, samples });
+        return Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples });
     }
     // Cast sample by sample, in parallel; the first failing sample's error wins.
     let samples: Vec<Result<SampleValues, DataError>> = (0..take)
@@ -538,7 +585,7 @@ fn split_samples(
         })
         .collect();
     let samples = samples.into_iter().map(|r| r.map(Pending::Ready)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Column { name: spec.name.clone(), total, samples })
+    Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples })
 }
 
 /// Transposes per-input columns into samples, checking that every input has as many samples.
@@ -550,11 +597,12 @@ fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Pending
             });
         }
     }
+    debug_assert_eq!(columns.len(), inputs.len());
     let count = columns.first().map_or(0, |c| c.samples.len());
-    let mut iters: Vec<_> = columns.into_iter().map(|c| c.samples.into_iter()).collect();
+    let mut iters: Vec<_> = columns.into_iter().map(|c| (c.shape, c.samples.into_iter())).collect();
     let mut samples = Vec::with_capacity(count);
     for _ in 0..count {
-        let inputs = iters.iter_mut().zip(inputs).filter_map(|(it, spec)| it.next().map(|v| (spec.shape.clone(), v)));
+        let inputs = iters.iter_mut().filter_map(|(shape, it)| it.next().map(|v| (shape.clone(), v)));
         samples.push(inputs.collect());
     }
     Ok(samples)
@@ -633,13 +681,16 @@ fn load_folder(
         });
     }
     let spec = &inputs[0];
+    // Open height or width (None): each image keeps its own.
     let (height, width, channels) = match (spec.dtype, spec.shape.as_slice()) {
-        (SampleType::F32, &[1, h, w, c]) if (c == 1 || c == 3) && h > 0 && w > 0 => (h, w, c),
+        (SampleType::F32, &[Some(1) | None, h, w, Some(c)]) if (c == 1 || c == 3) && h != Some(0) && w != Some(0) => {
+            (h, w, c)
+        }
         _ => {
             return Err(DataError::NotImageInput {
                 path: path.to_path_buf(),
                 input: spec.name.clone(),
-                shape: ShapeList(spec.shape.clone()),
+                shape: Dims(spec.shape.clone()),
                 dtype: spec.dtype,
             })
         }
@@ -673,8 +724,8 @@ fn load_folder(
     files
         .iter()
         .map(|file| {
-            let values = load_image(file, height, width, channels, &mean, &std)?;
-            Ok(vec![(spec.shape.clone(), Pending::Ready(SampleValues::F32(values.into())))])
+            let (values, h, w) = load_image(file, height, width, channels, &mean, &std)?;
+            Ok(vec![(vec![1, h, w, channels], Pending::Ready(SampleValues::F32(values.into())))])
         })
         .collect()
 }
@@ -693,7 +744,8 @@ fn per_channel(
     }
 }
 
-/// Decodes one image to `height × width × channels` floats, normalized.
+/// Decodes one image to `height × width × channels` floats, normalized (an open height or
+/// width keeps the image's own); returns them with the height and width.
 ///
 /// The image is decoded to 8-bit RGB (alpha dropped, 16-bit scaled down); for one channel it is
 /// turned to gray with PIL's `convert("L")` weights (ITU-R 601-2: 0.299 R + 0.587 G + 0.114 B,
@@ -703,12 +755,12 @@ fn per_channel(
 /// value `x` in 0..=255 becomes `(x/255 - mean[c]) / std[c]`.
 fn load_image(
     file: &Path,
-    height: usize,
-    width: usize,
+    height: Option<usize>,
+    width: Option<usize>,
     channels: usize,
     mean: &[f32],
     std: &[f32],
-) -> Result<Vec<f32>, DataError> {
+) -> Result<(Vec<f32>, usize, usize), DataError> {
     let bad = |reason: String| DataError::BadImage { path: file.to_path_buf(), reason };
     let bytes = fs::read(file).map_err(|source| DataError::Unreadable { path: file.to_path_buf(), source })?;
     let decoded = image::load_from_memory(&bytes).map_err(|e| bad(e.to_string()))?;
@@ -728,12 +780,13 @@ fn load_image(
             })
             .collect()
     };
+    let (height, width) = (height.unwrap_or(src_h), width.unwrap_or(src_w));
     let mut out = resize_bilinear(&pixels, src_h, src_w, channels, height, width);
     for (i, v) in out.iter_mut().enumerate() {
         let c = i % channels;
         *v = (*v / 255.0 - mean[c]) / std[c];
     }
-    Ok(out)
+    Ok((out, height, width))
 }
 
 /// Bilinear resize of an HWC image with half-pixel centers (`src = (dst + 0.5) * in/out - 0.5`,

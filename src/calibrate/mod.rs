@@ -25,18 +25,28 @@ pub enum CalibrateError {
     Sample { index: usize, source: InterpError },
     #[error("calibration: model input {name:?} has type {dtype}, which calibration data cannot supply")]
     InputType { name: String, dtype: String },
-    #[error("calibration: model input {name:?} has an unknown dimension in {shape:?}")]
-    DynamicInput { name: String, shape: Vec<i32> },
+    #[error("--input-shapes gives {given} shapes, the model has {inputs} inputs")]
+    InputShapeCount { given: usize, inputs: usize },
+    #[error("--input-shapes: input {name:?} has shape signature {signature:?}, which cannot take {given:?} (only its -1 dimensions can be set, to sizes of 1 or more)")]
+    InputShape { name: String, signature: Vec<i32>, given: Vec<i64> },
     #[error("calibration: the model has no subgraph")]
     NoSubgraph,
 }
 
-/// What the main subgraph's inputs expect, for the data loaders.
-pub fn input_specs(model: &Model) -> Result<Vec<InputSpec>, CalibrateError> {
+/// What the main subgraph's inputs expect, for the data loaders: each input's shape
+/// signature, where -1 takes any size, or the `shapes` given for them (`--input-shapes`),
+/// which may only fix the open dimensions (as the official interpreter's strict resize).
+pub fn input_specs(model: &Model, shapes: Option<&[Vec<i64>]>) -> Result<Vec<InputSpec>, CalibrateError> {
     let sg = model.subgraphs.first().ok_or(CalibrateError::NoSubgraph)?;
+    if let Some(given) = shapes {
+        if given.len() != sg.inputs.len() {
+            return Err(CalibrateError::InputShapeCount { given: given.len(), inputs: sg.inputs.len() });
+        }
+    }
     sg.inputs
         .iter()
-        .map(|&i| {
+        .enumerate()
+        .map(|(k, &i)| {
             let t = &sg.tensors[i as usize];
             let dtype = match t.dtype {
                 TensorType::FLOAT32 => SampleType::F32,
@@ -47,15 +57,31 @@ pub fn input_specs(model: &Model) -> Result<Vec<InputSpec>, CalibrateError> {
                 TensorType::BOOL => SampleType::Bool,
                 other => return Err(CalibrateError::InputType { name: t.name().into(), dtype: format!("{other:?}") }),
             };
-            let shape = t
-                .shape()
-                .iter()
-                .map(|&d| usize::try_from(d).ok())
-                .collect::<Option<Vec<usize>>>()
-                .ok_or_else(|| CalibrateError::DynamicInput { name: t.name().into(), shape: t.shape().to_vec() })?;
+            let sig = signature(t);
+            let mut shape: Vec<Option<usize>> = sig.iter().map(|&d| usize::try_from(d).ok()).collect();
+            if let Some(given) = shapes.map(|g| &g[k]) {
+                let fits = given.len() == sig.len()
+                    && given.iter().zip(&sig).all(|(&g, &s)| g > 0 && (s < 0 || i64::from(s) == g));
+                if !fits {
+                    return Err(CalibrateError::InputShape {
+                        name: t.name().into(),
+                        signature: sig.clone(),
+                        given: given.clone(),
+                    });
+                }
+                shape = given.iter().map(|&g| usize::try_from(g).ok()).collect();
+            }
             Ok(InputSpec { name: t.name().into(), shape, dtype })
         })
         .collect()
+}
+
+/// A tensor's shape signature (-1 for open dimensions), or its shape when it has none.
+fn signature(t: &crate::ir::Tensor) -> Vec<i32> {
+    let shape = t.shape();
+    let sig = t.shape_signature.as_deref().filter(|s| s.len() == shape.len()).unwrap_or(shape);
+    // A dimension the shape already leaves open counts as open too.
+    sig.iter().zip(shape).map(|(&s, &d)| if d < 0 { -1 } else { s }).collect()
 }
 
 fn merge(into: &mut Ranges, from: &Ranges) {

@@ -20,7 +20,7 @@ pub fn testdata(name: &str) -> PathBuf {
 /// float interpreter).
 pub fn float_fixture(path: &Path) -> bool {
     let n = name(path);
-    !(n.contains(".int8") || n.contains(".int16x8") || n.contains(".dynamic") || n.starts_with("custom_op"))
+    !(n.contains(".int8") || n.contains(".int16x8") || n.contains(".dynamic") || n.starts_with("custom_"))
 }
 
 pub fn tflite_fixtures() -> Vec<PathBuf> {
@@ -36,7 +36,7 @@ pub fn tflite_fixtures() -> Vec<PathBuf> {
 
 /// Fixtures the official interpreter cannot run (they need ops it does not have).
 pub fn runnable(path: &Path) -> bool {
-    !path.file_name().unwrap().to_string_lossy().starts_with("custom_op")
+    !path.file_name().unwrap().to_string_lossy().starts_with("custom_")
 }
 
 pub fn name(path: &Path) -> String {
