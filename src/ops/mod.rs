@@ -15,6 +15,7 @@ pub mod pool;
 pub mod quant;
 pub mod reduce;
 pub mod resize;
+pub mod sequence;
 pub mod shape;
 mod signature;
 pub mod unary;
@@ -509,6 +510,7 @@ fn register_all() -> Registry {
         resize::register,
         quant::register,
         control::register,
+        sequence::register,
     ] {
         register(&mut |def| r.add(def));
     }
