@@ -470,6 +470,7 @@ fn embedding_lookup_sparse(ins: &[Option<&Value>], combiner: CombinerType) -> KR
     if !matches!(idx_v.values, Values::I32(_)) || n != lookup.len() {
         return Err(format!("the indices (input 1) must be INT32 of shape [{}, rank]", lookup.len()));
     }
+    super::util::check(idx_v)?;
     let indices = ints(idx_v)?;
     let dense = ids(inp(ins, 2)?, "the dense shape (input 2)")?;
     if dense.len() != rank || rank == 0 {
@@ -499,7 +500,7 @@ fn embedding_lookup_sparse(ins: &[Option<&Value>], combiner: CombinerType) -> KR
             return;
         }
         for k in 0..width as i64 {
-            if let Some(v) = usize::try_from(offset + k).ok().and_then(|i| out.get_mut(i)) {
+            if let Some(v) = usize::try_from(offset.saturating_add(k)).ok().and_then(|i| out.get_mut(i)) {
                 *v /= divisor;
             }
         }
@@ -523,7 +524,7 @@ fn embedding_lookup_sparse(ins: &[Option<&Value>], combiner: CombinerType) -> KR
         total += w;
         // Elements of a bucket outside the output are skipped, as LiteRT does.
         for k in 0..width {
-            if let Some(v) = usize::try_from(offset + k as i64).ok().filter(|&j| j < size) {
+            if let Some(v) = usize::try_from(offset.saturating_add(k as i64)).ok().filter(|&j| j < size) {
                 out[v] += tv[r * width + k] * w;
             }
         }
@@ -531,3 +532,6 @@ fn embedding_lookup_sparse(ins: &[Option<&Value>], combiner: CombinerType) -> KR
     finish(&mut out, offset, count, total, squares);
     Ok(Value::f32(shape, out))
 }
+
+#[cfg(test)]
+mod tests;

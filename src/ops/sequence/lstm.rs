@@ -115,6 +115,9 @@ fn read_dir<'a>(
     let rec_o = s.recurrent_weights[O];
     let diagonal_o = opt_inp(ins, rec_o).is_some_and(|v| v.shape.len() == 1);
     let n_output = dim(ins, rec_o, &rec_name(O)(), usize::from(!diagonal_o), rec_ranks)?;
+    if n_cell == 0 || n_output == 0 {
+        return Err(format!("{p}an LSTM needs cells and outputs, got {n_cell} and {n_output}"));
+    }
 
     let mut input_weights = [None; 4];
     let mut recurrent = [None; 4];
