@@ -359,3 +359,26 @@ pub fn cases() -> Vec<Case> {
     ]);
     v
 }
+
+/// The sequence ops TF 2.21 emits (testdata/README.md), in both interpreters, to 1e-5.
+#[test]
+fn tf_emitted_sequence_models_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let names = ["op_lstm.tflite", "op_lstm_time_major.tflite", "op_sequence_rnn.tflite", "op_embedding_lookup.tflite"];
+    for name in names {
+        let path = common::testdata(name);
+        let out = dir.path().join(name);
+        oracle!("run", "--out", out, path);
+        let model = tflq::load(&path).unwrap();
+        let interp = Interpreter::new(&model, 0).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let inputs = (0..interp.inputs().len()).map(|i| npy_value(&out.join(format!("input_{i}.npy")))).collect();
+        let got = interp.run(inputs).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (j, g) in got.iter().enumerate() {
+            let want = npy_value(&out.join(format!("m0/output_{j}.npy")));
+            assert_eq!(g.shape, want.shape, "{name} output {j}");
+            let r = rel_diff(&as_f32(g), &as_f32(&want));
+            eprintln!("{name:32} output {j}: max rel diff {r:.3e}");
+            assert!(r <= 1e-5, "{name} output {j}: max rel diff {r:e}");
+        }
+    }
+}
