@@ -270,6 +270,7 @@ pub fn cases() -> Vec<Case> {
         lstm("lstm_cifg_relu", cifg, Act::RELU, 0.0, 0.0, 1, 16),
         bi_lstm("bi_lstm_time_major", CELL, CELL, false, true, Aux::None, 2, 4),
         bi_lstm("bi_lstm_merged_batch_major", CELL, peep, true, false, Aux::None, 1, 5),
+        bi_lstm("bi_lstm_merged_batch_major_batch3", CELL, peep, true, false, Aux::None, 3, 4),
         bi_lstm("bi_lstm_merged_time_major", proj, cifg_proj, true, true, Aux::None, 3, 3),
         bi_lstm("bi_lstm_batch_major", Cell { peephole: true, ..cifg_proj }, proj, false, false, Aux::None, 2, 4),
         bi_lstm("bi_lstm_aux_backward_input", CELL, peep, false, true, Aux::Backward, 2, 3),
