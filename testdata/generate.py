@@ -384,6 +384,95 @@ def op_models():
     return out, mlp
 
 
+def sequence_models():
+    """Sequence ops, which TF 2.21 emits only through its op-fusion interfaces.
+
+    UNIDIRECTIONAL_SEQUENCE_LSTM comes from a Keras-2-style function marked
+    `api_implements="lstm_..."` (Keras 3 layers are not fused), EMBEDDING_LOOKUP
+    from an `embedding_matmul` function, UNIDIRECTIONAL_SEQUENCE_RNN from a TF1
+    OpHint stub. Their state operands become variable tensors without data.
+    """
+    rng = np.random.default_rng(11)
+
+    def const(*shape):
+        return tf.constant(rng.uniform(-0.5, 0.5, shape).astype(np.float32))
+
+    out = {}
+    B, T, N, U = 1, 6, 8, 16
+
+    def keras_lstm(time_major):
+        # Keras's standard_lstm arguments and five results; the converter replaces the body.
+        def standard_lstm(inputs, init_h, init_c, kernel, recurrent_kernel, bias):
+            h, c, outs = init_h, init_c, []
+            for x in tf.unstack(inputs, axis=0 if time_major else 1):
+                z = tf.matmul(x, kernel) + tf.matmul(h, recurrent_kernel) + bias
+                i, f, g, o = tf.split(z, 4, axis=1)
+                c = tf.sigmoid(f) * c + tf.sigmoid(i) * tf.tanh(g)
+                h = tf.sigmoid(o) * tf.tanh(c)
+                outs.append(h)
+            return h, tf.stack(outs, axis=0 if time_major else 1), h, c, tf.constant(0.0)
+
+        attributes = {
+            "api_implements": f"lstm_{'tm' if time_major else 'bm'}0123456789",
+            "api_preferred_device": "CPU",
+            "time_major": time_major,
+            "go_backwards": False,
+        }
+        return tf.function(standard_lstm, experimental_attributes=attributes, autograph=False)
+
+    # Batch-major LSTM between two FCs, so that int8 puts (de)quantization around it.
+    lstm = keras_lstm(False)
+    w_in, kernel, rec, bias, w_out = const(N, N), const(N, 4 * U), const(U, 4 * U), const(4 * U), const(U, 4)
+
+    def lstm_model(x):
+        x = tf.reshape(tf.matmul(tf.reshape(x, [B * T, N]), w_in), [B, T, N])
+        _, seq, _, _, _ = lstm(x, tf.zeros([B, U]), tf.zeros([B, U]), kernel, rec, bias)
+        return tf.matmul(tf.reshape(seq, [B * T, U]), w_out)
+
+    out["op_lstm.tflite"] = from_function(lstm_model, tf.TensorSpec([B, T, N], tf.float32, name="x"))
+
+    # Time-major, batch 2, the sequence itself as the output.
+    lstm_tm = keras_lstm(True)
+    kernel2, rec2, bias2 = const(N, 4 * U), const(U, 4 * U), const(4 * U)
+
+    def lstm_tm_model(x):
+        return lstm_tm(x, tf.zeros([2, U]), tf.zeros([2, U]), kernel2, rec2, bias2)[1]
+
+    out["op_lstm_time_major.tflite"] = from_function(lstm_tm_model, tf.TensorSpec([T, 2, N], tf.float32, name="x"))
+
+    # EMBEDDING_LOOKUP: 16 rows (>= 10 for the oracle's ids in [0,10)), then an FC.
+    table, w_emb = const(16, 8), const(4 * 8, 3)
+    lookup = tf.function(
+        lambda params, ids: tf.gather(params, ids), experimental_implements="embedding_matmul", autograph=False
+    )
+
+    def embedding_model(ids):
+        return tf.matmul(tf.reshape(lookup(table, ids), [1, 4 * 8]), w_emb)
+
+    out["op_embedding_lookup.tflite"] = from_function(embedding_model, tf.TensorSpec([4], tf.int32, name="ids"))
+
+    # UNIDIRECTIONAL_SEQUENCE_RNN from an OpHint stub (time-major, tanh, zero initial state).
+    tf1 = tf.compat.v1
+    n, units, steps, batch = 4, 5, 5, 2
+    with tf.Graph().as_default() as g:
+        x = tf1.placeholder(tf.float32, [steps, batch, n], name="x")
+        hint = tf1.lite.OpHint("UnidirectionalSequenceRnn")
+        operands = [x, const(units, n), const(units, units), const(units), tf.zeros([batch, units])]
+        xi, wi, ri, bi, h = [hint.add_input(v, index_override=k) for k, v in enumerate(operands)]
+        outs = []
+        for t in range(steps):
+            h = tf.tanh(tf.matmul(xi[t], wi, transpose_b=True) + tf.matmul(h, ri, transpose_b=True) + bi)
+            outs.append(h)
+        hint.add_output(h, index_override=0)
+        y = tf.identity(hint.add_output(tf.stack(outs), index_override=1), name="y")
+        del y
+        with tf1.Session(graph=g) as sess:
+            stubbed = tf1.lite.experimental.convert_op_hints_to_stubs(session=sess)
+    converter = tf1.lite.TFLiteConverter(stubbed, None, None, [("x", [steps, batch, n])], ["y"])
+    out["op_sequence_rnn.tflite"] = convert(converter)
+    return out
+
+
 def build_mlp():
     L = keras.layers
     inp = keras.Input((64,), name="x")
@@ -539,7 +628,7 @@ def custom_mid_model(mlp_model_bytes):
     return {"custom_mid.tflite": pack_model_t(mt)}
 
 
-def sequence_models():
+def keras_rnn_models():
     """Keras GRU and LSTM classifiers over [10, 8] sequences, as TF 2.21 converts them (a
     WHILE loop over the time steps), with calibration and test inputs."""
     L = keras.layers
@@ -750,6 +839,7 @@ def main():
     all_models.update(other_producer_models(mlp, ops["mlp.tflite"]))
     all_models.update(custom_mid_model(ops["mlp.tflite"]))
     all_models.update(sequence_models())
+    all_models.update(keras_rnn_models())
     all_models.update(dynamic_models())
     for name, data in all_models.items():
         write(name, data)

@@ -91,13 +91,16 @@ fn unsupported_op_is_named() {
     let mut model = tflq::load(&testdata("mlp.tflite")).unwrap();
     for c in &mut model.operator_codes {
         if c.builtin == BuiltinOperator::FULLY_CONNECTED {
-            c.builtin = BuiltinOperator::LSTM;
+            c.builtin = BuiltinOperator::LSH_PROJECTION;
         }
     }
-    let err = Interpreter::new(&model, 0).err().expect("LSTM must be refused");
-    assert!(matches!(&err, InterpError::UnsupportedOps { ops } if ops.iter().all(|o| o == "LSTM")), "{err:?}");
+    let err = Interpreter::new(&model, 0).err().expect("LSH_PROJECTION must be refused");
+    assert!(
+        matches!(&err, InterpError::UnsupportedOps { ops } if ops.iter().all(|o| o == "LSH_PROJECTION")),
+        "{err:?}"
+    );
     let msg = err.to_string();
-    assert_eq!(msg, "unsupported ops for the float interpreter: LSTM (3 ops)");
+    assert_eq!(msg, "unsupported ops for the float interpreter: LSH_PROJECTION (3 ops)");
 
     // Custom ops are named by their custom code.
     let model = tflq::load(&testdata("custom_op.tflite")).unwrap();

@@ -45,9 +45,31 @@ impl Plan {
         let defs = kernels_of(model, sg, partial)?;
         let nt = sg.tensors.len();
         let inputs = check_boundary(sg)?;
-        let is_const: Vec<bool> =
+        let mut is_const: Vec<bool> =
             (0..nt).map(|t| !inputs.contains(&t) && !model.tensor_bytes(&sg.tensors[t]).is_empty()).collect();
         let mut consts: Vec<Option<Value>> = vec![None; nt];
+        // A variable tensor without data (the state of LSTM, RNN and SVDF ops) holds its
+        // initial value for the whole of a run, since every run starts fresh: a constant.
+        for t in 0..nt {
+            if !sg.tensors[t].is_variable || is_const[t] || inputs.contains(&t) {
+                continue;
+            }
+            // LiteRT's ops update their state in place, so a second reader would see the first's
+            // update; here every reader starts from the initial value.
+            let readers = sg.operators.iter().filter(|op| op.inputs.contains(&(t as i32))).count();
+            if readers > 1 {
+                return Err(malformed(format!(
+                    "variable tensor {t} '{}' is the state of {readers} operators; tflq does not carry state from one op to another",
+                    sg.tensors[t].name()
+                )));
+            }
+            consts[t] = Some(initial_state(&sg.tensors[t]).map_err(|msg| InterpError::Constant {
+                index: t,
+                name: sg.tensors[t].name().to_string(),
+                msg,
+            })?);
+            is_const[t] = true;
+        }
         let order = fold_and_order(model, sg, &defs, &inputs, &is_const, &mut consts)?;
         let prepared = prepare(model, sg, &order.planned, &is_const, &consts)?;
         decode_read_constants(model, sg, &prepared, &is_const, &mut consts)?;
@@ -66,6 +88,25 @@ impl Plan {
         }
         Ok(Plan { consts, folded: order.folded, steps, calls, skipped, blocked: order.blocked })
     }
+}
+
+/// The value a variable tensor without data starts a run with, as LiteRT resets it: zeros
+/// (an INT8 tensor's zero point).
+fn initial_state(t: &crate::ir::Tensor) -> Result<Value, String> {
+    let shape = t.shape().iter().map(|&d| usize::try_from(d)).collect::<Result<Vec<_>, _>>();
+    let shape = shape.map_err(|_| format!("a variable tensor of shape {:?}", t.shape()))?;
+    let n = ops::checked_numel(&shape)?;
+    let type_name = || crate::ir::dtype::type_name(t.dtype);
+    let size =
+        crate::ir::dtype::element_size(t.dtype).ok_or_else(|| format!("a variable tensor of type {}", type_name()))?;
+    let fill = match t.dtype {
+        TensorType::INT8 => {
+            t.quantization.as_ref().and_then(|q| q.zero_points().first().copied()).unwrap_or(0) as i8 as u8
+        }
+        _ => 0,
+    };
+    let bytes = vec![fill; n.checked_mul(size).ok_or("a variable tensor too large")?];
+    Ok(Value::new(shape, codec::decode(t.dtype, &bytes).map_err(|e| e.to_string())?))
 }
 
 fn malformed(msg: String) -> InterpError {

@@ -1,4 +1,4 @@
-//! The fused conv → depthwise pair against the two kernels run one by one.
+//! The fused conv → depthwise pair against the two kernels run one by one; variable tensors.
 use super::*;
 use crate::ir::Data;
 
@@ -77,4 +77,39 @@ fn fused_runs_match_unfused_runs() {
     assert_eq!(got, want);
     assert_eq!(fused_mid.len(), 1, "one intermediate computed without being stored");
     assert_eq!(fused, plain, "every tensor's range, the fused intermediate's included");
+}
+
+/// A model whose ADD ops (one, or two sharing it) read variable tensor 1 alongside input 0.
+fn with_variable(readers: usize) -> Model {
+    use crate::ir::{Operator, OperatorCode, Subgraph, Tensor};
+    use crate::schema::BuiltinOperator;
+    let t = |name: &str, variable| Tensor {
+        name: Some(name.into()),
+        shape: Some(vec![2, 3]),
+        is_variable: variable,
+        ..Tensor::default()
+    };
+    let mut sg = Subgraph { tensors: vec![t("x", false), t("state", true)], inputs: vec![0], ..Subgraph::default() };
+    for r in 0..readers {
+        sg.tensors.push(t(&format!("out{r}"), false));
+        let out = sg.tensors.len() as i32 - 1;
+        sg.operators.push(Operator { opcode_index: 0, inputs: vec![0, 1], outputs: vec![out], ..Operator::default() });
+        sg.outputs.push(out);
+    }
+    let code = OperatorCode { builtin: BuiltinOperator::ADD, custom_code: None, version: 1 };
+    Model { operator_codes: vec![code], subgraphs: vec![sg], buffers: vec![Default::default()], ..Model::default() }
+}
+
+#[test]
+fn a_variable_tensor_without_data_starts_at_zero() {
+    let model = with_variable(1);
+    let interp = Interpreter::new(&model, 0).unwrap();
+    let out = interp.run(vec![Value::f32(vec![2, 3], vec![1.0, -2.0, 3.0, 0.5, 0.0, 7.0])]).unwrap();
+    assert_eq!(out[0].as_f32().unwrap(), [1.0, -2.0, 3.0, 0.5, 0.0, 7.0]);
+}
+
+#[test]
+fn a_variable_tensor_shared_by_two_ops_is_refused() {
+    let err = Interpreter::new(&with_variable(2), 0).err().expect("refused");
+    assert!(err.to_string().contains("variable tensor 1 'state' is the state of 2 operators"), "{err}");
 }

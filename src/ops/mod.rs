@@ -19,6 +19,7 @@ pub mod quant;
 pub mod reduce;
 pub mod resize;
 pub mod scatter;
+pub mod sequence;
 pub mod shape;
 pub mod signal;
 mod signature;
@@ -521,6 +522,7 @@ fn register_all() -> Registry {
         space::register,
         conv3d::register,
         nms::register,
+        sequence::register,
     ] {
         register(&mut |def| r.add(def));
     }

@@ -14,6 +14,7 @@ mod pool;
 mod quant;
 mod reduce;
 mod resize;
+mod sequence;
 mod shape;
 mod unary;
 
@@ -57,6 +58,13 @@ pub enum Data {
     I32(Vec<i32>),
     /// INT8 constant with per-axis scales along `axis`.
     I8(Vec<i8>, Vec<f32>, i32),
+    /// An INT8 or UINT8 constant (raw bytes) with per-axis scales along `axis` and zero
+    /// points 0, read by the op itself (no DEQUANTIZE).
+    Quantized(TensorType, Vec<u8>, Vec<f32>, i32),
+    /// A variable tensor without data (an op's state): zeros at the start of a run.
+    State,
+    /// An INT32 model input filled with integers in [lo, hi).
+    Ids(i32, i32),
 }
 
 pub struct Case {
@@ -85,6 +93,24 @@ pub fn build(case: &Case) -> Model {
         let mut t = Tensor { name: Some(format!("in{i}")), shape: Some(shape.clone()), ..Tensor::default() };
         let bytes: Option<Vec<u8>> = match data {
             Data::Input(..) => None,
+            Data::Ids(..) => {
+                t.dtype = TensorType::INT32;
+                None
+            }
+            Data::State => {
+                t.is_variable = true;
+                None
+            }
+            Data::Quantized(dtype, v, scales, axis) => {
+                t.dtype = *dtype;
+                t.quantization = Some(tflq::ir::QuantParams {
+                    scale: Some(scales.clone()),
+                    zero_point: Some(vec![0; scales.len()]),
+                    quantized_dimension: *axis,
+                    ..Default::default()
+                });
+                Some(v.clone())
+            }
             Data::F32(v) => Some(v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             Data::I32(v) => {
                 t.dtype = TensorType::INT32;
@@ -104,7 +130,7 @@ pub fn build(case: &Case) -> Model {
         if let Some(b) = bytes {
             t.buffer = model.buffers.len() as u32;
             model.buffers.push(Buffer { data: b.into() });
-        } else {
+        } else if !t.is_variable {
             sg.inputs.push(sg.tensors.len() as i32);
         }
         sg.tensors.push(t);
@@ -181,8 +207,14 @@ pub fn conv(padding: Padding, stride: i32, dil: i32, act: Act) -> Opt {
     }))
 }
 
-/// Runs every case of one family in both interpreters; the outputs must agree to 1e-5.
-fn check(family: &str, cases: Vec<Case>) {
+/// A variable (state) tensor of `shape`.
+pub fn state(shape: &[i32]) -> Option<(Vec<i32>, Data)> {
+    Some((shape.to_vec(), Data::State))
+}
+
+/// Runs every case of one family in both interpreters; the outputs must agree to `tol`
+/// (max abs difference over max abs reference).
+fn check(family: &str, cases: Vec<Case>, tol: f32) {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
     assert!(!cases.is_empty(), "{family}: no cases");
@@ -196,15 +228,23 @@ fn check(family: &str, cases: Vec<Case>) {
         let sg = &model.subgraphs[0];
         let mut inputs = Vec::new();
         let mut ranges = c.inputs.iter().flatten().filter_map(|(_, data)| match data {
-            Data::Input(lo, hi) => Some((*lo, *hi)),
+            Data::Input(lo, hi) => Some((*lo, *hi, false)),
+            Data::Ids(lo, hi) => Some((*lo as f32, *hi as f32, true)),
             _ => None,
         });
         for (i, &t) in sg.inputs.iter().enumerate() {
             let shape: Vec<usize> = sg.tensors[t as usize].shape().iter().map(|&d| d as usize).collect();
-            let (lo, hi) = ranges.next().unwrap();
+            let (lo, hi, integer) = ranges.next().unwrap();
             let v = floats(shape.iter().product(), (k * 10 + i) as u64, lo, hi);
-            write_npy_f32(&d.join(format!("input_{i}.npy")), &shape, &v);
-            inputs.push(Value { shape, values: Values::F32(v.into()) });
+            let path = d.join(format!("input_{i}.npy"));
+            if integer {
+                let v: Vec<i32> = v.iter().map(|x| (x.floor() as i32).min(hi as i32 - 1)).collect();
+                common::write_npy(&path, "<i4", &shape, &v.iter().flat_map(|x| x.to_le_bytes()).collect::<Vec<u8>>());
+                inputs.push(Value { shape, values: Values::I32(v.into()) });
+            } else {
+                write_npy_f32(&path, &shape, &v);
+                inputs.push(Value { shape, values: Values::F32(v.into()) });
+            }
         }
         oracle!("run", "--inputs", d, "--out", d, path);
         let loaded = tflq::load(&path).unwrap();
@@ -223,13 +263,17 @@ fn check(family: &str, cases: Vec<Case>) {
             }
             let r = rel_diff(&as_f32(g), &as_f32(&want));
             eprintln!("{:32} output {j}: max rel diff {r:.3e}", c.name);
-            if r > 1e-5 {
+            if r > tol {
                 failures.push(format!("{} output {j}: max rel diff {r:e}", c.name));
             }
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+/// Most a kernel's output may differ from the official interpreter's (max abs difference over
+/// max abs reference).
+const TOLERANCE: f32 = 1e-5;
 
 /// One test per op family: `agrees::conv` runs the cases of `conv.rs`.
 macro_rules! agree {
@@ -238,11 +282,11 @@ macro_rules! agree {
             $(
                 #[test]
                 fn $family() {
-                    super::check(stringify!($family), super::$family::cases());
+                    super::check(stringify!($family), super::$family::cases(), super::TOLERANCE);
                 }
             )*
         }
     };
 }
 
-agree!(binary, conv, index, matmul, normalize, pool, quant, reduce, resize, shape, unary);
+agree!(binary, conv, index, matmul, normalize, pool, quant, reduce, resize, sequence, shape, unary);
