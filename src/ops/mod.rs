@@ -10,6 +10,7 @@ pub mod control;
 pub mod conv;
 pub mod index;
 pub mod matmul;
+pub mod mediapipe;
 pub mod normalize;
 pub mod pool;
 pub mod quant;
@@ -168,6 +169,9 @@ pub enum Constant<'a> {
 /// the kernel variant to use.
 pub struct PrepareCtx<'a> {
     pub op: &'a Operator,
+    /// The version in the op's operator code (custom ops with several forms, such as
+    /// MediaPipe's v1 and v2, are told apart by it).
+    pub version: i32,
     pub tensors: &'a [Tensor],
     pub isa: Isa,
     pub(crate) constants: &'a (dyn Fn(usize) -> Option<Constant<'a>> + Sync),
@@ -509,6 +513,7 @@ fn register_all() -> Registry {
         resize::register,
         quant::register,
         control::register,
+        mediapipe::register,
     ] {
         register(&mut |def| r.add(def));
     }
