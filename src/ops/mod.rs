@@ -8,6 +8,7 @@
 pub mod binary;
 pub mod control;
 pub mod conv;
+pub mod detection;
 pub mod index;
 pub mod matmul;
 pub mod mediapipe;
@@ -514,6 +515,7 @@ fn register_all() -> Registry {
         quant::register,
         control::register,
         mediapipe::register,
+        detection::register,
     ] {
         register(&mut |def| r.add(def));
     }
