@@ -317,3 +317,19 @@ fn bad_options_and_shapes_are_errors_that_name_the_op() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
+
+#[test]
+fn an_empty_batch_gives_empty_outputs() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (case, shape, out) in
+        [("tconv_same_s2_k3", [0, 5, 6, 3], vec![0, 9, 12, 4]), ("argmax_same_f3_s2", [0, 7, 6, 3], vec![0, 4, 3, 3])]
+    {
+        let path = edited(tmp.path(), case, "empty", reshape(0, &shape));
+        let x = Value {
+            shape: shape.iter().map(|&d| d as usize).collect(),
+            values: tflq::interp::Values::F32(vec![].into()),
+        };
+        let got = run(&path, vec![x]).unwrap_or_else(|e| panic!("{case}: {e}"));
+        assert!(got.iter().all(|v| v.shape == out && v.values.is_empty()), "{case}: {:?}", got[0].shape);
+    }
+}

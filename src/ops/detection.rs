@@ -178,8 +178,8 @@ impl Params {
         let found = if self.regular {
             // One NMS per class; the kept boxes are merged by score (earlier classes first on
             // ties) into a list of at most D.
-            let mut kept: Vec<(f32, usize, usize)> =
-                Vec::with_capacity(self.max_detections + self.detections_per_class);
+            // It grows with what NMS keeps; D comes from the options and is not reserved.
+            let mut kept: Vec<(f32, usize, usize)> = Vec::new();
             let mut column = vec![0f32; n];
             for class in 0..self.num_classes {
                 column.iter_mut().enumerate().for_each(|(i, v)| *v = class_scores(i)[class]);

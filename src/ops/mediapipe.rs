@@ -220,7 +220,7 @@ impl Tconv {
         }
         let j = w.kh * w.kw * oc;
         let pixels = n * h * wd;
-        let block = (TCONV_BLOCK / j).clamp(1, pixels);
+        let block = (TCONV_BLOCK / j).clamp(1, pixels.max(1));
         let mut col = vec![0f32; block * j];
         for p0 in (0..pixels).step_by(block) {
             let m = block.min(pixels - p0);
