@@ -72,7 +72,7 @@ impl InputSpec {
 
     /// Whether a sample of `shape` fits.
     pub fn accepts(&self, shape: &[usize]) -> bool {
-        shape.len() == self.shape.len() && shape.iter().zip(&self.shape).all(|(&g, d)| d.is_none_or(|d| d == g))
+        shape.len() == self.shape.len() && shape.iter().zip(&self.shape).all(|(&g, d)| d.map_or(true, |d| d == g))
     }
 
     /// Whether a sample may leave out the batch dimension (it is 1, or open: a sample without

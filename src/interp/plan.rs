@@ -306,7 +306,8 @@ fn prepare(
         .par_iter()
         .map(|p| {
             let op = &sg.operators[p.index];
-            let ctx = PrepareCtx { op, tensors: &sg.tensors, isa, constants: &constants };
+            let version = model.operator_codes.get(op.opcode_index as usize).map_or(1, |c| c.version);
+            let ctx = PrepareCtx { op, version, tensors: &sg.tensors, isa, constants: &constants };
             let prepare = p.def.kernel.as_ref().expect("kernels_of kept only ops with kernels");
             prepare(&ctx).map(|k| (p.index, k)).map_err(|msg| InterpError::Kernel {
                 op: op_name(model, sg, p.index),

@@ -9,9 +9,11 @@ pub mod binary;
 pub mod control;
 pub mod conv;
 pub mod conv3d;
+pub mod detection;
 pub mod generate;
 pub mod index;
 pub mod matmul;
+pub mod mediapipe;
 pub mod nms;
 pub mod normalize;
 pub mod pool;
@@ -175,6 +177,9 @@ pub enum Constant<'a> {
 /// the kernel variant to use.
 pub struct PrepareCtx<'a> {
     pub op: &'a Operator,
+    /// The version in the op's operator code (custom ops with several forms, such as
+    /// MediaPipe's v1 and v2, are told apart by it).
+    pub version: i32,
     pub tensors: &'a [Tensor],
     pub isa: Isa,
     pub(crate) constants: &'a (dyn Fn(usize) -> Option<Constant<'a>> + Sync),
@@ -523,6 +528,8 @@ fn register_all() -> Registry {
         conv3d::register,
         nms::register,
         sequence::register,
+        mediapipe::register,
+        detection::register,
     ] {
         register(&mut |def| r.add(def));
     }

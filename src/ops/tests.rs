@@ -108,7 +108,7 @@ fn options_of(op: BuiltinOperator) -> BuiltinOptionsT {
         B::SUB => O::SubOptions(Box::default()),
         B::MUL => O::MulOptions(Box::default()),
         B::DIV => O::DivOptions(Box::default()),
-        B::MAX_POOL_2D | B::AVERAGE_POOL_2D => O::Pool2DOptions(Box::default()),
+        B::MAX_POOL_2D | B::AVERAGE_POOL_2D | B::L2_POOL_2D => O::Pool2DOptions(Box::default()),
         other => panic!("{other:?}: add its options table here"),
     }
 }

@@ -248,3 +248,51 @@ pub(crate) fn integer_2(s: &super::OpSignature) -> i32 {
 pub(crate) fn one(v: Value) -> KResult<Vec<Value>> {
     Ok(vec![v])
 }
+
+/// A custom op's flexbuffer options, read key by key; every error names the key.
+pub(crate) struct FlexOptions<'a>(pub crate::flexbuffer::Map<'a>);
+
+impl<'a> FlexOptions<'a> {
+    fn get(&self, key: &str) -> KResult<Option<crate::flexbuffer::Ref<'a>>> {
+        self.0.get(key).map_err(|e| format!("option {key:?}: {e}"))
+    }
+
+    fn read<T>(
+        &self,
+        key: &str,
+        f: impl FnOnce(&crate::flexbuffer::Ref<'a>) -> crate::flexbuffer::Result<T>,
+    ) -> KResult<Option<T>> {
+        match self.get(key)? {
+            Some(r) if !r.is_null() => f(&r).map(Some).map_err(|e| format!("option {key:?}: {e}")),
+            _ => Ok(None),
+        }
+    }
+
+    pub fn i32(&self, key: &str) -> KResult<Option<i32>> {
+        self.read(key, |r| r.as_i32())
+    }
+
+    pub fn f32(&self, key: &str) -> KResult<Option<f32>> {
+        self.read(key, |r| r.as_f32())
+    }
+
+    pub fn bool(&self, key: &str) -> KResult<Option<bool>> {
+        self.read(key, |r| r.as_bool())
+    }
+
+    pub fn str(&self, key: &str) -> KResult<Option<&'a str>> {
+        self.read(key, |r| r.as_str())
+    }
+
+    /// A vector of ints that each fit in i32.
+    pub fn i32s(&self, key: &str) -> KResult<Option<Vec<i32>>> {
+        let Some(v) = self.read(key, |r| r.as_vector()?.to_i64s())? else { return Ok(None) };
+        let v = v.into_iter().map(i32::try_from).collect::<Result<Vec<_>, _>>();
+        v.map(Some).map_err(|_| format!("option {key:?}: a value does not fit in 32 bits"))
+    }
+}
+
+/// A required option.
+pub(crate) fn required<T>(v: Option<T>, key: &str) -> KResult<T> {
+    v.ok_or_else(|| format!("option {key:?} is missing"))
+}

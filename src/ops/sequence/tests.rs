@@ -36,7 +36,7 @@ fn run(op: B, options: &O, ins: &[Option<Value>], outputs: usize) -> KResult<Vec
         operator.outputs.push(tensors.len() as i32 - 1);
     }
     let constants = |_: usize| None;
-    let ctx = PrepareCtx { op: &operator, tensors: &tensors, isa: Isa::best(), constants: &constants };
+    let ctx = PrepareCtx { op: &operator, tensors: &tensors, isa: Isa::best(), version: 1, constants: &constants };
     let prepare = registry().builtin(op).and_then(|d| d.kernel.as_ref()).expect("a kernel");
     let prepared = prepare(&ctx)?;
     let refs: Vec<Option<&Value>> = ins.iter().map(Option::as_ref).collect();
