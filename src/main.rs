@@ -80,6 +80,10 @@ struct ConvertArgs {
     /// Full-integer modes: fail instead of leaving an op without an integer kernel in float.
     #[arg(long)]
     strict: bool,
+    /// --quantize int8: activations inside WHILE loop bodies (recurrent layers). int16 keeps
+    /// errors from compounding over the iterations; int8 for hardware without int16 kernels.
+    #[arg(long, value_enum, default_value_t = LoopActivations::Int16)]
+    loop_activations: LoopActivations,
     /// Write a JSON report: what was quantized, what was skipped and why, sizes, time.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -119,6 +123,12 @@ enum Io {
     Float32,
     Int8,
     Uint8,
+    Int16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum LoopActivations {
+    Int8,
     Int16,
 }
 
@@ -210,6 +220,10 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
         output_type: io_type(args.output_type),
         per_tensor: args.per_tensor,
         strict: args.strict,
+        loop_activations: match (args.quantize, args.loop_activations) {
+            (Mode::Int8, LoopActivations::Int16) => Some(Activations::Int16),
+            _ => None,
+        },
     };
     let total = samples.len();
     let terminal = std::io::stderr().is_terminal();
@@ -300,6 +314,9 @@ fn convert(args: &ConvertArgs) -> Result<()> {
              computed from it were not calibrated and stay float"
         );
     }
+    for (si, act, why) in report.iter().flat_map(|r| &r.subgraph_activations) {
+        eprintln!("note: subgraph {si} ({why}) computes with {act} activations (--loop-activations)");
+    }
     let layout = match args.buffer_layout {
         BufferLayout::Auto => Layout::Auto,
         BufferLayout::Inline => Layout::Inline,
@@ -310,7 +327,14 @@ fn convert(args: &ConvertArgs) -> Result<()> {
     let in_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
     let out_bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
     let summary = match &report {
-        Some(r) => format!("{}: {} tensors quantized, {} left float; ", r.mode, r.quantized.len(), r.skipped.len()),
+        Some(r) => {
+            let ops = match r.float_ops.len() {
+                0 => String::new(),
+                1 => ", 1 op stays float".to_string(),
+                n => format!(", {n} ops stay float"),
+            };
+            format!("{}: {} tensors quantized, {} left float{ops}; ", r.mode, r.quantized.len(), r.skipped.len())
+        }
         None => String::new(),
     };
     eprintln!(

@@ -65,6 +65,10 @@ pub fn quantize_calibrated(
     let mut report = full_integer::quantize_full_integer(model, &measured, opts)?;
     report.uncalibrated = calibration.skipped.iter().map(|s| (s.index, s.op.clone(), s.tensors)).collect();
     report.calibration = Some((samples.len(), seconds));
+    if let Some(sg) = model.subgraphs.first() {
+        let names = sg.inputs.iter().map(|&i| sg.tensors.get(i as usize).map_or("", |t| t.name()).to_string());
+        report.calibration_shapes = names.zip(samples.shapes()).collect();
+    }
     quantize::finish(model, &mut report, folded, densified);
     Ok(report)
 }

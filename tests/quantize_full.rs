@@ -437,3 +437,48 @@ fn bad_calibration_data_and_flags_are_refused_clearly() {
     fail(&base(&["--quantize", "dynamic", "--calibration-data", &calib]), &["only used by --quantize int8"]);
     fail(&base(&["--quantize", "int8", "--calibration-data", "/nonexistent/calib.npy"]), &["/nonexistent/calib.npy"]);
 }
+
+#[test]
+fn an_unknown_custom_op_leaves_only_what_depends_on_it_float() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = testdata("custom_mid.tflite");
+    let calib = dir.path().join("x.npy");
+    write_npy_f32(&calib, &[16, 64], &(0..16 * 64).map(|i| ((i * 37) % 101) as f32 / 101.0).collect::<Vec<_>>());
+    let out = dir.path().join("int8.tflite");
+    let rep = dir.path().join("r.json");
+    let r = tflq!("convert", f, "-o", out, "--quantize", "int8", "--calibration-data", calib, "--report", rep);
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("TflqUnknownMiddle (operator 1)") && err.contains("3 tensors"), "{err}");
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&rep).unwrap()).unwrap();
+    assert_eq!(v["uncalibrated"], serde_json::json!([{"index": 1, "op": "TflqUnknownMiddle", "tensors": 3}]));
+    let float_ops = v["float_ops"].as_array().unwrap();
+    assert_eq!(float_ops.len(), 3, "{float_ops:?}");
+    for f in &float_ops[1..] {
+        assert_eq!(f["op"], "FULLY_CONNECTED");
+        assert!(f["reason"].as_str().unwrap().contains("depends on TflqUnknownMiddle (operator 1)"), "{f}");
+    }
+    // Upstream of the op is integer; downstream keeps its float weights.
+    let m = tflq::load(&out).unwrap();
+    let sg = &m.subgraphs[0];
+    let fcs: Vec<_> = sg
+        .operators
+        .iter()
+        .filter(|o| m.operator_codes[o.opcode_index as usize].builtin == BuiltinOperator::FULLY_CONNECTED)
+        .map(|o| (sg.tensors[o.inputs[1] as usize].dtype, sg.tensors[o.outputs[0] as usize].dtype))
+        .collect();
+    assert_eq!(
+        fcs,
+        [
+            (TensorType::INT8, TensorType::INT8),
+            (TensorType::FLOAT32, TensorType::FLOAT32),
+            (TensorType::FLOAT32, TensorType::FLOAT32)
+        ]
+    );
+    // --strict refuses, naming the op, and writes nothing.
+    let strict = dir.path().join("strict.tflite");
+    let r = tflq_any!("convert", f, "-o", strict, "--quantize", "int8", "--calibration-data", calib, "--strict");
+    assert_eq!(r.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&r.stderr);
+    assert!(err.contains("--strict") && err.contains("TflqUnknownMiddle"), "{err}");
+    assert!(!strict.exists());
+}

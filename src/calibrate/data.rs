@@ -185,6 +185,20 @@ impl SampleSet {
         self.samples.is_empty()
     }
 
+    /// For each input, the distinct shapes its samples have, in first-seen order.
+    pub fn shapes(&self) -> Vec<Vec<Vec<usize>>> {
+        let n = self.samples.first().map_or(0, Vec::len);
+        let mut out = vec![Vec::new(); n];
+        for s in &self.samples {
+            for (k, (shape, _)) in s.iter().enumerate() {
+                if !out[k].contains(shape) {
+                    out[k].push(shape.clone());
+                }
+            }
+        }
+        out
+    }
+
     /// Sample `i` (panics if `i >= len()`).
     pub fn get(&self, i: usize) -> Sample {
         Sample { inputs: self.samples[i].iter().map(|(shape, p)| (shape.clone(), p.decode())).collect() }

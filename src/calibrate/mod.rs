@@ -27,7 +27,7 @@ pub enum CalibrateError {
     InputType { name: String, dtype: String },
     #[error("--input-shapes gives {given} shapes, the model has {inputs} inputs")]
     InputShapeCount { given: usize, inputs: usize },
-    #[error("--input-shapes: input {name:?} has shape signature {signature:?}, which cannot take {given:?} (only its -1 dimensions can be set, to sizes of 1 or more)")]
+    #[error("--input-shapes: input {name:?} has shape signature {}, which cannot take {} (only its -1 dimensions can be set, to sizes of 1 or more)", compact(signature), compact(given))]
     InputShape { name: String, signature: Vec<i32>, given: Vec<i64> },
     #[error("calibration: the model has no subgraph")]
     NoSubgraph,
@@ -74,6 +74,11 @@ pub fn input_specs(model: &Model, shapes: Option<&[Vec<i64>]>) -> Result<Vec<Inp
             Ok(InputSpec { name: t.name().into(), shape, dtype })
         })
         .collect()
+}
+
+/// `[1,-1,-1,3]`.
+fn compact<T: std::fmt::Display>(dims: &[T]) -> String {
+    format!("[{}]", dims.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(","))
 }
 
 /// A tensor's shape signature (-1 for open dimensions), or its shape when it has none.

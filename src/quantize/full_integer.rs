@@ -39,6 +39,10 @@ pub struct IntegerOptions {
     pub per_tensor: bool,
     /// An op without an integer kernel is an error instead of staying float.
     pub strict: bool,
+    /// Activations inside WHILE loop bodies (None: as `activations`). A loop feeds its state
+    /// back into itself, so its rounding errors compound over the iterations; int16 there
+    /// keeps a recurrent model (LSTM, GRU) close to float at little cost.
+    pub loop_activations: Option<Activations>,
 }
 
 /// Calibrated (min, max) per tensor of a subgraph; None where never observed.
@@ -306,6 +310,11 @@ impl Rewriter<'_> {
         if !op.inputs.iter().chain(&op.outputs).any(|&t| float_tensor(t)) {
             return Some(String::new()); // no float data (e.g. index arithmetic): nothing to quantize
         }
+        if ops::of_code(code).is_some_and(|d| d.calls.is_some()) {
+            return Some(format!(
+                "{name} is control flow: its operands stay float, the subgraphs it runs are quantized"
+            ));
+        }
         let Some((def, rule)) = ops::of_code(code).and_then(|d| Some((d, d.integer?))) else {
             return Some(format!("no integer kernel for {name}"));
         };
@@ -517,17 +526,67 @@ pub fn quantize_full_integer(
     let mode = if opts.activations == Activations::Int8 { "int8" } else { "int16x8" };
     let mut report = Report::new(mode);
     let inner = IntegerOptions { input_type: IoType::Float32, output_type: IoType::Float32, ..opts.clone() };
+    let looped = IntegerOptions { activations: opts.loop_activations.unwrap_or(opts.activations), ..inner.clone() };
+    let loops = loop_bodies(model);
     for si in 0..model.subgraphs.len() {
         let ranges = measured.ranges.get(si).map_or(&[][..], Vec::as_slice);
         if si > 0 && ranges.iter().all(Option::is_none) {
             continue; // never run while calibrating: left as it is
         }
         let blocked = if si == 0 { measured.blocked } else { &[] };
-        let sub_opts = if si == 0 { opts } else { &inner };
+        let sub_opts = match si {
+            0 => opts,
+            _ if loops.contains(&si) => &looped,
+            _ => &inner,
+        };
+        if sub_opts.activations != opts.activations {
+            report.subgraph_activations.push((si, "int16".into(), "WHILE loop body".into()));
+        }
         report = rewrite_subgraph(model, si, ranges, blocked, sub_opts, report)?;
     }
     relax_unquantizable_activations(model, &mut report);
     Ok(report)
+}
+
+/// The subgraphs that run as WHILE loop bodies, and every subgraph those call in turn.
+fn loop_bodies(model: &Model) -> Vec<usize> {
+    let calls_of = |si: usize| -> Vec<usize> {
+        model.subgraphs[si]
+            .operators
+            .iter()
+            .filter_map(|op| {
+                let def = ops::of_code(model.operator_codes.get(op.opcode_index as usize)?)?;
+                Some((def.calls?)(&op.builtin_options))
+            })
+            .flatten()
+            .filter_map(|i| usize::try_from(i).ok().filter(|&i| i < model.subgraphs.len()))
+            .collect()
+    };
+    let mut found: Vec<usize> = Vec::new();
+    for sg in &model.subgraphs {
+        for op in &sg.operators {
+            let code = model.operator_codes.get(op.opcode_index as usize);
+            if let (Some(c), crate::schema::BuiltinOptionsT::WhileOptions(w)) = (code, &op.builtin_options) {
+                if c.builtin == BuiltinOperator::WHILE {
+                    if let Ok(b) = usize::try_from(w.body_subgraph_index) {
+                        found.push(b);
+                    }
+                }
+            }
+        }
+    }
+    // Subgraphs a body calls loop too; the walk is bounded by the subgraph count.
+    let mut i = 0;
+    while i < found.len() && found.len() <= model.subgraphs.len() {
+        for c in calls_of(found[i]) {
+            if !found.contains(&c) {
+                found.push(c);
+            }
+        }
+        i += 1;
+    }
+    found.retain(|&b| b < model.subgraphs.len());
+    found
 }
 
 /// Rewrites subgraph `si`, adding what it did to `report`.

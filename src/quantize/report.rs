@@ -97,6 +97,11 @@ pub struct Report {
     pub uncalibrated: Vec<(usize, String, usize)>,
     /// Calibration: samples used and seconds taken.
     pub calibration: Option<(usize, f64)>,
+    /// The shapes calibration ran each model input at (one per input name; several when the
+    /// input's shape signature leaves dimensions open).
+    pub calibration_shapes: Vec<(String, Vec<Vec<usize>>)>,
+    /// Subgraphs whose activations differ from the mode's: (subgraph, activations, why).
+    pub subgraph_activations: Vec<(usize, String, String)>,
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
     pub folded_dequantize: usize,
     pub densified: usize,
@@ -140,8 +145,13 @@ impl Report {
             "skipped": skipped,
             "float_ops": float_ops,
             "relaxed_activations": relaxed,
+            "subgraph_activations": self.subgraph_activations.iter().map(|(s, a, why)| json!({"subgraph": s, "activations": a, "reason": why})).collect::<Vec<_>>(),
             "uncalibrated": self.uncalibrated.iter().map(|(i, op, n)| json!({"index": i, "op": op, "tensors": n})).collect::<Vec<_>>(),
-            "calibration": self.calibration.map(|(n, s)| json!({"samples": n, "seconds": s})),
+            "calibration": self.calibration.map(|(n, s)| {
+                let shapes: serde_json::Map<String, Value> =
+                    self.calibration_shapes.iter().map(|(name, v)| (name.clone(), json!(v))).collect();
+                json!({"samples": n, "seconds": s, "input_shapes": shapes})
+            }),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
                       "ratio": output_bytes as f64 / input_bytes.max(1) as f64},
