@@ -667,6 +667,34 @@ def keras_rnn_models():
     return out
 
 
+def audio_model():
+    """A keyword-spotting-style classifier with its spectrogram in the graph: waveform [1, 4000]
+    → STFT (RFFT2D) → magnitude → mel filterbank → log → conv → pooled → 4 logits."""
+    L = keras.layers
+    rng = np.random.RandomState(17)
+    mel = tf.constant(np.abs(rng.normal(0, 0.1, (129, 24))).astype(np.float32))
+    conv = L.Conv2D(8, 3, padding="same", activation="relu")
+    head = L.Dense(4)
+    wave = keras.Input((4000,), name="waveform", batch_size=1)
+    conv.build((1, None, 24, 1))
+    head.build((1, 8))
+    fill_zero_weights(keras.Sequential([keras.Input((30, 24, 1)), conv, L.GlobalAveragePooling2D(), head]))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4000], tf.float32, name="waveform")])
+    def classify(x):
+        spec = tf.abs(tf.signal.stft(x, frame_length=256, frame_step=128, fft_length=256))
+        logmel = tf.math.log(tf.matmul(spec, mel) + 1e-3)
+        y = conv(logmel[..., None])
+        return head(tf.reduce_mean(y, axis=[1, 2]))
+
+    del wave
+    module = tf.Module()
+    module.f = classify
+    data = convert(tf.lite.TFLiteConverter.from_concrete_functions([classify.get_concrete_function()], module))
+    assert "RFFT2D" in op_names(data), op_names(data)
+    return {"audio_spectrogram.tflite": data}
+
+
 def dynamic_models():
     """A small convnet whose input height and width are open ([-1,-1,-1,3] signature), and
     calibration arrays at two sizes."""
@@ -856,6 +884,7 @@ def main():
     all_models.update(sequence_models())
     all_models.update(keras_rnn_models())
     all_models.update(dynamic_models())
+    all_models.update(audio_model())
     for name, data in all_models.items():
         write(name, data)
     make_graphdef_fixtures()

@@ -1,4 +1,5 @@
-//! The ops that change a tensor's representation: DEQUANTIZE, DENSIFY and QUANTIZE.
+//! The ops that change a tensor's representation: DEQUANTIZE, DENSIFY and QUANTIZE; and
+//! FAKE_QUANT, which rounds floats to a quantization grid.
 
 use super::util::inp;
 use super::{KResult, OpDef, OpSignature, Prepared};
@@ -19,6 +20,24 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .version(dequantize_version, &[1, 2, 3, 5]));
     // A DENSIFY of a computed tensor: the value is already dense.
     add(OpDef::builtin(B::DENSIFY).kernel(|_| Ok(Prepared::one(|ins| Ok(inp(ins, 0)?.clone())))).fold(|_, v| Ok(v)));
+    add(OpDef::builtin(B::FAKE_QUANT).kernel(|ctx| {
+        let o = super::opts!(ctx, FakeQuantOptions);
+        if o.narrow_range {
+            return Err("FAKE_QUANT with narrow_range is not supported (the runtime refuses it too)".into());
+        }
+        if !(1..=16).contains(&o.num_bits) || !(o.min <= 0.0 && o.max >= 0.0 && o.min < o.max) {
+            return Err(format!(
+                "FAKE_QUANT needs 1-16 bits and min <= 0 <= max, min < max; got {} bits, [{}, {}]",
+                o.num_bits, o.min, o.max
+            ));
+        }
+        let grid = FakeQuant::nudged(o.min, o.max, (1 << o.num_bits) - 1);
+        Ok(Prepared::one(move |ins| {
+            let v = inp(ins, 0)?;
+            let x = v.as_f32().ok_or("FAKE_QUANT needs FLOAT32")?;
+            Ok(Value::f32(v.shape.clone(), x.iter().map(|&a| grid.apply(a)).collect::<crate::ir::Buf<f32>>()))
+        }))
+    }));
     // Float models have QUANTIZE where TF converted a fake-quant node (QUANTIZE → DEQUANTIZE).
     add(OpDef::builtin(B::QUANTIZE)
         .kernel(|ctx| {
@@ -98,5 +117,35 @@ fn quantize_version(s: &OpSignature) -> i32 {
         2
     } else {
         1
+    }
+}
+
+/// The grid FAKE_QUANT rounds to: TF's range nudged so that 0 lies on it.
+#[derive(Clone, Copy)]
+struct FakeQuant {
+    scale: f32,
+    min: f32,
+    max: f32,
+}
+
+impl FakeQuant {
+    fn nudged(min: f32, max: f32, quant_max: i32) -> FakeQuant {
+        let qmax = quant_max as f32;
+        let scale = (max - min) / qmax;
+        let zp_from_min = -min / scale;
+        let zp = if zp_from_min < 0.0 {
+            0.0
+        } else if zp_from_min > qmax {
+            qmax
+        } else {
+            zp_from_min.round()
+        };
+        FakeQuant { scale, min: -zp * scale, max: (qmax - zp) * scale }
+    }
+
+    /// Clamped to the grid's range, then rounded (half away from zero) to a grid point.
+    fn apply(&self, x: f32) -> f32 {
+        let c = x.max(self.min).min(self.max) - self.min;
+        (c * (1.0 / self.scale)).round() * self.scale + self.min
     }
 }
