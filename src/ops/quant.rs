@@ -25,7 +25,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         if o.narrow_range {
             return Err("FAKE_QUANT with narrow_range is not supported (the runtime refuses it too)".into());
         }
-        if !(1..=16).contains(&o.num_bits) || !(o.min <= 0.0 && o.max >= 0.0 && o.min < o.max) {
+        if !((1..=16).contains(&o.num_bits) && o.min <= 0.0 && o.max >= 0.0 && o.min < o.max) {
             return Err(format!(
                 "FAKE_QUANT needs 1-16 bits and min <= 0 <= max, min < max; got {} bits, [{}, {}]",
                 o.num_bits, o.min, o.max
