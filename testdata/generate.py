@@ -516,6 +516,16 @@ def signature_models():
     return out
 
 
+def add_custom_code(mt, name):
+    """Appends the operator code of custom op `name` (version 1) to model `mt`."""
+    code = schema.OperatorCodeT()
+    code.builtinCode = schema.BuiltinOperator.CUSTOM
+    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
+    code.customCode = name
+    code.version = 1
+    mt.operatorCodes.append(code)
+
+
 def other_producer_models(mlp, mlp_model_bytes):
     out = {}
 
@@ -558,12 +568,7 @@ def other_producer_models(mlp, mlp_model_bytes):
 
     # Custom op appended to the MLP: output -> TflqTestCustom -> new output.
     mt = load_model_t(mlp_model_bytes)
-    code = schema.OperatorCodeT()
-    code.builtinCode = schema.BuiltinOperator.CUSTOM
-    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
-    code.customCode = "TflqTestCustom"
-    code.version = 1
-    mt.operatorCodes.append(code)
+    add_custom_code(mt, "TflqTestCustom")
     sg = mt.subgraphs[0]
     old_out = sg.outputs[0]
     src = sg.tensors[old_out]
@@ -597,12 +602,7 @@ def other_producer_models(mlp, mlp_model_bytes):
 def custom_mid_model(mlp_model_bytes):
     """The MLP with a custom op nothing knows between its first and second layers."""
     mt = load_model_t(mlp_model_bytes)
-    code = schema.OperatorCodeT()
-    code.builtinCode = schema.BuiltinOperator.CUSTOM
-    code.deprecatedBuiltinCode = schema.BuiltinOperator.CUSTOM
-    code.customCode = "TflqUnknownMiddle"
-    code.version = 1
-    mt.operatorCodes.append(code)
+    add_custom_code(mt, "TflqUnknownMiddle")
     sg = mt.subgraphs[0]
     first = sg.operators[0]
     mid = first.outputs[0]

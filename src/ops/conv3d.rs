@@ -79,6 +79,31 @@ fn tap(o: usize, stride: i32, k: usize, dilation: i32, pad: usize, size: usize) 
     (o * stride as usize + k * dilation as usize).checked_sub(pad).filter(|&i| i < size)
 }
 
+/// Calls `f(tap, position)` for every tap of the window at output position `pos`, in filter
+/// order, with the input position the tap reads (None in the padding).
+fn window(
+    p: &Params,
+    pos: [usize; 3],
+    k: [usize; 3],
+    size: [usize; 3],
+    pad: [usize; 3],
+    mut f: impl FnMut(usize, Option<[usize; 3]>),
+) {
+    let at = |a: usize, i: usize| tap(pos[a], p.stride[a], i, p.dilation[a], pad[a], size[a]);
+    let mut t = 0;
+    for a in 0..k[0] {
+        let iz = at(0, a);
+        for b in 0..k[1] {
+            let iy = at(1, b);
+            for c in 0..k[2] {
+                let ix = at(2, c);
+                f(t, iz.zip(iy).zip(ix).map(|((z, y), x)| [z, y, x]));
+                t += 1;
+            }
+        }
+    }
+}
+
 /// CONV_3D: x [N, D, H, W, C] by filter [KD, KH, KW, C, O] (plus bias [O]).
 fn conv3d(x: &Value, w: &Value, bias: Option<&Value>, p: &Params) -> KResult<Value> {
     let [n, d, h, wd, c] = dims5(x, "CONV_3D input")?;
@@ -105,26 +130,17 @@ fn conv3d(x: &Value, w: &Value, bias: Option<&Value>, p: &Params) -> KResult<Val
             let m = chunk.min(rows - start);
             for (r, row) in patch.chunks_exact_mut(k).take(m).enumerate() {
                 let at = start + r;
-                let (z, y, xx) = (at / (o[1] * o[2]), at / o[2] % o[1], at % o[2]);
-                let mut t = 0;
-                for a in 0..kd {
-                    let iz = tap(z, p.stride[0], a, p.dilation[0], pad[0], d);
-                    for bb in 0..kh {
-                        let iy = tap(y, p.stride[1], bb, p.dilation[1], pad[1], h);
-                        for cc in 0..kw {
-                            let ix = tap(xx, p.stride[2], cc, p.dilation[2], pad[2], wd);
-                            let dst = &mut row[t..t + c];
-                            match (iz, iy, ix) {
-                                (Some(iz), Some(iy), Some(ix)) => {
-                                    let s = ((iz * h + iy) * wd + ix) * c;
-                                    dst.copy_from_slice(&src[s..s + c]);
-                                }
-                                _ => dst.fill(0.0),
-                            }
-                            t += c;
+                let pos = [at / (o[1] * o[2]), at / o[2] % o[1], at % o[2]];
+                window(p, pos, [kd, kh, kw], [d, h, wd], pad, |t, at| {
+                    let dst = &mut row[t * c..(t + 1) * c];
+                    match at {
+                        Some([iz, iy, ix]) => {
+                            let s = ((iz * h + iy) * wd + ix) * c;
+                            dst.copy_from_slice(&src[s..s + c]);
                         }
+                        None => dst.fill(0.0),
                     }
-                }
+                });
             }
             let dst = &mut out[(b * rows + start) * oc..(b * rows + start + m) * oc];
             if let Some(bv) = bias {
@@ -182,22 +198,13 @@ fn conv3d_transpose(out_shape: &[i64], w: &Value, x: &Value, bias: Option<&Value
             gemm(m, c, taps, src, (c, 1), wv, (1, c), 0.0, &mut cols)?;
             for (r, col) in cols.chunks_exact(taps).take(m).enumerate() {
                 let at = start + r;
-                let (z, y, xx) = (at / (h * wd), at / wd % h, at % wd);
-                let mut t = 0;
-                for a in 0..kd {
-                    let iz = tap(z, p.stride[0], a, p.dilation[0], pad[0], od);
-                    for bb in 0..kh {
-                        let iy = tap(y, p.stride[1], bb, p.dilation[1], pad[1], oh);
-                        for cc in 0..kw {
-                            let ix = tap(xx, p.stride[2], cc, p.dilation[2], pad[2], ow);
-                            if let (Some(iz), Some(iy), Some(ix)) = (iz, iy, ix) {
-                                let o = ((iz * oh + iy) * ow + ix) * oc;
-                                dst[o..o + oc].iter_mut().zip(&col[t..t + oc]).for_each(|(q, v)| *q += v);
-                            }
-                            t += oc;
-                        }
+                let pos = [at / (h * wd), at / wd % h, at % wd];
+                window(p, pos, [kd, kh, kw], [od, oh, ow], pad, |t, at| {
+                    if let Some([iz, iy, ix]) = at {
+                        let o = ((iz * oh + iy) * ow + ix) * oc;
+                        dst[o..o + oc].iter_mut().zip(&col[t * oc..(t + 1) * oc]).for_each(|(q, v)| *q += v);
                     }
-                }
+                });
             }
         }
     }
