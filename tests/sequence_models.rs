@@ -102,3 +102,12 @@ fn lstm_quantizes_inside_its_loop() {
     let db8 = check("lstm", &["--loop-activations", "int8"], TensorType::INT8);
     assert!(db8 >= 12.0 && db8 < db, "LSTM with int8 loop activations: {db8:.1} dB (int16: {db:.1} dB)");
 }
+
+#[test]
+fn strict_accepts_a_loop_whose_body_is_integer() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("gru.tflite");
+    let calib = testdata("seq.calib.npy");
+    tflq!("convert", testdata("gru.tflite"), "-o", out, "--quantize", "int8", "--calibration-data", calib, "--strict");
+    assert!(out.exists());
+}
