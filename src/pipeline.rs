@@ -57,7 +57,7 @@ pub fn quantize_calibrated(
     opts: &IntegerOptions,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report, CalibratedError> {
-    let (folded, densified) = quantize::prepare(model)?;
+    let prepared = quantize::prepare(model)?;
     let start = std::time::Instant::now();
     let calibration = calibrate::calibrate(model, samples, progress)?;
     let seconds = start.elapsed().as_secs_f64();
@@ -69,6 +69,6 @@ pub fn quantize_calibrated(
         let names = sg.inputs.iter().map(|&i| sg.tensors.get(i as usize).map_or("", |t| t.name()).to_string());
         report.calibration_shapes = names.zip(samples.shapes()).collect();
     }
-    quantize::finish(model, &mut report, folded, densified);
+    quantize::finish(model, &mut report, prepared);
     Ok(report)
 }

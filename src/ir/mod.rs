@@ -164,6 +164,19 @@ impl Model {
         !t.is_variable && !self.tensor_bytes(t).is_empty()
     }
 
+    /// Bytes of constant data: every buffer some tensor reads, each counted once.
+    pub fn constant_bytes(&self) -> u64 {
+        let mut seen = vec![false; self.buffers.len()];
+        let mut total = 0u64;
+        for t in self.subgraphs.iter().flat_map(|sg| &sg.tensors) {
+            let b = t.buffer as usize;
+            if b < seen.len() && !std::mem::replace(&mut seen[b], true) {
+                total += self.buffers[b].data.as_bytes().len() as u64;
+            }
+        }
+        total
+    }
+
     /// The checked view of constant `t`'s dense data.
     pub fn dense(&self, t: &Tensor) -> Result<Dense<'_>, CodecError> {
         Dense::of(t, self.tensor_bytes(t))

@@ -77,7 +77,7 @@ pub fn check_not_quantized(model: &Model) -> Result<(), QuantizeError> {
 /// constants to float32, quantize, drop what became unused, and recompute
 /// op versions and `min_runtime_version`.
 pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOptions) -> Result<Report, QuantizeError> {
-    let (folded, densified) = prepare(model)?;
+    let prepared = prepare(model)?;
     if !weights::has_float_weights(model) {
         return Err(QuantizeError::NoFloatWeights);
     }
@@ -90,23 +90,34 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
             r
         }
     };
-    finish(model, &mut report, folded, densified);
+    finish(model, &mut report, prepared);
     Ok(report)
 }
 
+/// What `prepare` did, for `finish` and the report.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    folded_dequantize: usize,
+    densified: usize,
+    input_constant_bytes: u64,
+}
+
 /// Every mode's first steps: refuse quantized input, then fold FLOAT16 and
-/// sparse constants to float32. Returns how many of each were folded.
-pub fn prepare(model: &mut Model) -> Result<(usize, usize), QuantizeError> {
+/// sparse constants to float32.
+pub fn prepare(model: &mut Model) -> Result<Prepared, QuantizeError> {
     check_not_quantized(model)?;
-    Ok((fold::fold_dequantize(model)?, fold::densify(model)?))
+    let input_constant_bytes = model.constant_bytes();
+    let (folded_dequantize, densified) = (fold::fold_dequantize(model)?, fold::densify(model)?);
+    Ok(Prepared { folded_dequantize, densified, input_constant_bytes })
 }
 
 /// Every mode's last steps: drop what became unused and recompute `min_runtime_version`.
-pub fn finish(model: &mut Model, report: &mut Report, folded: usize, densified: usize) {
-    report.folded_dequantize = folded;
-    report.densified = densified;
+pub fn finish(model: &mut Model, report: &mut Report, prepared: Prepared) {
+    report.folded_dequantize = prepared.folded_dequantize;
+    report.densified = prepared.densified;
     prune::prune(model);
     crate::tflite::versions::set_min_runtime_version(model);
+    report.constant_bytes = (prepared.input_constant_bytes, model.constant_bytes());
 }
 
 /// Sets (or replaces) a metadata entry with its own buffer.

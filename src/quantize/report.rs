@@ -105,6 +105,8 @@ pub struct Report {
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
     pub folded_dequantize: usize,
     pub densified: usize,
+    /// Bytes of constant data in the input and in the output model.
+    pub constant_bytes: (u64, u64),
 }
 
 impl Report {
@@ -154,7 +156,9 @@ impl Report {
             }),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
-                      "ratio": output_bytes as f64 / input_bytes.max(1) as f64},
+                      "ratio": output_bytes as f64 / input_bytes.max(1) as f64,
+                      "input_constant_bytes": self.constant_bytes.0, "output_constant_bytes": self.constant_bytes.1,
+                      "constant_ratio": self.constant_bytes.1 as f64 / self.constant_bytes.0.max(1) as f64},
             "seconds": seconds,
         })
     }
