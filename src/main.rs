@@ -326,17 +326,7 @@ fn convert(args: &ConvertArgs) -> Result<()> {
     let seconds = start.elapsed().as_secs_f64();
     let in_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
     let out_bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
-    let summary = match &report {
-        Some(r) => {
-            let ops = match r.float_ops.len() {
-                0 => String::new(),
-                1 => ", 1 op stays float".to_string(),
-                n => format!(", {n} ops stay float"),
-            };
-            format!("{}: {} tensors quantized, {} left float{ops}; ", r.mode, r.quantized.len(), r.skipped.len())
-        }
-        None => String::new(),
-    };
+    let summary = report.as_ref().map_or(String::new(), |r| r.summary() + "; ");
     eprintln!(
         "wrote {}: {summary}{in_bytes} -> {out_bytes} bytes ({:.3}x) in {:.0} ms",
         args.output.display(),

@@ -69,6 +69,6 @@ pub fn quantize_calibrated(
         let names = sg.inputs.iter().map(|&i| sg.tensors.get(i as usize).map_or("", |t| t.name()).to_string());
         report.calibration_shapes = names.zip(samples.shapes()).collect();
     }
-    quantize::finish(model, &mut report, prepared);
+    quantize::finish(model, &mut report, prepared, true);
     Ok(report)
 }

@@ -599,6 +599,36 @@ def other_producer_models(mlp, mlp_model_bytes):
     return out
 
 
+def sparse_fp16_model():
+    """Sparse FLOAT16 conv filters: sparse constant -> DENSIFY -> DEQUANTIZE -> CONV_2D, the
+    chain MediaPipe's sparse detection models use (TF's sparsity with float16 weights)."""
+    L = keras.layers
+    rng = np.random.RandomState(5)
+    inp = keras.Input((16, 16, 8), name="x", batch_size=1)
+    convs = [L.Conv2D(32, 3, padding="same", activation="relu", name="sparse_conv1"),
+             L.Conv2D(64, 3, padding="same", activation="relu", name="sparse_conv2"),
+             L.Conv2D(48, 1, name="sparse_conv3")]
+    y = inp
+    for c in convs:
+        y = c(y)
+    y = L.GlobalAveragePooling2D()(y)
+    model = fill_zero_weights(keras.Model(inp, y))
+    for c in convs:
+        kernel, bias = c.get_weights()
+        # ~75% zeros, whole (in, out) channel pairs across the window: DENSIFY, not block-sparse FC.
+        mask = (rng.rand(1, 1, *kernel.shape[2:]) < 0.25).astype(np.float32)
+        c.set_weights([kernel * mask, bias])
+    conv = tf.lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf.lite.Optimize.EXPERIMENTAL_SPARSITY, tf.lite.Optimize.DEFAULT]
+    conv.target_spec.supported_types = [tf.float16]
+    data = convert(conv)
+    names = op_names(data)
+    assert names.count("DENSIFY") == 3 and "DEQUANTIZE" in names, names
+    x = rng.uniform(0, 1, (24, 16, 16, 8)).astype(np.float32)
+    np.save(path("sparse_fp16.calib.npy"), x)
+    return {"sparse_fp16.tflite": data}
+
+
 def custom_mid_model(mlp_model_bytes):
     """The MLP with a custom op nothing knows between its first and second layers."""
     mt = load_model_t(mlp_model_bytes)
@@ -881,6 +911,7 @@ def main():
     all_models.update(signature_models())
     all_models.update(other_producer_models(mlp, ops["mlp.tflite"]))
     all_models.update(custom_mid_model(ops["mlp.tflite"]))
+    all_models.update(sparse_fp16_model())
     all_models.update(sequence_models())
     all_models.update(keras_rnn_models())
     all_models.update(dynamic_models())

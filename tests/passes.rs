@@ -65,7 +65,11 @@ fn fold_fp16(fixture: &str) {
     let mut m = tflq::load(&f).unwrap();
     let dequantize = count_ops(&m, BuiltinOperator::DEQUANTIZE);
     assert!(dequantize > 0, "{fixture}: expected DEQUANTIZE ops");
-    assert_eq!(fold_dequantize(&mut m).unwrap(), dequantize, "{fixture}: every DEQUANTIZE reads a constant");
+    assert_eq!(
+        fold_dequantize(&mut m, &mut Vec::new()).unwrap(),
+        dequantize,
+        "{fixture}: every DEQUANTIZE reads a constant"
+    );
     assert_eq!(count_ops(&m, BuiltinOperator::DEQUANTIZE), 0);
     prune(&mut m);
     assert_eq!(count_tensors(&m, |t| t.dtype == TensorType::FLOAT16), 0, "{fixture}: FLOAT16 tensors left");
@@ -92,7 +96,7 @@ fn fold_dequantize_leaves_other_models_alone() {
     for fixture in ["cnn.tflite", "mlp.tflite", "cnn.int8.tflite"] {
         let mut m = tflq::load(&testdata(fixture)).unwrap();
         let before = m.clone();
-        assert_eq!(fold_dequantize(&mut m).unwrap(), 0, "{fixture}");
+        assert_eq!(fold_dequantize(&mut m, &mut Vec::new()).unwrap(), 0, "{fixture}");
         assert_eq!(m, before, "{fixture}");
     }
 }
@@ -102,7 +106,7 @@ fn fold_and_prune_shrink_cnn_float16_to_the_float_size() {
     let dir = tempfile::tempdir().unwrap();
     let f = testdata("cnn.float16.tflite");
     let mut m = tflq::load(&f).unwrap();
-    fold_dequantize(&mut m).unwrap();
+    fold_dequantize(&mut m, &mut Vec::new()).unwrap();
     let folded = save(&m, dir.path(), "folded.tflite");
     prune(&mut m);
     let pruned = save(&m, dir.path(), "pruned.tflite");
@@ -120,7 +124,7 @@ fn densify_sparse_conv() {
     let f = testdata("sparse_densify.tflite");
     let mut m = tflq::load(&f).unwrap();
     assert_eq!(count_ops(&m, BuiltinOperator::DENSIFY), 1);
-    assert_eq!(densify(&mut m).unwrap(), 1);
+    assert_eq!(densify(&mut m, &mut Vec::new()).unwrap(), 1);
     assert_eq!(count_ops(&m, BuiltinOperator::DENSIFY), 0);
     prune(&mut m);
     assert!(m.operator_codes.iter().all(|c| c.builtin != BuiltinOperator::DENSIFY));

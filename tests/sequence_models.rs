@@ -111,3 +111,29 @@ fn strict_accepts_a_loop_whose_body_is_integer() {
     tflq!("convert", testdata("gru.tflite"), "-o", out, "--quantize", "int8", "--calibration-data", calib, "--strict");
     assert!(out.exists());
 }
+
+#[test]
+fn weight_modes_quantize_the_weights_inside_loop_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["gru", "lstm"] {
+        let float = testdata(&format!("{name}.tflite"));
+        for (mode, dtype, floor) in [
+            ("dynamic", TensorType::INT8, 30.0),
+            ("weight-int8", TensorType::INT8, 30.0),
+            ("float16", TensorType::FLOAT16, 60.0),
+        ] {
+            let out = dir.path().join(format!("{name}.{mode}.tflite"));
+            // The fixtures' recurrent kernels are small; lower the threshold so they qualify.
+            tflq!("convert", &float, "-o", &out, "--quantize", mode, "--min-weight-elements", "16");
+            let m = tflq::load(&out).unwrap();
+            let body_weights = m.subgraphs[1..]
+                .iter()
+                .flat_map(|sg| &sg.tensors)
+                .filter(|t| t.dtype == dtype && m.is_constant(t))
+                .count();
+            assert!(body_weights > 0, "{name} {mode}: no {dtype:?} weights in the loop body");
+            let db = sqnr_on_test_set(&float, &out, dir.path());
+            assert!(db >= floor, "{name} {mode}: {db:.1} dB");
+        }
+    }
+}

@@ -164,11 +164,13 @@ impl Model {
         !t.is_variable && !self.tensor_bytes(t).is_empty()
     }
 
-    /// Bytes of constant data: every buffer some tensor reads, each counted once.
+    /// Bytes of constant data: every buffer some tensor reads, each counted once, and the
+    /// index arrays of sparse constants.
     pub fn constant_bytes(&self) -> u64 {
         let mut seen = vec![false; self.buffers.len()];
         let mut total = 0u64;
         for t in self.subgraphs.iter().flat_map(|sg| &sg.tensors) {
+            total += t.sparsity.as_ref().map_or(0, |sp| sparse::index_bytes(sp) as u64);
             let b = t.buffer as usize;
             if b < seen.len() && !std::mem::replace(&mut seen[b], true) {
                 total += self.buffers[b].data.as_bytes().len() as u64;

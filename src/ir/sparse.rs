@@ -32,17 +32,48 @@ struct Level {
 /// for parent position p, `array_indices[array_segments[p]..array_segments[p+1]]`, and the
 /// position of entry i is i. Values are stored in walk order, one per complete coordinate.
 pub fn densify(tensor: &Tensor, data: &[u8]) -> Result<Vec<u8>, CodecError> {
-    let sp = tensor.sparsity.as_ref().ok_or(CodecError::NotSparse)?;
     let elem = element_size(tensor.dtype).ok_or_else(|| CodecError::UnsupportedType(type_name(tensor.dtype)))?;
+    let (_, total) = static_shape(tensor)?;
+    if data.len() % elem != 0 {
+        return Err(CodecError::Sparsity(format!(
+            "{} value bytes is not a whole number of {elem}-byte elements",
+            data.len()
+        )));
+    }
+    let offsets = positions(tensor, data.len() / elem)?;
+    let out_len = total.checked_mul(elem).ok_or(CodecError::TooLarge(total))?;
+    let mut out = zeroed(total, out_len)?;
+    for (value, &off) in data.chunks_exact(elem).zip(&offsets) {
+        // In bounds: every coordinate is below its extent, so off < total.
+        let start = off * elem;
+        out[start..start + elem].copy_from_slice(value);
+    }
+    Ok(out)
+}
+
+/// The stored values of `dense` (row-major elements of `elem` bytes, `tensor`'s shape) in
+/// the walk order of `tensor.sparsity`: the inverse of `densify` for the same positions.
+/// Re-encodes a tensor's new values (e.g. quantized) with its original sparsity pattern.
+pub fn gather_stored(tensor: &Tensor, stored: usize, dense: &[u8], elem: usize) -> Result<Vec<u8>, CodecError> {
+    let (_, total) = static_shape(tensor)?;
+    if total.checked_mul(elem) != Some(dense.len()) {
+        return Err(CodecError::Sparsity(format!("{} dense bytes for {total} elements of {elem} bytes", dense.len())));
+    }
+    let offsets = positions(tensor, stored)?;
+    let mut out = Vec::with_capacity(offsets.len() * elem);
+    for &off in &offsets {
+        out.extend_from_slice(&dense[off * elem..(off + 1) * elem]);
+    }
+    Ok(out)
+}
+
+/// The dense element index of each of the `values` stored values of a sparse tensor, in
+/// storage order, after checking that its format describes exactly that many.
+fn positions(tensor: &Tensor, values: usize) -> Result<Vec<usize>, CodecError> {
+    let sp = tensor.sparsity.as_ref().ok_or(CodecError::NotSparse)?;
     let (dims, total) = static_shape(tensor)?;
     let malformed = CodecError::Sparsity;
-    if data.len() % elem != 0 {
-        return Err(malformed(format!("{} value bytes is not a whole number of {elem}-byte elements", data.len())));
-    }
-    let values = data.len() / elem;
-    let out_len = total.checked_mul(elem).ok_or(CodecError::TooLarge(total))?;
     let levels = levels(&dims, sp).map_err(malformed)?;
-
     // Count the walk's positions level by level before materializing any, so a bogus
     // dense_size cannot make us allocate more than the file's own arrays justify.
     let mut count = 1usize;
@@ -107,13 +138,22 @@ pub fn densify(tensor: &Tensor, data: &[u8]) -> Result<Vec<u8>, CodecError> {
         offsets = next;
     }
 
-    let mut out = zeroed(total, out_len)?;
-    for (value, &off) in data.chunks_exact(elem).zip(&offsets) {
-        // In bounds: every coordinate is below its extent, so off < total.
-        let start = off * elem;
-        out[start..start + elem].copy_from_slice(value);
+    Ok(offsets)
+}
+
+/// Bytes a sparse index vector takes in the file.
+fn vector_bytes(v: &SparseIndexVectorT) -> usize {
+    match v {
+        SparseIndexVectorT::NONE => 0,
+        SparseIndexVectorT::Int32Vector(x) => 4 * x.values.as_ref().map_or(0, Vec::len),
+        SparseIndexVectorT::Uint16Vector(x) => 2 * x.values.as_ref().map_or(0, Vec::len),
+        SparseIndexVectorT::Uint8Vector(x) => x.values.as_ref().map_or(0, Vec::len),
     }
-    Ok(out)
+}
+
+/// Bytes the index arrays of a sparsity pattern take in the file.
+pub fn index_bytes(sp: &SparsityParametersT) -> usize {
+    sp.dim_metadata.iter().flatten().map(|m| vector_bytes(&m.array_segments) + vector_bytes(&m.array_indices)).sum()
 }
 
 /// Checks the sparsity parameters against the dense dims and resolves each traversed level's

@@ -1,11 +1,16 @@
 //! fold_dequantize and densify: turn FLOAT16 constants behind DEQUANTIZE and
-//! sparse constants behind DENSIFY into plain float32 constants.
+//! sparse constants behind DENSIFY into plain float32 constants, so the passes see plain
+//! weights; then, once they ran, `restore` puts back what no pass replaced (so an fp16 or
+//! sparse input keeps its encoding) and `resparsify` stores quantized weights that came from
+//! sparse ones with their sparsity pattern when that is smaller.
 //!
-//! Both passes leave the now-unused source constants in place; `prune` drops them.
+//! The folds leave the now-unused source constants in place; `prune` drops them.
 
+use super::graph;
 use crate::ir::codec::{self, CodecError, Dense};
-use crate::ir::{sparse, Buffer, Data, Model, Tensor};
-use crate::schema::{BuiltinOperator, TensorType};
+use crate::ir::dtype::element_size;
+use crate::ir::{sparse, Buffer, Data, Model, Operator, Tensor};
+use crate::schema::{BuiltinOperator, SparsityParametersT, TensorType};
 
 /// Why a constant could not be folded. Each names the tensor and what is wrong with it.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -65,6 +70,7 @@ fn fold_ops(
     code: BuiltinOperator,
     op_name: &'static str,
     fold: impl Fn(&Tensor, &[u8]) -> Result<Option<(TensorType, Vec<u8>)>, FoldError>,
+    records: &mut Vec<Folded>,
 ) -> Result<usize, FoldError> {
     let mut folded = 0;
     for si in 0..model.subgraphs.len() {
@@ -89,6 +95,22 @@ fn fold_ops(
                 None => tin.shape.clone(),
             };
             let in_quant = tin.quantization.clone();
+            let source_bytes = data.len();
+            // Where the values' sparsity pattern came from: this input, or the fold that made it.
+            let sparse = match &tin.sparsity {
+                Some(sp) => Some(SparseOrigin {
+                    sparsity: sp.clone(),
+                    stored: data.len() / element_size(tin.dtype).unwrap_or(1).max(1),
+                    bytes: data.len() + sparse::index_bytes(sp),
+                }),
+                None => records
+                    .iter()
+                    .rev()
+                    .find(|r| r.subgraph == si && r.output == c.input)
+                    .and_then(|r| r.sparse.clone()),
+            };
+            let before = tout.clone();
+            let op = sg.operators[c.operator].clone();
             let buffer = u32::try_from(model.buffers.len()).map_err(|_| FoldError::TooManyBuffers)?;
             model.buffers.push(Buffer { data: Data::from(bytes) });
             let t = &mut model.subgraphs[si].tensors[c.output];
@@ -103,6 +125,7 @@ fn fold_ops(
                 t.quantization = in_quant;
             }
             removed.push(c.operator);
+            records.push(Folded { subgraph: si, output: c.output, buffer, before, op, sparse, source_bytes });
         }
         folded += removed.len();
         let mut oi = 0;
@@ -117,8 +140,8 @@ fn fold_ops(
 /// Replaces each DEQUANTIZE of a constant (FLOAT16, BFLOAT16, or per-tensor/per-channel
 /// quantized INT8/UINT8/INT16) by a FLOAT32 constant holding the decoded values, so later
 /// passes see plain float weights. Returns how many operators were folded.
-pub fn fold_dequantize(model: &mut Model) -> Result<usize, FoldError> {
-    fold_ops(model, BuiltinOperator::DEQUANTIZE, "DEQUANTIZE", |tin, data| {
+pub fn fold_dequantize(model: &mut Model, records: &mut Vec<Folded>) -> Result<usize, FoldError> {
+    let fold = |tin: &Tensor, data: &[u8]| {
         if !matches!(
             tin.dtype,
             TensorType::FLOAT16 | TensorType::BFLOAT16 | TensorType::INT8 | TensorType::UINT8 | TensorType::INT16
@@ -137,16 +160,205 @@ pub fn fold_dequantize(model: &mut Model) -> Result<usize, FoldError> {
         let d = Dense::with_shape(tin, data).map_err(data_error(tin))?;
         let real = codec::dequantize(d.dtype, d.bytes, &d.shape, tin.quantization.as_ref()).map_err(data_error(tin))?;
         Ok(Some((TensorType::FLOAT32, codec::encode_f32(&real))))
-    })
+    };
+    fold_ops(model, BuiltinOperator::DEQUANTIZE, "DEQUANTIZE", fold, records)
 }
 
 /// Replaces each DENSIFY of a sparse constant by a dense constant of the same type.
 /// Returns how many operators were folded.
-pub fn densify(model: &mut Model) -> Result<usize, FoldError> {
-    fold_ops(model, BuiltinOperator::DENSIFY, "DENSIFY", |tin, data| {
+pub fn densify(model: &mut Model, records: &mut Vec<Folded>) -> Result<usize, FoldError> {
+    let fold = |tin: &Tensor, data: &[u8]| {
         if tin.sparsity.is_none() {
             return Ok(None);
         }
         Ok(Some((tin.dtype, sparse::densify(tin, data).map_err(data_error(tin))?)))
+    };
+    fold_ops(model, BuiltinOperator::DENSIFY, "DENSIFY", fold, records)
+}
+
+/// One folded operator: enough to undo the fold.
+#[derive(Debug, Clone)]
+pub struct Folded {
+    subgraph: usize,
+    /// The operator's output tensor, now a constant in `buffer`.
+    output: usize,
+    buffer: u32,
+    /// The output tensor as it was, and the operator that was removed.
+    before: Tensor,
+    op: Operator,
+    /// Set when the values were stored sparse (here or earlier in the chain).
+    sparse: Option<SparseOrigin>,
+    /// Bytes of the constant the operator read.
+    source_bytes: usize,
+}
+
+/// A sparsity pattern that folded values came from.
+#[derive(Debug, Clone)]
+struct SparseOrigin {
+    sparsity: SparsityParametersT,
+    /// How many values the pattern stores.
+    stored: usize,
+    /// Bytes the sparse form takes: values and index arrays.
+    bytes: usize,
+}
+
+/// Every fold `fold_all` made, and how many of each kind.
+#[derive(Debug, Default)]
+pub struct Folding {
+    pub records: Vec<Folded>,
+    pub dequantize: usize,
+    pub densify: usize,
+}
+
+/// Folds DEQUANTIZE and DENSIFY of constants until none is left, so chains such as sparse
+/// FLOAT16 → DENSIFY → DEQUANTIZE become one float32 constant.
+pub fn fold_all(model: &mut Model) -> Result<Folding, FoldError> {
+    let mut f = Folding::default();
+    loop {
+        let dequantized = fold_dequantize(model, &mut f.records)?;
+        let densified = densify(model, &mut f.records)?;
+        f.dequantize += dequantized;
+        f.densify += densified;
+        if dequantized + densified == 0 {
+            return Ok(f);
+        }
+    }
+}
+
+/// Whether tensor `t` of subgraph `si` is read by an operator or is a subgraph output.
+fn is_read(model: &Model, si: usize, t: usize) -> bool {
+    let sg = &model.subgraphs[si];
+    sg.outputs.iter().any(|&o| o as i64 == t as i64)
+        || sg.operators.iter().any(|op| op.inputs.iter().any(|&i| i as i64 == t as i64))
+}
+
+/// Whether an op that reads tensor `t` also reads an int8 constant directly, i.e. is a
+/// hybrid kernel: XNNPACK then needs its other constants (the bias) static, and refuses
+/// the model when one is computed by a DEQUANTIZE.
+fn read_by_hybrid(model: &Model, si: usize, t: usize) -> bool {
+    let sg = &model.subgraphs[si];
+    let int8_constant = |i: i32| {
+        usize::try_from(i)
+            .ok()
+            .and_then(|i| sg.tensors.get(i))
+            .is_some_and(|x| matches!(x.dtype, TensorType::INT8 | TensorType::INT4) && model.is_constant(x))
+    };
+    sg.operators.iter().any(|op| {
+        op.inputs.iter().any(|&i| i as i64 == t as i64)
+            && model.operator_codes.get(op.opcode_index as usize).map(|c| c.builtin)
+                != Some(BuiltinOperator::DEQUANTIZE)
+            && op.inputs.iter().any(|&i| int8_constant(i))
     })
+}
+
+/// Undoes each fold whose constant no pass replaced and that is still read: the output is
+/// computed again by the original operator from the original (FLOAT16, sparse) constant, so
+/// constants left unquantized keep the input's encoding. Latest folds first, so a chain comes
+/// back whole; restored operators go to the front of their subgraph in chain order.
+/// Returns how many were restored.
+pub fn restore(model: &mut Model, records: &mut Vec<Folded>) -> usize {
+    restore_where(model, records, |_| true).len()
+}
+
+/// `restore` for the folds `pick` chooses; returns the restored ones.
+fn restore_where(model: &mut Model, records: &mut Vec<Folded>, pick: impl Fn(&Folded) -> bool) -> Vec<Folded> {
+    let mut restored = Vec::new();
+    for r in std::mem::take(records).into_iter().rev() {
+        let t = &model.subgraphs[r.subgraph].tensors[r.output];
+        if !pick(&r)
+            || t.buffer != r.buffer
+            || !is_read(model, r.subgraph, r.output)
+            || read_by_hybrid(model, r.subgraph, r.output)
+        {
+            records.insert(0, r);
+            continue;
+        }
+        let sg = &mut model.subgraphs[r.subgraph];
+        sg.tensors[r.output] = r.before.clone();
+        sg.operators.insert(0, r.op.clone());
+        restored.push(r);
+    }
+    restored
+}
+
+/// A sparse weight kept in its input form: (subgraph, tensor, name, sparse bytes, dense int8 bytes).
+pub type KeptSparse = (usize, usize, String, usize, usize);
+
+/// Restores, before a weight-only mode runs, the sparse weights whose sparse input form is
+/// no bigger than dense int8 would be. Those modes write dense int8 only: XNNPACK refuses a
+/// hybrid kernel whose int8 weight comes from a DENSIFY, and computes wrong values from an
+/// int8 DENSIFY → DEQUANTIZE chain.
+pub fn keep_small_sparse(model: &mut Model, records: &mut Vec<Folded>) -> Vec<KeptSparse> {
+    // Quantizing a weight also makes its op's other folded constants (the bias) float32.
+    let growth = |r: &Folded| -> usize {
+        let sg = &model.subgraphs[r.subgraph];
+        let readers = sg.operators.iter().filter(|op| op.inputs.iter().any(|&i| i as i64 == r.output as i64));
+        let others: std::collections::BTreeSet<i32> = readers.flat_map(|op| op.inputs.iter().copied()).collect();
+        let folded = |i: i32| {
+            records.iter().find(|x| x.subgraph == r.subgraph && x.output as i64 == i as i64 && x.sparse.is_none())
+        };
+        others
+            .into_iter()
+            .filter(|&i| i as i64 != r.output as i64)
+            .filter_map(folded)
+            .map(|x| model.buffers[x.buffer as usize].data.as_bytes().len().saturating_sub(x.source_bytes))
+            .sum()
+    };
+    let sizes: Vec<(usize, usize, usize, usize)> = records
+        .iter()
+        .filter_map(|r| Some((r.subgraph, r.output, r.sparse.as_ref()?.bytes, r.before.num_elements()? + growth(r))))
+        .collect();
+    let size_of = |r: &Folded| sizes.iter().find(|s| (s.0, s.1) == (r.subgraph, r.output)).map(|s| (s.2, s.3));
+    let restored = restore_where(model, records, |r| size_of(r).is_some_and(|(sparse, dense)| sparse <= dense));
+    restored
+        .iter()
+        .filter(|r| r.before.dtype == TensorType::FLOAT32)
+        .filter_map(|r| size_of(r).map(|(s, d)| (r.subgraph, r.output, r.before.name().to_string(), s, d)))
+        .collect()
+}
+
+/// Stores each dense INT8 or FLOAT16 constant that a pass made from a folded sparse constant
+/// (the fold's own tensor, or a copy named after it) with the original's sparsity pattern,
+/// behind a DENSIFY, when every non-zero value lies in the pattern and the sparse form with
+/// its indices is smaller. Returns how many were stored sparse.
+pub fn resparsify(model: &mut Model, records: &[Folded]) -> usize {
+    let mut done = 0;
+    for r in records {
+        let Some(origin) = &r.sparse else { continue };
+        let indices = sparse::index_bytes(&origin.sparsity);
+        let base = r.before.name().to_string();
+        for ti in 0..model.subgraphs[r.subgraph].tensors.len() {
+            let t = &model.subgraphs[r.subgraph].tensors[ti];
+            let Some(elem) = element_size(t.dtype) else { continue };
+            if !matches!(t.dtype, TensorType::INT8 | TensorType::FLOAT16)
+                || t.sparsity.is_some()
+                || !model.is_constant(t)
+                || t.shape != r.before.shape
+                || !t.name().starts_with(&base)
+                || !is_read(model, r.subgraph, ti)
+            {
+                continue;
+            }
+            let dense = model.tensor_bytes(t);
+            if origin.stored * elem + indices >= dense.len() {
+                continue;
+            }
+            let probe = Tensor { sparsity: Some(origin.sparsity.clone()), ..t.clone() };
+            let Ok(stored) = sparse::gather_stored(&probe, origin.stored, dense, elem) else { continue };
+            let nonzero = |b: &[u8]| b.chunks_exact(elem).filter(|v| v.iter().any(|&x| x != 0)).count();
+            // Lossless only when the pattern holds every non-zero value.
+            if nonzero(&stored) != nonzero(dense) {
+                continue;
+            }
+            let buffer = graph::add_buffer(model, stored);
+            let sg = &mut model.subgraphs[r.subgraph];
+            let name = graph::unique_name(sg, sg.tensors[ti].name(), "_sparse");
+            let s = graph::add_tensor(sg, Tensor { name: Some(name), buffer, ..probe });
+            sg.tensors[ti].buffer = 0;
+            let op = graph::simple_op(graph::opcode(model, BuiltinOperator::DENSIFY, 1), s, ti as i32);
+            model.subgraphs[r.subgraph].operators.insert(0, op);
+            done += 1;
+        }
+    }
+    done
 }

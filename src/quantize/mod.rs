@@ -77,7 +77,11 @@ pub fn check_not_quantized(model: &Model) -> Result<(), QuantizeError> {
 /// constants to float32, quantize, drop what became unused, and recompute
 /// op versions and `min_runtime_version`.
 pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOptions) -> Result<Report, QuantizeError> {
-    let prepared = prepare(model)?;
+    let mut prepared = prepare(model)?;
+    let kept = match mode {
+        WeightMode::Float16 => Vec::new(),
+        _ => fold::keep_small_sparse(model, &mut prepared.folding.records),
+    };
     if !weights::has_float_weights(model) {
         return Err(QuantizeError::NoFloatWeights);
     }
@@ -85,36 +89,49 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
         WeightMode::Dynamic => weights::quantize_dynamic(model, opts),
         WeightMode::WeightInt8 => weights::quantize_weight_only(model, opts),
         WeightMode::Float16 => {
-            let r = weights::quantize_float16(model);
+            // FLOAT16 (and sparse) input constants are already as small as this mode makes them.
+            let restored = fold::restore(model, &mut prepared.folding.records);
+            let mut r = weights::quantize_float16(model);
+            r.restored = restored;
             set_metadata(model, "reduced_precision_support", b"fp16accfp32".to_vec());
             r
         }
     };
-    finish(model, &mut report, prepared);
+    for (subgraph, index, tensor, sparse, dense) in kept {
+        let reason = format!("sparse weight kept as it is: {sparse} bytes, dense int8 would take {dense}");
+        report.skipped.push(report::Skipped { subgraph, index, tensor, op: "DENSIFY".into(), reason });
+    }
+    finish(model, &mut report, prepared, false);
     Ok(report)
 }
 
 /// What `prepare` did, for `finish` and the report.
 #[derive(Debug, Default)]
 pub struct Prepared {
-    folded_dequantize: usize,
-    densified: usize,
+    folding: fold::Folding,
     input_constant_bytes: u64,
 }
 
-/// Every mode's first steps: refuse quantized input, then fold FLOAT16 and
-/// sparse constants to float32.
+/// Every mode's first steps: refuse quantized input, then fold FLOAT16 and sparse constants
+/// to float32 (to a fixed point, so sparse FLOAT16 chains fold whole).
 pub fn prepare(model: &mut Model) -> Result<Prepared, QuantizeError> {
     check_not_quantized(model)?;
     let input_constant_bytes = model.constant_bytes();
-    let (folded_dequantize, densified) = (fold::fold_dequantize(model)?, fold::densify(model)?);
-    Ok(Prepared { folded_dequantize, densified, input_constant_bytes })
+    Ok(Prepared { folding: fold::fold_all(model)?, input_constant_bytes })
 }
 
-/// Every mode's last steps: drop what became unused and recompute `min_runtime_version`.
-pub fn finish(model: &mut Model, report: &mut Report, prepared: Prepared) {
-    report.folded_dequantize = prepared.folded_dequantize;
-    report.densified = prepared.densified;
+/// Every mode's last steps: give constants no pass replaced back their input encoding,
+/// store quantized weights of sparse inputs sparse where smaller (`sparse_int8`), drop what became unused
+/// and recompute `min_runtime_version`.
+pub fn finish(model: &mut Model, report: &mut Report, mut prepared: Prepared, sparse_int8: bool) {
+    let f = &mut prepared.folding;
+    report.folded_dequantize = f.dequantize;
+    report.densified = f.densify;
+    report.restored += fold::restore(model, &mut f.records);
+    // Full-integer kernels read an int8 DENSIFY output correctly; the weight-only modes' do not.
+    if sparse_int8 {
+        report.stored_sparse = fold::resparsify(model, &f.records);
+    }
     prune::prune(model);
     crate::tflite::versions::set_min_runtime_version(model);
     report.constant_bytes = (prepared.input_constant_bytes, model.constant_bytes());

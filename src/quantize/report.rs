@@ -105,6 +105,10 @@ pub struct Report {
     /// Constants folded before quantizing: FLOAT16/int8 behind DEQUANTIZE, sparse behind DENSIFY.
     pub folded_dequantize: usize,
     pub densified: usize,
+    /// Folded constants that no pass replaced, given back their input encoding.
+    pub restored: usize,
+    /// Quantized weights stored with their sparse input's pattern, behind DENSIFY.
+    pub stored_sparse: usize,
     /// Bytes of constant data in the input and in the output model.
     pub constant_bytes: (u64, u64),
 }
@@ -112,6 +116,26 @@ pub struct Report {
 impl Report {
     pub fn new(mode: &str) -> Report {
         Report { mode: mode.into(), ..Report::default() }
+    }
+
+    /// One line for the console: what was quantized, and what stayed float by kind and reason,
+    /// with the same counts as the report.
+    pub fn summary(&self) -> String {
+        let mut line = format!("{}: {} tensors quantized", self.mode, self.quantized.len());
+        if !self.skipped.is_empty() {
+            let groups = group(self.skipped.iter().map(|s| (None, general(&s.reason))));
+            line += &format!(", {} left float ({groups})", self.skipped.len());
+        }
+        let ops = self.float_ops.iter();
+        let n = ops.clone().count();
+        if n > 0 {
+            let groups = group(ops.map(|f| (Some(f.op.as_str()), general(&f.reason))));
+            line += &format!("; {n} {} left float: {groups}", if n == 1 { "op" } else { "ops" });
+        }
+        if self.restored > 0 {
+            line += &format!("; {} constants kept as the input stored them", self.restored);
+        }
+        line
     }
 
     pub fn to_json(&self, input_bytes: u64, output_bytes: u64, seconds: f64) -> Value {
@@ -154,12 +178,59 @@ impl Report {
                     self.calibration_shapes.iter().map(|(name, v)| (name.clone(), json!(v))).collect();
                 json!({"samples": n, "seconds": s, "input_shapes": shapes})
             }),
-            "folded": {"dequantize": self.folded_dequantize, "densify": self.densified},
+            "folded": {"dequantize": self.folded_dequantize, "densify": self.densified,
+                       "restored": self.restored, "stored_sparse": self.stored_sparse,
+                       "why": "FLOAT16 and sparse constants are decoded so the passes see float32 weights; those left unquantized get their input encoding back"},
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
                       "ratio": output_bytes as f64 / input_bytes.max(1) as f64,
                       "input_constant_bytes": self.constant_bytes.0, "output_constant_bytes": self.constant_bytes.1,
                       "constant_ratio": self.constant_bytes.1 as f64 / self.constant_bytes.0.max(1) as f64},
             "seconds": seconds,
         })
+    }
+}
+
+/// A reason without the names and numbers of one tensor or operator, so equal causes group.
+fn general(reason: &str) -> String {
+    let mut out = String::new();
+    let mut depth = 0;
+    for c in reason.chars() {
+        match c {
+            '(' => depth += 1,
+            ')' if depth > 0 => depth -= 1,
+            _ if depth == 0 => out.push(c),
+            _ => {}
+        }
+    }
+    let words: Vec<&str> = out.split_whitespace().filter(|w| !w.chars().all(|c| c.is_ascii_digit())).collect();
+    words.join(" ").trim_end_matches([':', ',', ';']).to_string()
+}
+
+/// "CONV_2D x10 (reason), …" for (op, reason) pairs, most frequent first, at most five groups.
+fn group<'a>(items: impl Iterator<Item = (Option<&'a str>, String)>) -> String {
+    let mut counts: Vec<((Option<&'a str>, String), usize)> = Vec::new();
+    for key in items {
+        match counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((key, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    let shown: Vec<String> = counts
+        .iter()
+        .take(5)
+        .map(|((op, why), n)| match op {
+            Some(op) => {
+                let why = why.replace(&format!(" for {op}"), "");
+                format!("{op} x{n} ({})", why.strip_prefix(op).map_or(why.as_str(), str::trim_start))
+            }
+            None => format!("{why} x{n}"),
+        })
+        .collect();
+    let more = counts.len().saturating_sub(5);
+    if more > 0 {
+        format!("{}, and {more} more kinds", shown.join(", "))
+    } else {
+        shown.join(", ")
     }
 }
