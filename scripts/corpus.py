@@ -238,11 +238,14 @@ def main():
         shape = [int(v) for v in Interpreter(model_path=path).get_input_details()[0]["shape"]]
         _, h, w, c = shape
         photos = {os.path.basename(f): load_photo(f, h, w, c) for f in eval_files}
-        ref, ref_custom = None, None
+        ref, ref_custom, ref_error = None, None, None
         try:
             ref, out_names, _ = litert_run(path, photos)
         except Custom as e:
             ref_custom = e.args[0]
+        except Exception as e:
+            ref_error = " ".join(str(e).split())[:300]
+            failures.append("%s: the float model does not run in LiteRT: %s" % (name, ref_error))
         for mode in modes:
             r = {"model": name, "mode": mode, "weights": kind, "sparse": sparse, "fail": []}
             results.append(r)
@@ -300,6 +303,8 @@ def main():
                 r["engine"] = "litert"
                 if ref_custom:
                     fail.append("loads: LiteRT runs it, but not the float model (custom op %s)" % ref_custom)
+                elif ref_error:
+                    pass  # no reference to measure against (reported once above)
                 elif len(got[0]) != len(ref[0]):
                     fail.append("loads: %d outputs, the float model has %d" % (len(got[0]), len(ref[0])))
                 else:
@@ -310,8 +315,10 @@ def main():
                     fail.append("io-type: input/output types %s, want int8" % ",".join(io_types))
             except Custom as e:
                 r["custom_op"] = e.args[0]
-                if not ref_custom:
-                    fail.append("loads: unresolved custom op %s, which the float model does not need" % e.args[0])
+                if e.args[0] != ref_custom:
+                    fail.append(
+                        "loads: unresolved custom op %s, but the float model stops at %s" % (e.args[0], ref_custom)
+                    )
                 else:
                     # LiteRT has no kernel for it: tflq's interpreter runs both models instead.
                     r["engine"] = "tflq-interp"
@@ -373,6 +380,8 @@ def main():
             s = fmt_db(x.get("sqnr_min"))
             if x.get("engine") == "tflq-interp":
                 s += "†"
+            elif x.get("engine") == "n/a (custom ops)":
+                s = "n/a (custom ops)"
             if any(f.startswith("loads") for f in x["fail"]):
                 s = "no load"
             cell = "%s · %.2f/%.2f" % (s, x["file_ratio"], x["const_ratio"])

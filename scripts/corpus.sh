@@ -15,8 +15,9 @@
 # Pillow) and downloads, with `pip download --no-deps`, the mediapipe wheel (its models), the
 # scikit-image wheel (its sample photos: 20 to calibrate on, 6 held out) and the scikit-learn
 # wheel (china.jpg and flower.jpg, held out; held-out JPEGs are stored as PNG). Builds tflq
-# and examples/compare_int8 (release; CARGO_TARGET_DIR is honoured). See scripts/corpus.py
-# for the checks; --update-floors records floors for cells that have none.
+# and examples/compare_int8 (release; CORPUS_PROFILE=debug uses the debug build instead, which
+# `cargo test` has already made; CARGO_TARGET_DIR is honoured). See scripts/corpus.py for the
+# checks; --update-floors records floors for cells that have none.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -100,13 +101,18 @@ PYEOF
 fi
 t_setup=$(date +%s)
 
-(cd "$ROOT" && cargo build --release --quiet --bin tflq --example compare_int8)
+PROFILE="${CORPUS_PROFILE:-release}"
+case "$PROFILE" in
+  release) (cd "$ROOT" && cargo build --release --quiet --bin tflq --example compare_int8) ;;
+  debug) (cd "$ROOT" && cargo build --quiet --bin tflq --example compare_int8) ;;
+  *) echo "corpus.sh: CORPUS_PROFILE must be release or debug, not $PROFILE" >&2; exit 2 ;;
+esac
 t_build=$(date +%s)
 
 status=0
 "$PY" "$ROOT/scripts/corpus.py" --models "$CACHE/models" --calib "$CACHE/photos/calib" \
-  --eval "$CACHE/photos/eval" --work "$CACHE/out" --tflq "$TARGET/release/tflq" \
-  --compare "$TARGET/release/examples/compare_int8" --floors "$ROOT/scripts/corpus_floors.json" \
+  --eval "$CACHE/photos/eval" --work "$CACHE/out" --tflq "$TARGET/$PROFILE/tflq" \
+  --compare "$TARGET/$PROFILE/examples/compare_int8" --floors "$ROOT/scripts/corpus_floors.json" \
   "$@" || status=$?
 t_end=$(date +%s)
 echo "corpus.sh: venv + downloads $((t_setup - t_start))s, build $((t_build - t_setup))s, check $((t_end - t_build))s" >&2
