@@ -397,6 +397,11 @@ def main():
         "LiteRT has no kernel for the model's custom ops). ✗ = a check failed." % len(eval_files)
     )
     print()
+    low = [x for x in results if x.get("sqnr_min") is not None and not x["sqnr_min"] >= 12]
+    if low:
+        print("Cells under 12 dB, with the worst output (not a failure unless under the floor): "
+              + "; ".join("%s %s %s (%s)" % (x["model"], x["mode"], fmt_db(x["sqnr_min"]), x.get("sqnr_worst")) for x in low))
+        print()
     allf = failures + ["%s %s: %s" % (x["model"], x["mode"], f) for x in results for f in x["fail"]]
     if allf:
         print("Failures (%d):" % len(allf))
