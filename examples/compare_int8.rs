@@ -14,8 +14,9 @@
 //!
 //! DATA is what `tflq convert --calibration-data` takes (.npy, .npz or a folder of images).
 //! Prints one JSON object: `{"ops_integer", "ops_builtin", "ops_custom", "samples",
-//! "outputs": [{"name", "sqnr_db"}]}`. An op counts as integer when none of its tensors is
-//! FLOAT32; QUANTIZE and DEQUANTIZE are left out of both counts.
+//! "outputs": [{"name", "sqnr_db"}]}`, sqnr_db a number or the string "inf" or "NaN". An op
+//! counts as integer when none of its tensors is FLOAT32; QUANTIZE and DEQUANTIZE are left out
+//! of both counts.
 
 use std::path::PathBuf;
 use tflq::calibrate::data::{load_samples, ImageOptions};
@@ -87,7 +88,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         .zip(&power)
         .map(|(n, &(signal, noise))| {
             let db = if noise == 0.0 { f64::INFINITY } else { 10.0 * (signal / noise).log10() };
-            serde_json::json!({"name": n, "sqnr_db": (db * 100.0).round() / 100.0})
+            // JSON has no infinity or NaN: those are the strings "inf" and "NaN".
+            let db = match db {
+                d if d.is_finite() => serde_json::json!((d * 100.0).round() / 100.0),
+                d if d.is_nan() => serde_json::json!("NaN"),
+                _ => serde_json::json!("inf"),
+            };
+            serde_json::json!({"name": n, "sqnr_db": db})
         })
         .collect();
     let report = serde_json::json!({

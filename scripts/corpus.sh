@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Real-model corpus check: quantizes the 14 float .tflite models that the mediapipe 0.10.14
+# wheel ships under mediapipe/modules/ (fp16 weights, sparse weights, custom ops) with tflq in
+# six modes (dynamic, float16, weight-int8, int8, int8 with int8 I/O, int16x8) and judges
+# every output in the official interpreter (LiteRT): it loads, allocates and invokes; the file
+# does not grow; constant data shrinks as the mode promises; the SQNR of each output against
+# the float model on held-out photos is at least the floor in scripts/corpus_floors.json.
+# Prints a markdown table model x mode and the failing checks; exits 1 if any check fails.
+#
+#   scripts/corpus.sh [CACHE_DIR] [--only MODEL[,MODEL]] [--modes MODE[,MODE]] [--json OUT]
+#                     [--update-floors]
+#
+# CACHE_DIR (default: bench-out/corpus, gitignored) keeps the downloads and the outputs.
+# Needs only Rust, Python 3 and pip: the first run makes .venv-corpus (pinned LiteRT, NumPy,
+# Pillow) and downloads, with `pip download --no-deps`, the mediapipe wheel (its models), the
+# scikit-image wheel (its sample photos: 20 to calibrate on, 6 held out) and the scikit-learn
+# wheel (china.jpg and flower.jpg, held out; held-out JPEGs are stored as PNG). Builds tflq
+# and examples/compare_int8 (release; CORPUS_PROFILE=debug uses the debug build instead, which
+# `cargo test` has already made; CARGO_TARGET_DIR is honoured). See scripts/corpus.py for the
+# checks; --update-floors records floors for cells that have none.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+CACHE="$ROOT/bench-out/corpus"
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  CACHE="$1"
+  shift
+fi
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+BASE_PYTHON="${PYTHON:-python3}"
+VENV="$ROOT/.venv-corpus"
+PY="$VENV/bin/python"
+MARKER="$VENV/.tflq-pins"
+t_start=$(date +%s)
+
+# ai-edge-litert, the exact versions pip resolved for its dependencies (as scripts/venv.sh),
+# and Pillow to decode the photos.
+PINS="ai-edge-litert==2.3.0
+backports.strenum==1.2.8
+flatbuffers==25.12.19
+ml_dtypes==0.6.0
+numpy==2.4.6
+protobuf==7.36.2
+tqdm==4.70.1
+typing_extensions==4.16.0
+pillow==12.0.0"
+
+if ! { [ -x "$PY" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PINS" ] &&
+  "$PY" -c 'import numpy, PIL, ai_edge_litert.interpreter' >/dev/null 2>&1; }; then
+  if [ -e "$VENV" ] && ! "$PY" -c 'import sys' >/dev/null 2>&1; then
+    rm -rf "$VENV"
+  fi
+  [ -x "$PY" ] || { echo "corpus.sh: creating $VENV" >&2; "$BASE_PYTHON" -m venv "$VENV"; }
+  echo "corpus.sh: installing pinned packages" >&2
+  rm -f "$MARKER"
+  # shellcheck disable=SC2086
+  "$PY" -m pip install -q --disable-pip-version-check --no-input $PINS >&2
+  printf '%s' "$PINS" >"$MARKER"
+fi
+
+mkdir -p "$CACHE"
+pipdl() { "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "$@" -d "$CACHE/wheels"; }
+if [ ! -d "$CACHE/models" ]; then
+  echo "corpus.sh: downloading the mediapipe 0.10.14 wheel" >&2
+  pipdl mediapipe==0.10.14
+  rm -rf "$CACHE/models.tmp"
+  mkdir -p "$CACHE/models.tmp"
+  unzip -q -o "$CACHE"/wheels/mediapipe-0.10.14-*.whl 'mediapipe/modules/*.tflite' -d "$CACHE/models.tmp"
+  mv "$CACHE/models.tmp" "$CACHE/models"
+fi
+if [ ! -d "$CACHE/photos" ]; then
+  echo "corpus.sh: downloading the scikit-image 0.26.0 and scikit-learn 1.7.2 wheels (photos)" >&2
+  pipdl scikit-image==0.26.0
+  pipdl scikit-learn==1.7.2
+  rm -rf "$CACHE/photos.tmp"
+  mkdir -p "$CACHE/photos.tmp/all" "$CACHE/photos.tmp/calib" "$CACHE/photos.tmp/eval"
+  unzip -q -j -o "$CACHE"/wheels/scikit_image-0.26.0-*.whl 'skimage/data/*.png' 'skimage/data/*.jpg' \
+    -d "$CACHE/photos.tmp/all"
+  # The same split as scripts/mediapipe_int8.sh: six photos held out, the rest calibrate.
+  for f in "$CACHE"/photos.tmp/all/*; do
+    case "$(basename "$f")" in
+      astronaut.png | camera.png | chelsea.png | coffee.png | motorcycle_right.png | rocket.jpg)
+        cp "$f" "$CACHE/photos.tmp/eval/" ;;
+      *) cp "$f" "$CACHE/photos.tmp/calib/" ;;
+    esac
+  done
+  unzip -q -j -o "$CACHE"/wheels/scikit_learn-1.7.2-*.whl 'sklearn/datasets/images/*.jpg' \
+    -d "$CACHE/photos.tmp/eval"
+  # Held-out JPEGs become PNGs, so that LiteRT's inputs (decoded by Pillow) and tflq's own
+  # (examples/compare_int8, decoded by the image crate) are the same pixels: JPEG decoders
+  # differ by a step here and there.
+  "$PY" - "$CACHE/photos.tmp/eval" <<'PYEOF'
+import pathlib, sys
+from PIL import Image
+for f in sorted(pathlib.Path(sys.argv[1]).glob("*.jpg")):
+    Image.open(f).convert("RGB").save(f.with_suffix(".png"))
+    f.unlink()
+PYEOF
+  rm -r "$CACHE/photos.tmp/all"
+  mv "$CACHE/photos.tmp" "$CACHE/photos"
+fi
+t_setup=$(date +%s)
+
+PROFILE="${CORPUS_PROFILE:-release}"
+case "$PROFILE" in
+  release) (cd "$ROOT" && cargo build --release --quiet --bin tflq --example compare_int8) ;;
+  debug) (cd "$ROOT" && cargo build --quiet --bin tflq --example compare_int8) ;;
+  *) echo "corpus.sh: CORPUS_PROFILE must be release or debug, not $PROFILE" >&2; exit 2 ;;
+esac
+t_build=$(date +%s)
+
+status=0
+"$PY" "$ROOT/scripts/corpus.py" --models "$CACHE/models" --calib "$CACHE/photos/calib" \
+  --eval "$CACHE/photos/eval" --work "$CACHE/out" --tflq "$TARGET/$PROFILE/tflq" \
+  --compare "$TARGET/$PROFILE/examples/compare_int8" --floors "$ROOT/scripts/corpus_floors.json" \
+  "$@" || status=$?
+t_end=$(date +%s)
+echo "corpus.sh: venv + downloads $((t_setup - t_start))s, build $((t_build - t_setup))s, check $((t_end - t_build))s" >&2
+exit "$status"
