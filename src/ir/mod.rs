@@ -170,13 +170,26 @@ impl Model {
         let mut seen = vec![false; self.buffers.len()];
         let mut total = 0u64;
         for t in self.subgraphs.iter().flat_map(|sg| &sg.tensors) {
-            total += t.sparsity.as_ref().map_or(0, |sp| sparse::index_bytes(sp) as u64);
             let b = t.buffer as usize;
             if b < seen.len() && !std::mem::replace(&mut seen[b], true) {
                 total += self.buffers[b].data.as_bytes().len() as u64;
             }
         }
-        total
+        total + self.sparse_index_bytes()
+    }
+
+    /// Bytes the quantization parameters' arrays take in the file (scales, zero points, min, max).
+    pub fn quantization_bytes(&self) -> u64 {
+        let tensors = self.subgraphs.iter().flat_map(|sg| &sg.tensors);
+        let q = tensors.filter_map(|t| t.quantization.as_ref());
+        let len = |v: &Option<Vec<f32>>| v.as_ref().map_or(0, Vec::len) as u64;
+        q.map(|q| 4 * (q.scales().len() as u64 + len(&q.min) + len(&q.max)) + 8 * q.zero_points().len() as u64).sum()
+    }
+
+    /// Bytes of the index arrays of sparse constants (part of `constant_bytes`).
+    pub fn sparse_index_bytes(&self) -> u64 {
+        let tensors = self.subgraphs.iter().flat_map(|sg| &sg.tensors);
+        tensors.filter_map(|t| t.sparsity.as_ref()).map(|sp| sparse::index_bytes(sp) as u64).sum()
     }
 
     /// The checked view of constant `t`'s dense data.

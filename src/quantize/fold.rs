@@ -102,6 +102,7 @@ fn fold_ops(
                     sparsity: sp.clone(),
                     stored: data.len() / element_size(tin.dtype).unwrap_or(1).max(1),
                     bytes: data.len() + sparse::index_bytes(sp),
+                    values: data.len(),
                 }),
                 None => records
                     .iter()
@@ -198,8 +199,9 @@ struct SparseOrigin {
     sparsity: SparsityParametersT,
     /// How many values the pattern stores.
     stored: usize,
-    /// Bytes the sparse form takes: values and index arrays.
+    /// Bytes the sparse form takes: values and index arrays, and of those the values.
     bytes: usize,
+    values: usize,
 }
 
 /// Every fold `fold_all` made, and how many of each kind.
@@ -281,8 +283,17 @@ fn restore_where(model: &mut Model, records: &mut Vec<Folded>, pick: impl Fn(&Fo
     restored
 }
 
-/// A sparse weight kept in its input form: (subgraph, tensor, name, sparse bytes, dense int8 bytes).
-pub type KeptSparse = (usize, usize, String, usize, usize);
+/// A sparse weight kept in its input form.
+pub struct KeptSparse {
+    pub subgraph: usize,
+    pub tensor: usize,
+    pub name: String,
+    /// Bytes of its stored values and of its index arrays.
+    pub values: usize,
+    pub indices: usize,
+    /// What dense int8 would take, with the growth of its op's float32 bias.
+    pub dense: usize,
+}
 
 /// Restores, before a weight-only mode runs, the sparse weights whose sparse input form is
 /// no bigger than dense int8 would be. Those modes write dense int8 only: XNNPACK refuses a
@@ -313,7 +324,12 @@ pub fn keep_small_sparse(model: &mut Model, records: &mut Vec<Folded>) -> Vec<Ke
     restored
         .iter()
         .filter(|r| r.before.dtype == TensorType::FLOAT32)
-        .filter_map(|r| size_of(r).map(|(s, d)| (r.subgraph, r.output, r.before.name().to_string(), s, d)))
+        .filter_map(|r| {
+            let (bytes, dense) = size_of(r)?;
+            let values = r.sparse.as_ref()?.values;
+            let (subgraph, tensor, name) = (r.subgraph, r.output, r.before.name().to_string());
+            Some(KeptSparse { subgraph, tensor, name, values, indices: bytes - values, dense })
+        })
         .collect()
 }
 

@@ -97,8 +97,12 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
             r
         }
     };
-    for (subgraph, index, tensor, sparse, dense) in kept {
-        let reason = format!("sparse weight kept as it is: {sparse} bytes, dense int8 would take {dense}");
+    for k in kept {
+        let reason = format!(
+            "sparse weight kept as it is: {} value bytes and {} index bytes, dense int8 would take {}",
+            k.values, k.indices, k.dense
+        );
+        let (subgraph, index, tensor) = (k.subgraph, k.tensor, k.name);
         report.skipped.push(report::Skipped { subgraph, index, tensor, op: "DENSIFY".into(), reason });
     }
     finish(model, &mut report, prepared, false);
@@ -110,6 +114,7 @@ pub fn quantize_weights(model: &mut Model, mode: WeightMode, opts: &WeightOption
 pub struct Prepared {
     folding: fold::Folding,
     input_constant_bytes: u64,
+    input_sparse_index_bytes: u64,
 }
 
 /// Every mode's first steps: refuse quantized input, then fold FLOAT16 and sparse constants
@@ -117,7 +122,8 @@ pub struct Prepared {
 pub fn prepare(model: &mut Model) -> Result<Prepared, QuantizeError> {
     check_not_quantized(model)?;
     let input_constant_bytes = model.constant_bytes();
-    Ok(Prepared { folding: fold::fold_all(model)?, input_constant_bytes })
+    let input_sparse_index_bytes = model.sparse_index_bytes();
+    Ok(Prepared { folding: fold::fold_all(model)?, input_constant_bytes, input_sparse_index_bytes })
 }
 
 /// Every mode's last steps: give constants no pass replaced back their input encoding,
@@ -135,6 +141,8 @@ pub fn finish(model: &mut Model, report: &mut Report, mut prepared: Prepared, sp
     prune::prune(model);
     crate::tflite::versions::set_min_runtime_version(model);
     report.constant_bytes = (prepared.input_constant_bytes, model.constant_bytes());
+    report.sparse_index_bytes = (prepared.input_sparse_index_bytes, model.sparse_index_bytes());
+    report.quantization_bytes = (0, model.quantization_bytes());
 }
 
 /// Sets (or replaces) a metadata entry with its own buffer.

@@ -111,6 +111,10 @@ pub struct Report {
     pub stored_sparse: usize,
     /// Bytes of constant data in the input and in the output model.
     pub constant_bytes: (u64, u64),
+    /// Of those, the index arrays of sparse constants.
+    pub sparse_index_bytes: (u64, u64),
+    /// Bytes of quantization parameters (scales, zero points) in the input and the output.
+    pub quantization_bytes: (u64, u64),
 }
 
 impl Report {
@@ -184,7 +188,11 @@ impl Report {
             "sizes": {"input_bytes": input_bytes, "output_bytes": output_bytes,
                       "ratio": output_bytes as f64 / input_bytes.max(1) as f64,
                       "input_constant_bytes": self.constant_bytes.0, "output_constant_bytes": self.constant_bytes.1,
-                      "constant_ratio": self.constant_bytes.1 as f64 / self.constant_bytes.0.max(1) as f64},
+                      "constant_ratio": self.constant_bytes.1 as f64 / self.constant_bytes.0.max(1) as f64,
+                      "input_sparse_index_bytes": self.sparse_index_bytes.0,
+                      "output_sparse_index_bytes": self.sparse_index_bytes.1,
+                      "input_quantization_bytes": self.quantization_bytes.0,
+                      "output_quantization_bytes": self.quantization_bytes.1},
             "seconds": seconds,
         })
     }
@@ -192,6 +200,7 @@ impl Report {
 
 /// A reason without the names and numbers of one tensor or operator, so equal causes group.
 fn general(reason: &str) -> String {
+    let reason = reason.split(": ").next().unwrap_or(reason);
     let mut out = String::new();
     let mut depth = 0;
     for c in reason.chars() {
