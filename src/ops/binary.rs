@@ -23,7 +23,10 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::calibrated(true))
         .version(mul_version, &[1, 2, 3])
         .activation(fused_activation!(MulOptions, absorbs: Always)));
-    add(arith_op(B::DIV, Arith::Div).activation(fused_activation!(DivOptions, absorbs: Never)));
+    add(arith_op(B::DIV, Arith::Div)
+        .integer(IntegerRule::calibrated(false))
+        .float_note("TF's converter keeps DIV float in 16x8")
+        .activation(fused_activation!(DivOptions, absorbs: Never)));
     add(arith_op(B::MAXIMUM, Arith::Max).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
     add(arith_op(B::MINIMUM, Arith::Min).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
     add(arith_op(B::SQUARED_DIFFERENCE, Arith::SqDiff)
