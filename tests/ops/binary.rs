@@ -15,6 +15,13 @@ pub fn cases() -> Vec<Case> {
         case("sub_bcast", B::SUB, Opt::SubOptions(Box::default()), vec![x(&S), x(&[1, 1, 5, 1])], &S),
         case("mul_bcast", B::MUL, Opt::MulOptions(Box::default()), vec![x(&[1, 6, 1, 4]), x(&[5, 1])], &S),
         case("div", B::DIV, Opt::DivOptions(Box::default()), vec![x(&S), pos(&[1, 6, 1, 1])], &S),
+        case(
+            "div_wide_divisor",
+            B::DIV,
+            Opt::DivOptions(Box::default()),
+            vec![x(&S), Some((vec![1, 6, 1, 1], Data::Input(1.0, 4.0)))],
+            &S,
+        ),
         case("maximum", B::MAXIMUM, Opt::NONE, vec![x(&S), cf(&[1, 1, 1, 4], 2)], &S),
         case("minimum", B::MINIMUM, Opt::NONE, vec![x(&S), x(&S)], &S),
         case("squared_difference", B::SQUARED_DIFFERENCE, Opt::NONE, vec![x(&S), x(&[4])], &S),
