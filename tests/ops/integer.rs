@@ -158,6 +158,15 @@ pub fn check(cases: Vec<Case>) {
                 for j in 0..c.outputs.len() {
                     let want = read_npy_f32(&reference.join(format!("m0/output_{j}.f32.npy")));
                     let got = read_npy_f32(&run.join(format!("m{m}/output_{j}.f32.npy")));
+                    if c.out_types.get(j) == Some(&TensorType::BOOL) {
+                        // A comparison may flip where its operands are within rounding of each other.
+                        let same = want.iter().zip(&got).filter(|(a, b)| a == b).count();
+                        eprintln!("{:28} {mode:8} {resolver:8} output {j}: {same}/{} equal", c.name, want.len());
+                        if same * 100 < want.len() * 97 {
+                            failures.push(format!("{} {mode} ({resolver}): {same}/{} equal", c.name, want.len()));
+                        }
+                        continue;
+                    }
                     let db = sqnr(&want, &got);
                     let min = match (*mode, kernel) {
                         ("int8", _) => MIN_INT8_DB,

@@ -68,6 +68,8 @@ pub enum Data {
     State,
     /// An INT32 model input filled with integers in [lo, hi).
     Ids(i32, i32),
+    /// A BOOL constant.
+    Bool(Vec<bool>),
 }
 
 pub struct Case {
@@ -120,6 +122,10 @@ pub fn build(case: &Case) -> Model {
             Data::I32(v) => {
                 t.dtype = TensorType::INT32;
                 Some(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+            }
+            Data::Bool(v) => {
+                t.dtype = TensorType::BOOL;
+                Some(v.iter().map(|&b| u8::from(b)).collect())
             }
             Data::I8(v, scales, axis) => {
                 t.dtype = TensorType::INT8;
