@@ -813,6 +813,62 @@ def strict_models():
         print(f"strict/{name}: TF int8 {' '.join(sorted(set(op_names(tf_data))))}")
 
 
+def logspec_model():
+    """testdata/audio/logspec.tflite: a log-magnitude spectrogram computed with plain ops, as
+    audio front ends write it without RFFT: reflect padding (MIRROR_PAD), 30 frames of 256
+    (STRIDED_SLICE, PACK), a Hann-windowed DFT as two matmuls, SQUARE, SQRT, LOG, the
+    spectrogram's maximum subtracted (REDUCE_MAX), it and its negation (NEG) stacked as two
+    channels (PACK), then conv → mean → Dense(4); random
+    weights. logspec.calib.npy: 32 waveforms [32,4000] (noisy tones); logspec.test_x.npy: 8 more."""
+    L = keras.layers
+    os.makedirs(path("audio"), exist_ok=True)
+    rng = np.random.RandomState(23)
+    n = np.arange(256)
+    k = np.arange(129)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 256)
+    cos = tf.constant((window[:, None] * np.cos(2 * np.pi * n[:, None] * k[None, :] / 256)).astype(np.float32))
+    sin = tf.constant((window[:, None] * -np.sin(2 * np.pi * n[:, None] * k[None, :] / 256)).astype(np.float32))
+    conv = L.Conv2D(8, 3, padding="same", activation="relu")
+    head = L.Dense(4)
+    conv.build((1, 30, 129, 2))
+    head.build((1, 8))
+    fill_zero_weights(keras.Sequential([keras.Input((30, 129, 2)), conv, L.GlobalAveragePooling2D(), head]))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4000], tf.float32, name="waveform")])
+    def classify(x):
+        x = tf.pad(x, [[0, 0], [128, 128]], mode="REFLECT")
+        frames = tf.stack([x[:, i * 128 : i * 128 + 256] for i in range(30)], axis=1)
+        re = tf.matmul(frames, cos)
+        im = tf.matmul(frames, sin)
+        mag = tf.sqrt(tf.square(re) + tf.square(im) + 1e-6)
+        logmag = tf.math.log(mag + 1e-3)
+        logmag = logmag - tf.reduce_max(logmag, axis=[1, 2], keepdims=True)
+        y = conv(tf.stack([logmag, -logmag], axis=-1))
+        return head(tf.reduce_mean(y, axis=[1, 2]))
+
+    module = tf.Module()
+    module.f = classify
+    data = convert(tf.lite.TFLiteConverter.from_concrete_functions([classify.get_concrete_function()], module))
+    ops = set(op_names(data))
+    for op in ("MIRROR_PAD", "PACK", "SQUARE", "SQRT", "LOG", "REDUCE_MAX", "NEG"):
+        assert op in ops, (op, ops)
+    t = np.arange(4000) / 8000.0
+    waves = []
+    for _ in range(40):
+        f = rng.uniform(100, 3000)
+        a = rng.uniform(0.05, 0.8)
+        waves.append(a * np.sin(2 * np.pi * f * t) + rng.normal(0, 0.02, 4000))
+    waves = np.asarray(waves, np.float32)
+    write("audio/logspec.tflite", data)
+    np.save(path("audio/logspec.calib.npy"), np.ascontiguousarray(waves[:32]))
+    np.save(path("audio/logspec.test_x.npy"), np.ascontiguousarray(waves[32:]))
+    smoke_run(data)
+    print(f"audio/logspec: {' '.join(sorted(ops))}")
+
+
+SELECTABLE = {"--strict": strict_models, "--logspec": logspec_model}
+
+
 # --------------------------------------------------------------------------
 # Verification
 
@@ -974,9 +1030,11 @@ def make_graphdef_fixtures():
 
 
 def main():
-    if sys.argv[1:] == ["--strict"]:
-        # Only the models of strict_models() (testdata/strict/), nothing else rewritten.
-        strict_models()
+    if sys.argv[1:] and all(a in SELECTABLE for a in sys.argv[1:]):
+        # Only the named groups (--strict: testdata/strict/, --logspec: testdata/audio/),
+        # nothing else rewritten.
+        for a in sys.argv[1:]:
+            SELECTABLE[a]()
         return
     all_models = {}
     image_files()
@@ -994,6 +1052,7 @@ def main():
         write(name, data)
     make_graphdef_fixtures()
     strict_models()
+    logspec_model()
 
     names = sorted(f for f in os.listdir(OUT) if f.endswith(".tflite"))
     failures = []
