@@ -7,6 +7,13 @@
 #     only rebuilds the single-op agreement models in testdata/ops/ (all, or the
 #     named cases) with testdata/generate_ops.py.
 #
+#   scripts/gen-fixtures.sh --strict
+#     only rebuilds the models TF converts integer-only in testdata/strict/ (and TF's
+#     integer-only conversions of them), leaving every other fixture alone.
+#
+#   scripts/gen-fixtures.sh --logspec
+#     only rebuilds the log-magnitude spectrogram model in testdata/audio/.
+#
 #   scripts/gen-fixtures.sh --venv-only
 #     only makes sure .venv-gen holds the pins, then prints the path of its
 #     python on stdout (used by scripts/bench.sh; no fixture is touched).

@@ -743,6 +743,163 @@ def dynamic_models():
 
 
 # --------------------------------------------------------------------------
+# Models TF converts integer-only (--strict int8 I/O targets), with TF's own conversion
+
+
+STRICT_CALIB_N = 32  # calibration samples per model (the exact representative dataset)
+STRICT_TEST_N = 8  # held-out samples the SQNR is measured on
+
+
+def strict_models():
+    """testdata/strict/NAME.tflite (float), NAME.tf_int8io.tflite (TF integer-only with int8
+    I/O, from the samples in NAME.calib.npy, one per step), NAME.test_x.npy (held-out inputs).
+
+    * mnv3: MobileNetV3-Small blocks from Keras (hard-swish, squeeze-excite with hard-sigmoid
+      and multiply, global pooling), trained 2 epochs on the digits images.
+    * encoder: a transformer encoder block (MultiHeadAttention, so BATCH_MATMUL of two
+      activations and SOFTMAX; layer norms; a GELU feed-forward), random weights.
+    * deconv: Conv2DTranspose upsampling with an open batch dimension, so the converter
+      computes the output shape in the graph (SHAPE, STRIDED_SLICE, PACK).
+    """
+    from keras.src.applications import mobilenet_v3 as mnv3
+
+    L = keras.layers
+    os.makedirs(path("strict"), exist_ok=True)
+    rng = np.random.RandomState(21)
+    x_train, y_train, x_test, _, _ = load_data()
+    models = {}
+
+    # (a) MobileNetV3-style classifier: Keras' MobileNetV3Small preprocessing, blocks and top
+    # (the smallest Keras MobileNetV3Small, alpha 0.35, is 1.4 MB), with an open batch, so
+    # Flatten computes its shape in the graph as in Keras' model.
+    inp = keras.Input((32, 32, 3), name="image")
+    x = L.Rescaling(scale=1.0 / 127.5, offset=-1.0)(inp * 255.0)
+    x = L.Conv2D(8, 3, strides=2, padding="same", use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = mnv3.hard_swish(x)
+    x = mnv3._inverted_res_block(x, 1, 8, 3, 2, 0.25, mnv3.relu, 0)
+    x = mnv3._inverted_res_block(x, 72.0 / 16, 12, 3, 1, None, mnv3.relu, 1)
+    x = mnv3._inverted_res_block(x, 4, 16, 5, 2, 0.25, mnv3.hard_swish, 2)
+    x = mnv3._inverted_res_block(x, 3, 16, 5, 1, 0.25, mnv3.hard_swish, 3)
+    x = L.Conv2D(48, 1, use_bias=False)(x)
+    x = L.BatchNormalization()(x)
+    x = mnv3.hard_swish(x)
+    x = L.GlobalAveragePooling2D(keepdims=True)(x)
+    x = L.Conv2D(64, 1, padding="same", use_bias=True)(x)
+    x = mnv3.hard_swish(x)
+    x = L.Dropout(0.2)(x)
+    x = L.Conv2D(10, 1, padding="same")(x)
+    x = L.Flatten()(x)
+    x = L.Activation("softmax")(x)
+    model = keras.Model(inp, x)
+    model.compile("adam", keras.losses.SparseCategoricalCrossentropy(), metrics=["accuracy"])
+    model.fit(x_train, y_train, epochs=2, batch_size=32, verbose=0)
+    models["mnv3"] = (model, x_train[:STRICT_CALIB_N], x_test[:STRICT_TEST_N])
+
+    # (b) Transformer encoder block over [16, 32] sequences.
+    inp = keras.Input((16, 32), name="tokens", batch_size=1)
+    a = L.MultiHeadAttention(num_heads=2, key_dim=16)(inp, inp)
+    x = L.LayerNormalization(epsilon=1e-6)(inp + a)
+    f = L.Dense(64, activation="gelu")(x)
+    f = L.Dense(32)(f)
+    x = L.LayerNormalization(epsilon=1e-6)(x + f)
+    x = L.GlobalAveragePooling1D()(x)
+    x = L.Dense(4)(x)
+    model = fill_zero_weights(keras.Model(inp, x))
+    tokens = rng.normal(0, 1, (STRICT_CALIB_N + STRICT_TEST_N, 16, 32)).astype(np.float32)
+    models["encoder"] = (model, tokens[:STRICT_CALIB_N], tokens[STRICT_CALIB_N:])
+
+    # (c) Conv2DTranspose decoder, open batch.
+    inp = keras.Input((8, 8, 4), name="latent")
+    x = L.Conv2D(16, 3, padding="same", activation="relu")(inp)
+    x = L.Conv2DTranspose(16, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.Conv2DTranspose(3, 3, strides=2, padding="same")(x)
+    model = fill_zero_weights(keras.Model(inp, x))
+    latent = rng.uniform(-1, 1, (STRICT_CALIB_N + STRICT_TEST_N, 8, 8, 4)).astype(np.float32)
+    models["deconv"] = (model, latent[:STRICT_CALIB_N], latent[STRICT_CALIB_N:])
+
+    for name, (model, calib, test) in models.items():
+        calib = np.ascontiguousarray(calib, np.float32)
+
+        def representative_dataset():
+            for i in range(len(calib)):
+                yield [calib[i : i + 1]]
+
+        float_data = convert(tf.lite.TFLiteConverter.from_keras_model(model))
+        c = tf.lite.TFLiteConverter.from_keras_model(model)
+        c.optimizations = [tf.lite.Optimize.DEFAULT]
+        c.representative_dataset = representative_dataset
+        c.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        c.inference_input_type = tf.int8
+        c.inference_output_type = tf.int8
+        tf_data = convert(c)
+        write(f"strict/{name}.tflite", float_data)
+        write(f"strict/{name}.tf_int8io.tflite", tf_data)
+        np.save(path(f"strict/{name}.calib.npy"), calib)
+        np.save(path(f"strict/{name}.test_x.npy"), np.ascontiguousarray(test, np.float32))
+        for data in (float_data, tf_data):
+            smoke_run(data)
+        print(f"strict/{name}: float {' '.join(sorted(set(op_names(float_data))))}")
+        print(f"strict/{name}: TF int8 {' '.join(sorted(set(op_names(tf_data))))}")
+
+
+def logspec_model():
+    """testdata/audio/logspec.tflite: a log-magnitude spectrogram computed with plain ops, as
+    audio front ends write it without RFFT: reflect padding (MIRROR_PAD), 30 frames of 256
+    (STRIDED_SLICE, PACK), a Hann-windowed DFT as two matmuls, SQUARE, SQRT, LOG, the
+    spectrogram's maximum subtracted (REDUCE_MAX), it and its negation (NEG) stacked as two
+    channels (PACK), then conv → mean → Dense(4); random
+    weights. logspec.calib.npy: 32 waveforms [32,4000] (noisy tones); logspec.test_x.npy: 8 more."""
+    L = keras.layers
+    os.makedirs(path("audio"), exist_ok=True)
+    rng = np.random.RandomState(23)
+    n = np.arange(256)
+    k = np.arange(129)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / 256)
+    cos = tf.constant((window[:, None] * np.cos(2 * np.pi * n[:, None] * k[None, :] / 256)).astype(np.float32))
+    sin = tf.constant((window[:, None] * -np.sin(2 * np.pi * n[:, None] * k[None, :] / 256)).astype(np.float32))
+    conv = L.Conv2D(8, 3, padding="same", activation="relu")
+    head = L.Dense(4)
+    conv.build((1, 30, 129, 2))
+    head.build((1, 8))
+    fill_zero_weights(keras.Sequential([keras.Input((30, 129, 2)), conv, L.GlobalAveragePooling2D(), head]))
+
+    @tf.function(input_signature=[tf.TensorSpec([1, 4000], tf.float32, name="waveform")])
+    def classify(x):
+        x = tf.pad(x, [[0, 0], [128, 128]], mode="REFLECT")
+        frames = tf.stack([x[:, i * 128 : i * 128 + 256] for i in range(30)], axis=1)
+        re = tf.matmul(frames, cos)
+        im = tf.matmul(frames, sin)
+        mag = tf.sqrt(tf.square(re) + tf.square(im) + 1e-6)
+        logmag = tf.math.log(mag + 1e-3)
+        logmag = logmag - tf.reduce_max(logmag, axis=[1, 2], keepdims=True)
+        y = conv(tf.stack([logmag, -logmag], axis=-1))
+        return head(tf.reduce_mean(y, axis=[1, 2]))
+
+    module = tf.Module()
+    module.f = classify
+    data = convert(tf.lite.TFLiteConverter.from_concrete_functions([classify.get_concrete_function()], module))
+    ops = set(op_names(data))
+    for op in ("MIRROR_PAD", "PACK", "SQUARE", "SQRT", "LOG", "REDUCE_MAX", "NEG"):
+        assert op in ops, (op, ops)
+    t = np.arange(4000) / 8000.0
+    waves = []
+    for _ in range(40):
+        f = rng.uniform(100, 3000)
+        a = rng.uniform(0.05, 0.8)
+        waves.append(a * np.sin(2 * np.pi * f * t) + rng.normal(0, 0.02, 4000))
+    waves = np.asarray(waves, np.float32)
+    write("audio/logspec.tflite", data)
+    np.save(path("audio/logspec.calib.npy"), np.ascontiguousarray(waves[:32]))
+    np.save(path("audio/logspec.test_x.npy"), np.ascontiguousarray(waves[32:]))
+    smoke_run(data)
+    print(f"audio/logspec: {' '.join(sorted(ops))}")
+
+
+SELECTABLE = {"--strict": strict_models, "--logspec": logspec_model}
+
+
+# --------------------------------------------------------------------------
 # Verification
 
 
@@ -903,6 +1060,12 @@ def make_graphdef_fixtures():
 
 
 def main():
+    if sys.argv[1:] and all(a in SELECTABLE for a in sys.argv[1:]):
+        # Only the named groups (--strict: testdata/strict/, --logspec: testdata/audio/),
+        # nothing else rewritten.
+        for a in sys.argv[1:]:
+            SELECTABLE[a]()
+        return
     all_models = {}
     image_files()
     acc = make_cnn()
@@ -919,6 +1082,8 @@ def main():
     for name, data in all_models.items():
         write(name, data)
     make_graphdef_fixtures()
+    strict_models()
+    logspec_model()
 
     names = sorted(f for f in os.listdir(OUT) if f.endswith(".tflite"))
     failures = []

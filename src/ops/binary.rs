@@ -23,7 +23,10 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::calibrated(true))
         .version(mul_version, &[1, 2, 3])
         .activation(fused_activation!(MulOptions, absorbs: Always)));
-    add(arith_op(B::DIV, Arith::Div).activation(fused_activation!(DivOptions, absorbs: Never)));
+    add(arith_op(B::DIV, Arith::Div)
+        .integer(IntegerRule::calibrated(false))
+        .float_note("TF's converter keeps DIV float in 16x8")
+        .activation(fused_activation!(DivOptions, absorbs: Never)));
     add(arith_op(B::MAXIMUM, Arith::Max).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
     add(arith_op(B::MINIMUM, Arith::Min).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
     add(arith_op(B::SQUARED_DIFFERENCE, Arith::SqDiff)
@@ -40,7 +43,12 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         (B::EQUAL, Cmp::Eq),
         (B::NOT_EQUAL, Cmp::NotEq),
     ] {
-        add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| compare(inp(ins, 0)?, inp(ins, 1)?, c)))));
+        // LiteRT's int8 comparisons rescale each input (their output is bool); TF 2.21 writes
+        // them at v2, and its 16x8 conversion fails to prepare (kernel facts §3.2).
+        add(OpDef::builtin(op)
+            .kernel(move |_| Ok(Prepared::one(move |ins| compare(inp(ins, 0)?, inp(ins, 1)?, c))))
+            .integer(IntegerRule::calibrated(false))
+            .version(integer_2, &[1, 2]));
     }
     for (op, and) in [(B::LOGICAL_AND, true), (B::LOGICAL_OR, false)] {
         add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| logical(inp(ins, 0)?, inp(ins, 1)?, and)))));
@@ -51,10 +59,15 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         add(OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| bitwise(inp(ins, 0)?, inp(ins, 1)?, xor)))));
     }
     add(OpDef::builtin(B::ADD_N).kernel(|_| Ok(Prepared::one(add_n))));
-    for (op, v1) in [(B::SELECT, true), (B::SELECT_V2, false)] {
-        add(OpDef::builtin(op)
-            .kernel(move |_| Ok(Prepared::one(move |ins| select(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?, v1)))));
-    }
+    let select_op = |v1: bool| {
+        move |_: &PrepareCtx| Ok(Prepared::one(move |ins| select(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?, v1)))
+    };
+    add(OpDef::builtin(B::SELECT).kernel(select_op(true)));
+    // LiteRT's SELECT_V2 copies x or y unchanged: both share the output's parameters.
+    add(OpDef::builtin(B::SELECT_V2)
+        .kernel(select_op(false))
+        .integer(IntegerRule::shared().int8_only())
+        .version(|s| if s.integer(1) { 2 } else { 1 }, &[1, 2]));
 }
 
 /// int8 3 when the output's real multiplier s1·s2/s_out is at least 1 (TF's rule), else as

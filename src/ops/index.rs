@@ -48,18 +48,24 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .hybrid(Hybrid { asymmetric_inputs: None, int8_output: true })
         .integer(IntegerRule::same_as_input(0))
         .version(integer_2, &[1, 2]));
-    for op in [B::PAD, B::PADV2] {
+    // PADV2's padding value may lie outside its input's range: the output takes its own
+    // calibrated range (as TF's quantizer takes a same-scale op's result statistics), which the
+    // input and the value share.
+    for (op, rule) in [(B::PAD, IntegerRule::same_as_input(0)), (B::PADV2, IntegerRule::shared())] {
         add(OpDef::builtin(op)
             .kernel(|_| Ok(Prepared::one(|ins| pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, opt_inp(ins, 2)))))
-            .integer(IntegerRule::same_as_input(0))
+            .integer(rule)
             .version(integer_2, &[1, 2]));
     }
     add(OpDef::builtin(B::DYNAMIC_UPDATE_SLICE)
         .kernel(|_| Ok(Prepared::one(|ins| dynamic_update_slice(inp(ins, 0)?, inp(ins, 1)?, &ints(inp(ins, 2)?)?)))));
-    add(OpDef::builtin(B::MIRROR_PAD).kernel(|ctx| {
-        let symmetric = opts!(ctx, MirrorPadOptions).mode == MirrorPadMode::SYMMETRIC;
-        Ok(Prepared::one(move |ins| mirror_pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, symmetric)))
-    }));
+    add(OpDef::builtin(B::MIRROR_PAD)
+        .kernel(|ctx| {
+            let symmetric = opts!(ctx, MirrorPadOptions).mode == MirrorPadMode::SYMMETRIC;
+            Ok(Prepared::one(move |ins| mirror_pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, symmetric)))
+        })
+        .integer(IntegerRule::same_as_input(0))
+        .version(integer_2, &[1, 2]));
 }
 
 /// Integer 2; float 4 for inputs of rank over 4, else 1.

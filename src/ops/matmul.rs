@@ -21,7 +21,9 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .kernel(prepare_batch_matmul)
         .roles(&[(1, Role::Weights { axis: None })])
         .hybrid(Hybrid { asymmetric_inputs: Some(asymmetric_batch_matmul), int8_output: false })
-        .integer(IntegerRule::calibrated(true))
+        // Attention multiplies two activations (scores = Q·Kᵀ, then scores·V): TF quantizes
+        // both operands per tensor, and so does tflq.
+        .integer(IntegerRule { variable_weights: true, ..IntegerRule::calibrated(true) })
         .version(batch_matmul_version, &[1, 2, 4]));
 }
 

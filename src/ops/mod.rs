@@ -79,8 +79,15 @@ pub enum OutputParams {
 }
 
 /// What the full-integer modes know about an op that has an integer kernel.
+///
+/// `int8` and `int16` record which integer kernels the official interpreter (LiteRT) has
+/// *and* TF's converter uses (reference/tflite-kernel-facts.md §3.2): an op is only written
+/// with integer activations of a width both agree on, so that every model tflq writes
+/// loads, allocates and runs in LiteRT (tests/integer_kernels.rs checks each op).
 #[derive(Clone, Copy)]
 pub struct IntegerRule {
+    /// Whether the official interpreter has an int8 kernel.
+    pub int8: bool,
     /// Whether the official interpreter has an int16-activation kernel (16x8).
     pub int16: bool,
     pub output: OutputParams,
@@ -88,12 +95,25 @@ pub struct IntegerRule {
     pub inputs_share_output: bool,
     /// Sets the options the 16x8 kernel needs.
     pub int16_options: Option<fn(&mut BuiltinOptionsT)>,
+    /// Sets the options every integer kernel needs (int8 and 16x8).
+    pub options: Option<fn(&mut BuiltinOptionsT)>,
+    /// The weights slot may hold an activation instead of a constant (BATCH_MATMUL's
+    /// right-hand side in attention): it is then quantized like one, per tensor.
+    pub variable_weights: bool,
 }
 
 impl IntegerRule {
     /// Output parameters from its own calibrated range.
     pub const fn calibrated(int16: bool) -> IntegerRule {
-        IntegerRule { int16, output: OutputParams::Calibrated, inputs_share_output: false, int16_options: None }
+        IntegerRule {
+            int8: true,
+            int16,
+            output: OutputParams::Calibrated,
+            inputs_share_output: false,
+            int16_options: None,
+            options: None,
+            variable_weights: false,
+        }
     }
 
     /// Output parameters of input `slot` (the op only moves values); int16 kernels exist.
@@ -113,6 +133,11 @@ impl IntegerRule {
     /// Output parameters from the calibrated range, shared by every float input.
     pub const fn shared() -> IntegerRule {
         IntegerRule { inputs_share_output: true, ..IntegerRule::calibrated(true) }
+    }
+
+    /// The same rule without a 16x8 kernel (the op stays float in int16x8).
+    pub const fn int8_only(self) -> IntegerRule {
+        IntegerRule { int16: false, ..self }
     }
 }
 
@@ -363,6 +388,12 @@ pub struct OpDef {
     pub roles: &'static [(usize, Role)],
     pub hybrid: Option<Hybrid>,
     pub integer: Option<IntegerRule>,
+    /// Why the op (or, when it has an int8 rule, its 16x8 form) stays float in the
+    /// full-integer modes, when the reason is not just a missing kernel in tflq.
+    pub float_note: Option<&'static str>,
+    /// TF's integer-only conversion (`TFLITE_BUILTINS_INT8`) keeps the op float as well,
+    /// between a DEQUANTIZE and a QUANTIZE (NEG): `--strict` accepts it, as TF does.
+    pub float_in_tf: bool,
     /// The version a rewritten op needs, as a function of its signature.
     pub version: VersionFn,
     /// Every version `version` can give (checked against the runtime table by the tests).
@@ -386,6 +417,8 @@ impl OpDef {
             roles: &[],
             hybrid: None,
             integer: None,
+            float_note: None,
+            float_in_tf: false,
             version: version_one,
             versions: &[1],
             activation: None,
@@ -416,6 +449,19 @@ impl OpDef {
 
     pub fn integer(mut self, rule: IntegerRule) -> OpDef {
         self.integer = Some(rule);
+        self
+    }
+
+    /// Records why the op stays float in the integer modes (see [`OpDef::float_note`]).
+    pub fn float_note(mut self, note: &'static str) -> OpDef {
+        self.float_note = Some(note);
+        self
+    }
+
+    /// The op stays float in TF's integer-only conversions too, for reason `note`.
+    pub fn float_in_tf(mut self, note: &'static str) -> OpDef {
+        self.float_note = Some(note);
+        self.float_in_tf = true;
         self
     }
 

@@ -21,7 +21,9 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         add(match r {
             Reduce::Mean => def.integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2]),
             Reduce::Sum => def.integer(IntegerRule::calibrated(false)).version(integer_2, &[1, 2]),
-            _ => def,
+            // The largest (smallest) element keeps its input's parameters, as TF writes it.
+            Reduce::Max | Reduce::Min => def.integer(IntegerRule::same_as_input(0)).version(integer_2, &[1, 2]),
+            Reduce::Prod => def.integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2]),
         });
     }
     for (op, any) in [(B::REDUCE_ANY, true), (B::REDUCE_ALL, false)] {

@@ -30,19 +30,27 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             // The official interpreter ignores a fused activation here (measured), so do we.
             Ok(Prepared::one(move |ins| concat(&all(ins)?, axis)))
         })
+        // LiteRT's integer kernels refuse a fused activation (the float one ignores it): cleared.
+        .integer(IntegerRule { options: Some(no_concat_activation), ..IntegerRule::shared() })
+        .version(integer_2, &[1, 2]));
+    // LiteRT's int8 PACK requires every input to have the output's parameters.
+    add(OpDef::builtin(B::PACK)
+        .kernel(|ctx| {
+            let axis = i64::from(opts!(ctx, PackOptions).axis);
+            Ok(Prepared::one(move |ins| {
+                let vs: Vec<Value> = all(ins)?.into_iter().map(|v| expand_dims(v, axis)).collect::<KResult<_>>()?;
+                concat(&vs.iter().collect::<Vec<_>>(), axis)
+            }))
+        })
         .integer(IntegerRule::shared())
         .version(integer_2, &[1, 2]));
-    add(OpDef::builtin(B::PACK).kernel(|ctx| {
-        let axis = i64::from(opts!(ctx, PackOptions).axis);
-        Ok(Prepared::one(move |ins| {
-            let vs: Vec<Value> = all(ins)?.into_iter().map(|v| expand_dims(v, axis)).collect::<KResult<_>>()?;
-            concat(&vs.iter().collect::<Vec<_>>(), axis)
-        }))
-    }));
-    add(OpDef::builtin(B::UNPACK).kernel(|ctx| {
-        let axis = i64::from(opts!(ctx, UnpackOptions).axis);
-        Ok(Prepared::new(move |ins, _| unpack(inp(ins, 0)?, axis)))
-    }));
+    add(OpDef::builtin(B::UNPACK)
+        .kernel(|ctx| {
+            let axis = i64::from(opts!(ctx, UnpackOptions).axis);
+            Ok(Prepared::new(move |ins, _| unpack(inp(ins, 0)?, axis)))
+        })
+        .integer(IntegerRule::same_as_input(0))
+        .version(unpack_version, &[1, 2]));
     add(OpDef::builtin(B::SPLIT)
         .kernel(|ctx| {
             let n = ctx.op.outputs.len();
@@ -59,24 +67,30 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .version(split_version, &[1, 2]));
     add(OpDef::builtin(B::SPLIT_V)
         .kernel(|_| Ok(Prepared::new(|ins, _| split_v(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?)))));
-    add(OpDef::builtin(B::TILE).kernel(|_| Ok(Prepared::one(|ins| tile(inp(ins, 0)?, &ints(inp(ins, 1)?)?)))));
-    // BROADCAST_TO v1 was rolled back before release; the runtime starts at v2.
+    add(OpDef::builtin(B::TILE)
+        .kernel(|_| Ok(Prepared::one(|ins| tile(inp(ins, 0)?, &ints(inp(ins, 1)?)?))))
+        .integer(IntegerRule::same_as_input(0))
+        .version(|s| if s.integer(0) { 3 } else { 1 }, &[1, 3]));
+    // BROADCAST_TO v1 was rolled back before release; the runtime starts at v2 (int16: v3).
     add(OpDef::builtin(B::BROADCAST_TO)
         .kernel(|_| Ok(Prepared::one(|ins| broadcast_to(inp(ins, 0)?, inp(ins, 1)?))))
-        .version(|_| 2, &[2]));
+        .integer(IntegerRule::same_as_input(0))
+        .version(|s| if s.input_type(0) == TensorType::INT16 { 3 } else { 2 }, &[2, 3]));
     add(OpDef::builtin(B::DEPTH_TO_SPACE)
         .kernel(|ctx| {
             let bs = opts!(ctx, DepthToSpaceOptions).block_size;
             Ok(Prepared::one(move |ins| depth_to_space(inp(ins, 0)?, bs)))
         })
-        .integer(IntegerRule::same_as_input(0))
+        .integer(IntegerRule::same_as_input(0).int8_only())
+        .float_note(NO_INT16_SPACE_DEPTH)
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::SPACE_TO_DEPTH)
         .kernel(|ctx| {
             let bs = opts!(ctx, SpaceToDepthOptions).block_size;
             Ok(Prepared::one(move |ins| space_to_depth(inp(ins, 0)?, bs)))
         })
-        .integer(IntegerRule::same_as_input(0))
+        .integer(IntegerRule::same_as_input(0).int8_only())
+        .float_note(NO_INT16_SPACE_DEPTH)
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::CAST).kernel(|ctx| {
         let to = ctx.output(0)?.dtype;
@@ -86,12 +100,37 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         let (from, to) = (ctx.input(0).ok_or("BITCAST input is missing")?.dtype, ctx.output(0)?.dtype);
         Ok(Prepared::one(move |ins| bitcast(inp(ins, 0)?, from, to)))
     }));
-    add(OpDef::builtin(B::SHAPE).kernel(|ctx| {
-        let i64_out = ctx.output(0)?.dtype == TensorType::INT64;
-        Ok(Prepared::one(move |ins| Ok(shape_of(inp(ins, 0)?, i64_out))))
-    }));
+    // SHAPE reads only its input's dimensions: an int8 (int16) input is as good as a float one,
+    // and its int32 output needs no parameters.
+    add(OpDef::builtin(B::SHAPE)
+        .kernel(|ctx| {
+            let i64_out = ctx.output(0)?.dtype == TensorType::INT64;
+            Ok(Prepared::one(move |ins| Ok(shape_of(inp(ins, 0)?, i64_out))))
+        })
+        .integer(IntegerRule::calibrated(true)));
     add(OpDef::builtin(B::FILL).kernel(|_| Ok(Prepared::one(|ins| fill(inp(ins, 0)?, inp(ins, 1)?)))));
     add(OpDef::builtin(B::ZEROS_LIKE).kernel(|_| Ok(Prepared::one(|ins| Ok(zeros_like(inp(ins, 0)?))))));
+}
+
+/// Clears CONCATENATION's fused activation, which LiteRT's float kernel ignores and its
+/// integer kernels refuse ("params->activation != kTfLiteActNone").
+fn no_concat_activation(o: &mut O) {
+    if let O::ConcatenationOptions(c) = o {
+        c.fused_activation_function = crate::schema::ActivationFunctionType::NONE;
+    }
+}
+
+/// LiteRT's DEPTH_TO_SPACE and SPACE_TO_DEPTH take float32, uint8, int8, int32 and int64.
+const NO_INT16_SPACE_DEPTH: &str =
+    "LiteRT's kernel takes float32, uint8, int8, int32 and int64 only; TF keeps it float in 16x8";
+
+/// Int8 2; int16 (16x8) 1, as TF's 16x8 quantizer writes it; float 1.
+fn unpack_version(s: &super::OpSignature) -> i32 {
+    if s.input_type(0) == TensorType::INT8 {
+        2
+    } else {
+        1
+    }
 }
 
 /// Integer 2 (the data is input 1), float 1.

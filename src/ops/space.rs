@@ -2,25 +2,42 @@
 //! BATCH_TO_SPACE_ND (which TF uses around dilated convolutions).
 
 use super::util::{check, checked_numel, inp, ints, sizes};
-use super::{KResult, OpDef, Prepared};
+use super::{IntegerRule, KResult, OpDef, OpSignature, Prepared};
 use crate::ir::{Buf, Value};
-use crate::schema::BuiltinOperator as B;
+use crate::schema::{BuiltinOperator as B, TensorType};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
-    add(OpDef::builtin(B::SPACE_TO_BATCH_ND).kernel(|_| {
-        Ok(Prepared::one(|ins| {
-            let v = inp(ins, 0)?;
-            let (block, pads) = (sizes(inp(ins, 1)?, "block size")?, ints(inp(ins, 2)?)?);
-            blocks(v, &block, &pads, true)
-        }))
-    }));
-    add(OpDef::builtin(B::BATCH_TO_SPACE_ND).kernel(|_| {
-        Ok(Prepared::one(|ins| {
-            let v = inp(ins, 0)?;
-            let (block, crops) = (sizes(inp(ins, 1)?, "block size")?, ints(inp(ins, 2)?)?);
-            blocks(v, &block, &crops, false)
-        }))
-    }));
+    // Both only move values: the output keeps the input's parameters.
+    add(OpDef::builtin(B::SPACE_TO_BATCH_ND)
+        .kernel(|_| {
+            Ok(Prepared::one(|ins| {
+                let v = inp(ins, 0)?;
+                let (block, pads) = (sizes(inp(ins, 1)?, "block size")?, ints(inp(ins, 2)?)?);
+                blocks(v, &block, &pads, true)
+            }))
+        })
+        .integer(IntegerRule::same_as_input(0))
+        .version(blocks_version, &[1, 2, 3]));
+    add(OpDef::builtin(B::BATCH_TO_SPACE_ND)
+        .kernel(|_| {
+            Ok(Prepared::one(|ins| {
+                let v = inp(ins, 0)?;
+                let (block, crops) = (sizes(inp(ins, 1)?, "block size")?, ints(inp(ins, 2)?)?);
+                blocks(v, &block, &crops, false)
+            }))
+        })
+        .integer(IntegerRule::same_as_input(0))
+        .version(blocks_version, &[1, 2, 3]));
+}
+
+/// 16x8 2 (as TF's 16x8 quantizer writes it); otherwise 3 for an input not of rank 4, int8 2, float 1.
+fn blocks_version(s: &OpSignature) -> i32 {
+    match s.input_type(0) {
+        TensorType::INT16 => 2,
+        _ if s.input(0).is_some_and(|t| t.rank != 4) => 3,
+        TensorType::INT8 => 2,
+        _ => 1,
+    }
 }
 
 /// SPACE_TO_BATCH_ND (`to_batch`, with `edges` the zero paddings) or BATCH_TO_SPACE_ND (with

@@ -7,10 +7,8 @@ use crate::tflite::versions::op_runtime_version;
 
 /// (op, version) pairs the passes write that LiteRT's runtime-version table does not list, and
 /// why that is right. `min_runtime_version` skips them, as TF's converter does.
-const UNLISTED_VERSIONS: &[(BuiltinOperator, i32, &str)] = &[
-    (BuiltinOperator::RELU_N1_TO_1, 2, "TF 2.21 writes v2 for int8; runtime_version.cc never added it"),
-    (BuiltinOperator::SQRT, 2, "TF 2.21 writes v2 for int8; runtime_version.cc never added it"),
-];
+const UNLISTED_VERSIONS: &[(BuiltinOperator, i32, &str)] =
+    &[(BuiltinOperator::SQRT, 2, "TF 2.21 writes v2 for int8; runtime_version.cc never added it")];
 
 /// Signatures of every form the passes write: float, hybrid (weights int8, per channel or
 /// not), int8 and 16x8, with default options.

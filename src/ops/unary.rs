@@ -13,7 +13,9 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     let int2 = |d: OpDef, int16: bool| d.integer(IntegerRule::calibrated(int16)).version(integer_2, &[1, 2]);
     add(int2(un(B::RELU, Unary::Relu), true));
     add(int2(un(B::RELU6, Unary::Relu6), true));
-    add(int2(un(B::RELU_N1_TO_1, Unary::ReluN1To1), false));
+    // Version 1 in every mode: LiteRT registers no RELU_N1_TO_1 v2 (TF 2.21 writes v2 for
+    // int8, which LiteRT then refuses), and its v1 kernel runs int8.
+    add(un(B::RELU_N1_TO_1, Unary::ReluN1To1).integer(IntegerRule::calibrated(false)));
     add(un(B::RELU_0_TO_1, Unary::Relu0To1));
     add(OpDef::builtin(B::LEAKY_RELU)
         .kernel(|ctx| {
@@ -32,23 +34,32 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Tanh))))
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
-    add(un(B::HARD_SWISH, Unary::HardSwish).integer(IntegerRule::calibrated(false)));
+    add(un(B::HARD_SWISH, Unary::HardSwish)
+        .integer(IntegerRule::calibrated(false))
+        .float_note("LiteRT's HARD_SWISH prepares uint8 and int8 only; TF keeps it float in 16x8"));
     add(int2(
         OpDef::builtin(B::GELU).kernel(|ctx| {
             let approximate = opts!(ctx, GeluOptions).approximate;
             Ok(Prepared::one(move |ins| unary(inp(ins, 0)?, Unary::Gelu { approximate })))
         }),
-        false,
+        true,
     ));
     add(un(B::ELU, Unary::Elu));
-    add(int2(un(B::SQRT, Unary::Sqrt), false));
-    add(int2(un(B::RSQRT, Unary::Rsqrt), false));
+    // SQRT: TF keeps it float in 16x8, although LiteRT's kernel would take int16.
+    add(int2(un(B::SQRT, Unary::Sqrt), false).float_note("TF's converter keeps SQRT float in 16x8"));
+    add(int2(un(B::RSQRT, Unary::Rsqrt), true));
+    // Each with its own calibrated output range, as TF quantizes them.
+    for (op, u) in [(B::ABS, Unary::Abs), (B::EXP, Unary::Exp), (B::LOG, Unary::Log)] {
+        add(int2(un(op, u), true));
+    }
+    // TF 2.21's TFLITE_BUILTINS_INT8 conversion of a layer norm keeps its NEG float (testdata/strict/encoder.tf_int8io.tflite).
+    add(un(B::NEG, Unary::Neg).float_in_tf(
+        "LiteRT's NEG negates the stored integers without requantizing, which is wrong for \
+         asymmetric int8; TF's integer-only conversion keeps it float too",
+    ));
+    add(un(B::SQUARE, Unary::Square)
+        .float_note("LiteRT's SQUARE takes float32 and plain integers only; TF keeps it float"));
     for (op, u) in [
-        (B::ABS, Unary::Abs),
-        (B::NEG, Unary::Neg),
-        (B::EXP, Unary::Exp),
-        (B::LOG, Unary::Log),
-        (B::SQUARE, Unary::Square),
         (B::SIN, Unary::Sin),
         (B::COS, Unary::Cos),
         (B::FLOOR, Unary::Floor),

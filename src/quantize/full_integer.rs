@@ -315,11 +315,18 @@ impl Rewriter<'_> {
             // and the subgraphs it runs are quantized. Not a float op, so --strict accepts it.
             return Some(String::new());
         }
-        let Some((def, rule)) = ops::of_code(code).and_then(|d| Some((d, d.integer?))) else {
-            return Some(format!("no integer kernel for {name}"));
+        let def = ops::of_code(code);
+        let note = def.and_then(|d| d.float_note).map_or(String::new(), |n| format!(": {n}"));
+        let Some((def, rule)) = def.and_then(|d| Some((d, d.integer?))) else {
+            return Some(format!("no integer kernel for {name}{note}"));
         };
-        if self.opts.activations == Activations::Int16 && !rule.int16 {
-            return Some(format!("no int16 kernel for {name}"));
+        let kernel = match self.opts.activations {
+            Activations::Int8 => rule.int8,
+            Activations::Int16 => rule.int16,
+        };
+        if !kernel {
+            let width = if self.opts.activations == Activations::Int8 { "int8" } else { "int16" };
+            return Some(format!("no {width} kernel for {name}{note}"));
         }
         for (slot, &t) in op.inputs.iter().enumerate() {
             if !float_tensor(t) {
@@ -327,7 +334,8 @@ impl Rewriter<'_> {
             }
             let tensor = &self.sg.tensors[t as usize];
             let constant = model.is_constant(tensor);
-            if constant_role(def, slot).is_some() && !constant {
+            let weights_may_vary = rule.variable_weights && matches!(def.role(slot), Some(Role::Weights { .. }));
+            if constant_role(def, slot).is_some() && !constant && !weights_may_vary {
                 return Some(format!("{name} input {slot} ({}) is not constant", tensor.name()));
             }
             if constant {
@@ -386,7 +394,9 @@ impl Rewriter<'_> {
             }
             let t = t as usize;
             let constant = model.is_constant(&self.sg.tensors[t]);
-            op.inputs[slot] = match constant_role(def, slot) {
+            // A weights slot holding an activation (BATCH_MATMUL's right-hand side) is one.
+            let role = constant_role(def, slot).filter(|_| constant || !rule.variable_weights);
+            op.inputs[slot] = match role {
                 Some(Role::Bias { .. }) => {
                     bias_slots.push(slot);
                     continue;
@@ -473,6 +483,9 @@ impl Rewriter<'_> {
                     self.quantized_home[t] = true;
                 }
             }
+        }
+        if let Some(set) = rule.options {
+            set(&mut op.builtin_options);
         }
         if self.opts.activations == Activations::Int16 {
             if let Some(set) = rule.int16_options {
@@ -723,7 +736,10 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
             }
             Some(reason) => {
                 if !reason.is_empty() {
-                    if rw.opts.strict {
+                    // What TF's integer-only conversion keeps float too (NEG) does not fail --strict.
+                    let like_tf = ops::of_code(&model.operator_codes[op.opcode_index as usize])
+                        .is_some_and(|d| d.float_in_tf && d.integer.is_none());
+                    if rw.opts.strict && !like_tf {
                         return Err(QuantizeError::Strict(reason));
                     }
                     let name = model.operator_codes[op.opcode_index as usize].name();

@@ -198,3 +198,49 @@ pub fn rel_diff(a: &[f32], b: &[f32]) -> f32 {
     let den = b.iter().map(|y| y.abs()).fold(0f32, f32::max).max(1e-6);
     num / den
 }
+
+/// SQNR in dB of `got` against `want`.
+pub fn sqnr_db(want: &[f32], got: &[f32]) -> f64 {
+    let s: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
+    let n: f64 = want.iter().zip(got).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
+    if n == 0.0 {
+        f64::INFINITY
+    } else {
+        10.0 * (s / n).log10()
+    }
+}
+
+/// One oracle input directory per held-out sample of `x` (float, first axis = samples).
+pub fn samples(x: &Path, dir: &Path) -> Vec<PathBuf> {
+    let (descr, shape, data) = read_npy(x);
+    assert_eq!(descr, "<f4");
+    let per: usize = shape[1..].iter().product();
+    let mut one = vec![1];
+    one.extend_from_slice(&shape[1..]);
+    (0..shape[0])
+        .map(|i| {
+            let d = dir.join(format!("sample-{i}"));
+            std::fs::create_dir_all(&d).unwrap();
+            write_npy(&d.join("input_0.npy"), "<f4", &one, &data[i * per * 4..(i + 1) * per * 4]);
+            d
+        })
+        .collect()
+}
+
+/// The SQNR of each of `models` against `float` in LiteRT's built-in kernels over `inputs`.
+pub fn sqnrs(float: &Path, models: &[&Path], inputs: &[PathBuf], dir: &Path) -> Vec<f64> {
+    let mut want = Vec::new();
+    let mut got = vec![Vec::new(); models.len()];
+    for (i, input) in inputs.iter().enumerate() {
+        let out = dir.join(format!("run-{i}"));
+        let mut args: Vec<std::ffi::OsString> = vec!["run".into(), "--resolver".into(), "builtin".into()];
+        args.extend(["--out".into(), out.clone().into(), "--inputs".into(), input.into(), float.into()]);
+        args.extend(models.iter().map(|m| m.into()));
+        oracle(&args);
+        want.extend(read_npy_f32(&out.join("m0/output_0.f32.npy")));
+        for (k, g) in got.iter_mut().enumerate() {
+            g.extend(read_npy_f32(&out.join(format!("m{}/output_0.f32.npy", k + 1))));
+        }
+    }
+    got.iter().map(|g| sqnr_db(&want, g)).collect()
+}

@@ -2,6 +2,12 @@
 
 use super::*;
 
+/// A comparison of an input with a constant (EQUAL and NOT_EQUAL see equal values).
+fn compare(name: &'static str, op: BuiltinOperator) -> Case {
+    let c = Some((vec![4], Data::F32(vec![-1.0, 0.0, 0.5, 2.0])));
+    Case { out_types: vec![TensorType::BOOL], ..case(name, op, Opt::NONE, vec![x(&S), c], &S) }
+}
+
 pub fn cases() -> Vec<Case> {
     use BuiltinOperator as B;
     vec![
@@ -15,8 +21,32 @@ pub fn cases() -> Vec<Case> {
         case("sub_bcast", B::SUB, Opt::SubOptions(Box::default()), vec![x(&S), x(&[1, 1, 5, 1])], &S),
         case("mul_bcast", B::MUL, Opt::MulOptions(Box::default()), vec![x(&[1, 6, 1, 4]), x(&[5, 1])], &S),
         case("div", B::DIV, Opt::DivOptions(Box::default()), vec![x(&S), pos(&[1, 6, 1, 1])], &S),
+        case(
+            "div_wide_divisor",
+            B::DIV,
+            Opt::DivOptions(Box::default()),
+            vec![x(&S), Some((vec![1, 6, 1, 1], Data::Input(1.0, 4.0)))],
+            &S,
+        ),
         case("maximum", B::MAXIMUM, Opt::NONE, vec![x(&S), cf(&[1, 1, 1, 4], 2)], &S),
         case("minimum", B::MINIMUM, Opt::NONE, vec![x(&S), x(&S)], &S),
         case("squared_difference", B::SQUARED_DIFFERENCE, Opt::NONE, vec![x(&S), x(&[4])], &S),
+        compare("less", B::LESS),
+        compare("less_equal", B::LESS_EQUAL),
+        compare("greater", B::GREATER),
+        compare("greater_equal", B::GREATER_EQUAL),
+        compare("equal", B::EQUAL),
+        compare("not_equal", B::NOT_EQUAL),
+        case(
+            "select_v2_bcast",
+            B::SELECT_V2,
+            Opt::NONE,
+            vec![
+                Some((vec![1, 1, 5, 1], Data::Bool(vec![true, false, false, true, true]))),
+                x(&S),
+                Some((vec![1, 6, 5, 4], Data::Input(-1.0, 5.0))),
+            ],
+            &S,
+        ),
     ]
 }

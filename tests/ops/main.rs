@@ -16,7 +16,10 @@ mod reduce;
 mod resize;
 mod sequence;
 mod shape;
+mod space;
 mod unary;
+
+mod integer;
 
 use common::{as_f32, npy_value, rel_diff};
 use std::path::Path;
@@ -65,6 +68,8 @@ pub enum Data {
     State,
     /// An INT32 model input filled with integers in [lo, hi).
     Ids(i32, i32),
+    /// A BOOL constant.
+    Bool(Vec<bool>),
 }
 
 pub struct Case {
@@ -81,7 +86,9 @@ pub struct Case {
 
 pub fn build(case: &Case) -> Model {
     let mut model = Model::default();
-    model.operator_codes.push(OperatorCode { builtin: case.op, custom_code: None, version: 1 });
+    // The lowest version the registry writes (BROADCAST_TO starts at 2).
+    let version = tflq::ops::registry().builtin(case.op).map_or(1, |d| d.versions[0]);
+    model.operator_codes.push(OperatorCode { builtin: case.op, custom_code: None, version });
     let mut sg = Subgraph::default();
     let mut op = Operator { opcode_index: 0, builtin_options: case.options.clone(), ..Operator::default() };
     let mut deq = Vec::new();
@@ -115,6 +122,10 @@ pub fn build(case: &Case) -> Model {
             Data::I32(v) => {
                 t.dtype = TensorType::INT32;
                 Some(v.iter().flat_map(|x| x.to_le_bytes()).collect())
+            }
+            Data::Bool(v) => {
+                t.dtype = TensorType::BOOL;
+                Some(v.iter().map(|&b| u8::from(b)).collect())
             }
             Data::I8(v, scales, axis) => {
                 t.dtype = TensorType::INT8;
@@ -289,4 +300,31 @@ macro_rules! agree {
     };
 }
 
-agree!(binary, conv, index, matmul, normalize, pool, quant, reduce, resize, sequence, shape, unary);
+agree!(binary, conv, index, matmul, normalize, pool, quant, reduce, resize, sequence, shape, space, unary);
+
+/// Every family's cases.
+fn all_cases() -> Vec<Case> {
+    [
+        binary::cases(),
+        conv::cases(),
+        index::cases(),
+        matmul::cases(),
+        normalize::cases(),
+        pool::cases(),
+        quant::cases(),
+        reduce::cases(),
+        resize::cases(),
+        sequence::cases(),
+        shape::cases(),
+        space::cases(),
+        unary::cases(),
+    ]
+    .into_iter()
+    .flatten()
+    .collect()
+}
+
+#[test]
+fn every_integer_rule_loads_and_runs_in_litert_in_int8_and_16x8() {
+    integer::check(all_cases());
+}

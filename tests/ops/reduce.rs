@@ -12,6 +12,15 @@ pub fn cases() -> Vec<Case> {
             vec![x(&S), ci(&[1, 2])],
             &[1, 1, 1, 4],
         ),
+        case("reduce_max", B::REDUCE_MAX, Opt::ReducerOptions(Box::default()), vec![x(&S), ci(&[1, 2])], &[1, 4]),
+        case(
+            "reduce_min_keep",
+            B::REDUCE_MIN,
+            Opt::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: true })),
+            vec![x(&S), ci(&[1, 2])],
+            &[1, 1, 1, 4],
+        ),
+        case("reduce_prod", B::REDUCE_PROD, Opt::ReducerOptions(Box::default()), vec![x(&S), ci(&[2])], &[1, 6, 4]),
         case("sum_last", B::SUM, Opt::ReducerOptions(Box::default()), vec![x(&S), ci(&[-1, 1])], &[1, 5]),
     ]
 }

@@ -35,6 +35,33 @@ pub fn cases() -> Vec<Case> {
             outputs: vec![vec![1, 6, 5, 2], vec![1, 6, 5, 2]],
         },
         case(
+            "pack",
+            B::PACK,
+            Opt::PackOptions(Box::new(fb::PackOptionsT { values_count: 2, axis: 1 })),
+            vec![x(&[2, 3]), x(&[2, 3])],
+            &[2, 2, 3],
+        ),
+        Case {
+            out_types: vec![],
+            name: "unpack",
+            op: B::UNPACK,
+            options: Opt::UnpackOptions(Box::new(fb::UnpackOptionsT { num: 3, axis: 1 })),
+            inputs: vec![x(&[2, 3, 4])],
+            outputs: vec![vec![2, 4], vec![2, 4], vec![2, 4]],
+        },
+        case("tile", B::TILE, Opt::NONE, vec![x(&[1, 3, 2]), ci(&[2, 1, 3])], &[2, 3, 6]),
+        case("broadcast_to", B::BROADCAST_TO, Opt::NONE, vec![x(&[3, 1]), ci(&[2, 3, 4])], &[2, 3, 4]),
+        Case {
+            out_types: vec![TensorType::INT32],
+            ..case(
+                "shape",
+                B::SHAPE,
+                Opt::ShapeOptions(Box::new(fb::ShapeOptionsT { out_type: TensorType::INT32 })),
+                vec![x(&S)],
+                &[4],
+            )
+        },
+        case(
             "depth_to_space",
             B::DEPTH_TO_SPACE,
             Opt::DepthToSpaceOptions(Box::new(fb::DepthToSpaceOptionsT { block_size: 2 })),

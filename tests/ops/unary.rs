@@ -36,5 +36,9 @@ pub fn cases() -> Vec<Case> {
         case("prelu", B::PRELU, Opt::NONE, vec![x(&S), cf(&[1, 1, 4], 3)], &S),
         case("sqrt", B::SQRT, Opt::NONE, vec![pos(&S)], &S),
         case("rsqrt", B::RSQRT, Opt::NONE, vec![pos(&S)], &S),
+        unary("abs", B::ABS),
+        unary("exp", B::EXP),
+        case("log", B::LOG, Opt::NONE, vec![pos(&S)], &S),
+        unary("neg", B::NEG),
     ]
 }
