@@ -29,6 +29,7 @@ Checks, per model and mode (every failing one is printed; exit status 1 if any):
               ("sparse weight kept as it is: N value bytes"); the index arrays of sparse constants
   sqnr        min over outputs of the SQNR against the float model, on the same held-out
               photos, >= the floor in scripts/corpus_floors.json (a missing floor fails)
+  int16x8-vs-int8  the int16x8 SQNR is not below the int8 one (0.1 dB slack)
 """
 
 import argparse
@@ -393,6 +394,13 @@ def main():
         with open(a.floors, "w") as f:
             json.dump(floors_doc, f, indent=2, sort_keys=True)
             f.write("\n")
+
+    # 16x8 has 256x finer activations than int8 on the same calibration: it must not be worse.
+    for name in models:
+        rs = {x["mode"]: x for x in results if x["model"] == name}
+        db8, db16 = rs.get("int8", {}).get("sqnr_min"), rs.get("int16x8", {}).get("sqnr_min")
+        if db8 is not None and db16 is not None and math.isfinite(db8) and db16 < db8 - 0.1:
+            rs["int16x8"]["fail"].append("int16x8-vs-int8: %.2f dB < int8's %.2f dB" % (db16, db8))
 
     # Table.
     print("| model | weights | " + " | ".join(modes) + " |")

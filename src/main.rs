@@ -77,7 +77,8 @@ struct ConvertArgs {
     /// Full-integer modes: the model output type.
     #[arg(long, value_enum, default_value_t = Io::Float32)]
     output_type: Io,
-    /// Full-integer modes: fail instead of leaving an op without an integer kernel in float.
+    /// Full-integer modes: fail instead of leaving an op without an integer kernel in float (ops that
+    /// TF's integer-only conversion keeps float too, such as NEG, are allowed and reported).
     #[arg(long)]
     strict: bool,
     /// --quantize int8: activations inside WHILE loop bodies (recurrent layers). int16 keeps
