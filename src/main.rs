@@ -32,6 +32,10 @@ struct Cli {
 enum Command {
     /// Read a model and write it as .tflite, optionally quantized.
     Convert(Box<ConvertArgs>),
+    /// Run a model on every sample and write its outputs (.npz keyed by output name, sample axis first).
+    Run(RunArgs),
+    /// Run a float model and a quantized version of it on the same samples and report the error.
+    Compare(CompareArgs),
     /// Show a model's tensors, operators, quantization and metadata.
     Dump {
         /// The .tflite model to show.
@@ -40,6 +44,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The .tflite model to run.
+    model: PathBuf,
+    /// Samples (repeatable): a .npy (first axis = samples; one per input, in input order), a .npz (one
+    /// array per input name) or a folder of PNG/JPEG images.
+    #[arg(long, value_name = "PATH", required = true)]
+    input: Vec<PathBuf>,
+    /// Write the outputs to this .npz: one array per output tensor name, sample axis first, float32
+    /// (quantized integer outputs dequantized with their scale and zero point).
+    #[arg(short, long, value_name = "OUT.npz")]
+    output: Option<PathBuf>,
+    /// Print a JSON summary instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Image folders: per-channel mean subtracted after scaling to [0,1].
+    #[arg(long, value_delimiter = ',')]
+    mean: Option<Vec<f32>>,
+    /// Image folders: per-channel standard deviation to divide by.
+    #[arg(long, value_delimiter = ',')]
+    std: Option<Vec<f32>>,
+}
+
+#[derive(clap::Args)]
+struct CompareArgs {
+    /// The float .tflite model (the reference).
+    float: PathBuf,
+    /// The quantized .tflite model made from it.
+    quant: PathBuf,
+    /// Samples (repeatable), in the formats of `run --input`, shaped for FLOAT's inputs (float data
+    /// for QUANT's integer inputs is quantized with their scale and zero point).
+    #[arg(long, value_name = "PATH", required = true)]
+    data: Vec<PathBuf>,
+    /// Print JSON with stable keys instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Show the N tensors with the largest error (all with --json when not given).
+    #[arg(long, value_name = "N")]
+    top: Option<usize>,
+    /// Exit with status 3 when the worst output SQNR is below DB.
+    #[arg(long, value_name = "DB", allow_negative_numbers = true)]
+    min_sqnr: Option<f64>,
+    /// Image folders: per-channel mean subtracted after scaling to [0,1].
+    #[arg(long, value_delimiter = ',')]
+    mean: Option<Vec<f32>>,
+    /// Image folders: per-channel standard deviation to divide by.
+    #[arg(long, value_delimiter = ',')]
+    std: Option<Vec<f32>>,
 }
 
 #[derive(clap::Args)]
@@ -160,14 +214,24 @@ fn keep_freed_memory() {
 #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
 fn keep_freed_memory() {}
 
+/// How a command that did not fail ended.
+enum Status {
+    Done,
+    /// `compare --min-sqnr` was not reached.
+    BelowMinSqnr,
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Convert(args) => convert(&args),
+        Command::Run(args) => run(&args),
+        Command::Compare(args) => compare(&args),
         Command::Dump { model, json } => dump(&model, json),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(Status::Done) => ExitCode::SUCCESS,
+        Ok(Status::BelowMinSqnr) => ExitCode::from(3),
         Err(e) => {
             eprintln!("error: {}", one_line(&e));
             ExitCode::from(1)
@@ -262,7 +326,7 @@ fn same_file(a: &Path, b: &Path) -> bool {
     }
 }
 
-fn convert(args: &ConvertArgs) -> Result<()> {
+fn convert(args: &ConvertArgs) -> Result<Status> {
     let start = Instant::now();
     if same_file(&args.input, &args.output) {
         bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
@@ -340,10 +404,10 @@ fn convert(args: &ConvertArgs) -> Result<()> {
         text.push('\n');
         std::fs::write(path, text).with_context(|| format!("cannot write the report {}", path.display()))?;
     }
-    Ok(())
+    Ok(Status::Done)
 }
 
-fn dump(path: &Path, json: bool) -> Result<()> {
+fn dump(path: &Path, json: bool) -> Result<Status> {
     let model = load(path)?;
     let file_bytes = std::fs::metadata(path).ok().map(|m| m.len());
     let text = if json {
@@ -356,7 +420,148 @@ fn dump(path: &Path, json: bool) -> Result<()> {
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         // A closed pipe (e.g. `| head`) is not an error.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Status::Done),
+        r => r.context("writing to stdout").map(|()| Status::Done),
+    }
+}
+
+/// Writes `text` to stdout (a closed pipe is not an error).
+fn print(text: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
         r => r.context("writing to stdout"),
     }
+}
+
+/// A number for the tables: about 5 significant digits.
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        return "0".into();
+    }
+    if !(1e-4..1e6).contains(&x.abs()) {
+        return format!("{x:.4e}");
+    }
+    let digits = (4 - x.abs().log10().floor() as i32).max(0) as usize;
+    let s = format!("{x:.digits$}");
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        s
+    }
+}
+
+fn db(x: Option<f64>) -> String {
+    x.map_or("inf".to_string(), |x| format!("{x:.2}"))
+}
+
+fn run(args: &RunArgs) -> Result<Status> {
+    if let Some(out) = &args.output {
+        if std::iter::once(&args.model).chain(&args.input).any(|i| same_file(i, out)) {
+            bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
+        }
+    }
+    let model = load(&args.model)?;
+    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
+    let samples = pipeline::exec::open(&model, &args.input, &image)?;
+    let outputs = pipeline::run::run(&model, &samples).with_context(|| args.model.display().to_string())?;
+    if let Some(path) = &args.output {
+        let arrays: Vec<_> = outputs.iter().map(|o| o.to_npy()).collect();
+        pipeline::exec::write_npz(path, &arrays)?;
+    }
+    let text = if args.json {
+        let outs: Vec<serde_json::Value> = outputs
+            .iter()
+            .map(|o| {
+                let (min, max, mean) = o.stats().map_or((None, None, None), |(a, b, c)| (Some(a), Some(b), Some(c)));
+                serde_json::json!({"name": o.name, "shape": o.shape, "dtype": o.dtype(), "min": min, "max": max,
+                    "mean": mean, "dequantized": o.dequantized.map(|(s, z)| serde_json::json!({"scale": s, "zero_point": z}))})
+            })
+            .collect();
+        let j = serde_json::json!({"outputs": outs, "samples": samples.len(),
+            "written": args.output.as_ref().map(|p| p.display().to_string())});
+        serde_json::to_string_pretty(&j)? + "\n"
+    } else {
+        let mut t = format!("ran {} sample(s) through {}\n", samples.len(), args.model.display());
+        for o in &outputs {
+            let shape = o.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join(",");
+            let stats = o.stats().map_or("no values".to_string(), |(a, b, c)| {
+                format!("min {}  max {}  mean {}", num(a), num(b), num(c))
+            });
+            let deq =
+                o.dequantized.map_or(String::new(), |(s, z)| format!("  (dequantized: scale {s}, zero point {z})"));
+            t += &format!("  {}  {} [{shape}]  {stats}{deq}\n", o.name, o.dtype());
+        }
+        if let Some(p) = &args.output {
+            t += &format!("wrote {}\n", p.display());
+        }
+        t
+    };
+    print(&text)?;
+    Ok(Status::Done)
+}
+
+fn compare(args: &CompareArgs) -> Result<Status> {
+    let float = load(&args.float)?;
+    let quant = load(&args.quant)?;
+    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
+    let samples = pipeline::exec::open(&float, &args.data, &image)?;
+    let c = pipeline::compare::compare(&float, &quant, &samples)?;
+    for w in &c.warnings {
+        eprintln!("warning: {w}");
+    }
+    let text = if args.json {
+        serde_json::to_string_pretty(&c.to_json(args.top))? + "\n"
+    } else {
+        let mut t = format!(
+            "compared {} sample(s): {} vs {}\noutputs:\n",
+            c.samples,
+            args.quant.display(),
+            args.float.display()
+        );
+        for o in &c.outputs {
+            let top1 = o.top1_agreement.map_or(String::new(), |a| format!("  top-1 agreement {:.1}%", a * 100.0));
+            t += &format!(
+                "  {}  SQNR {} dB  cosine {:.6}  max |err| {}  mean |err| {}{top1}\n",
+                o.name,
+                db(o.sqnr_db),
+                o.cosine,
+                num(o.max_abs_error),
+                num(o.mean_abs_error)
+            );
+        }
+        let n = args.top.unwrap_or(10).min(c.tensors.len());
+        t += &format!(
+            "tensors (the {n} of {} adding the most error; SQNR accumulated, added = this op's share):\n",
+            c.tensors.len()
+        );
+        t += "  added dB  SQNR dB  clipped  op                name\n";
+        for x in c.tensors.iter().take(n) {
+            let clipped = x.clipped_fraction.map_or("-".to_string(), |f| format!("{:.2}%", f * 100.0));
+            t += &format!(
+                "  {:>8}  {:>7}  {clipped:>7}  {:<16}  {}\n",
+                db(x.added_sqnr_db),
+                db(x.sqnr_db),
+                x.op,
+                x.name
+            );
+        }
+        if c.float_ops.is_empty() {
+            t += "float ops: none\n";
+        } else {
+            t += "float ops:\n";
+            for f in &c.float_ops {
+                t += &format!("  {} (operator {}): {}\n", f.op, f.index, f.reason);
+            }
+        }
+        t
+    };
+    print(&text)?;
+    if let (Some(min), Some(worst)) = (args.min_sqnr, c.worst_output_sqnr()) {
+        if worst < min {
+            eprintln!("error: the worst output SQNR {worst:.2} dB is below --min-sqnr {min} dB");
+            return Ok(Status::BelowMinSqnr);
+        }
+    }
+    Ok(Status::Done)
 }

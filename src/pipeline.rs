@@ -2,6 +2,10 @@
 //! content) → fold → calibrate → quantize → write. The CLI runs these steps; each step's own
 //! module knows nothing of the others.
 
+pub mod compare;
+pub mod exec;
+pub mod run;
+
 use crate::calibrate::{self, data::SampleSet, CalibrateError};
 use crate::graphdef::{self, ImportError, ImportOptions};
 use crate::ir::Model;

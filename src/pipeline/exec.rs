@@ -1,0 +1,195 @@
+//! What `run` and `compare` share: samples turned into interpreter inputs, integer values
+//! dequantized, and `.npz` writing.
+
+use crate::calibrate::data::{self, ImageOptions, SampleSet};
+use crate::calibrate::{self, CalibrateError};
+use crate::interp::{InterpError, Value, Values};
+use crate::ir::{Model, QuantParams, Tensor};
+use crate::schema::TensorType;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why `run` or `compare` failed. Every message is one line.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecError {
+    #[error("{}", .0.to_string().replacen("calibration data", "input data", 1))]
+    Data(#[from] data::DataError),
+    #[error("{}", .0.to_string().replacen("calibration data", "input data", 1).replacen("calibration: ", "", 1))]
+    Inputs(#[from] CalibrateError),
+    #[error("{0}")]
+    Interp(#[from] InterpError),
+    #[error("sample {index}: {source}")]
+    Sample { index: usize, source: InterpError },
+    #[error("{0}")]
+    Mismatch(String),
+    #[error("{0}")]
+    Output(String),
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Opens the samples in `paths` for `model`'s main subgraph inputs (the formats calibration
+/// takes: .npy with a sample axis, .npz by input name, image folders).
+pub fn open(model: &Model, paths: &[PathBuf], image: &ImageOptions) -> Result<SampleSet, ExecError> {
+    if paths.is_empty() {
+        return Err(ExecError::Mismatch("no input data given: a .npy, a .npz or a folder of images".into()));
+    }
+    let specs = calibrate::input_specs(model, None)?;
+    Ok(data::open_samples(paths, &specs, None, image)?)
+}
+
+/// Sample `i` as interpreter inputs for `model`: float data given to a quantized integer input
+/// is quantized with the input's scale and zero point.
+pub fn inputs(model: &Model, samples: &SampleSet, i: usize) -> Vec<Value> {
+    let sg = &model.subgraphs[0];
+    samples
+        .get(i)
+        .inputs
+        .into_iter()
+        .zip(&sg.inputs)
+        .map(|((shape, values), &t)| Value { shape, values: adapt(&sg.tensors[t as usize], values) })
+        .collect()
+}
+
+fn adapt(t: &Tensor, values: Values) -> Values {
+    let (Values::F32(x), Some(q)) = (&values, &t.quantization) else { return values };
+    let (Some(&s), Some(&zp)) = (q.scales().first(), q.zero_points().first().or(Some(&0))) else { return values };
+    let Some((lo, hi)) = int_range(t.dtype) else { return values };
+    if s == 0.0 {
+        return values;
+    }
+    let q = |v: &f32| ((f64::from(*v) / f64::from(s)).round() + zp as f64).clamp(lo as f64, hi as f64);
+    match t.dtype {
+        TensorType::INT8 => Values::I8(x.iter().map(|v| q(v) as i8).collect()),
+        TensorType::UINT8 => Values::U8(x.iter().map(|v| q(v) as u8).collect()),
+        _ => Values::I32(x.iter().map(|v| q(v) as i32).collect()),
+    }
+}
+
+/// The integer range of a quantized type.
+pub fn int_range(t: TensorType) -> Option<(i64, i64)> {
+    Some(match t {
+        TensorType::INT8 => (-128, 127),
+        TensorType::UINT8 => (0, 255),
+        TensorType::INT16 => (-32768, 32767),
+        TensorType::INT32 => (i32::MIN as i64, i32::MAX as i64),
+        _ => return None,
+    })
+}
+
+/// The quantization a tensor's values carry: None for float tensors and for integers without a scale.
+pub fn quantized(t: &Tensor) -> Option<&QuantParams> {
+    t.quantization.as_ref().filter(|q| int_range(t.dtype).is_some() && q.scales().first().is_some_and(|&s| s != 0.0))
+}
+
+/// For element `i` of a tensor of `shape`, the index of its channel along `q`'s quantized
+/// dimension (0 for per-tensor parameters).
+fn channel(q: &QuantParams, shape: &[usize], i: usize) -> usize {
+    let n = q.scales().len();
+    if n <= 1 {
+        return 0;
+    }
+    let axis = q.quantized_dimension.max(0) as usize;
+    let inner: usize = shape.iter().skip(axis + 1).product();
+    (i / inner.max(1)) % n
+}
+
+/// The (scale, zero point) of element `i`.
+pub fn params_at(q: &QuantParams, shape: &[usize], i: usize) -> (f32, i64) {
+    let c = channel(q, shape, i);
+    let s = q.scales().get(c).or(q.scales().first()).copied().unwrap_or(1.0);
+    let zp = q.zero_points().get(c).or(q.zero_points().first()).copied().unwrap_or(0);
+    (s, zp)
+}
+
+/// A value as float32: float as is, quantized integers dequantized with `t`'s parameters,
+/// other numbers cast. None for complex values.
+pub fn to_f32(t: &Tensor, v: &Value) -> Option<Vec<f32>> {
+    let ints: Vec<i64> = match &v.values {
+        Values::F32(x) => return Some(x.to_vec()),
+        Values::I8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+        Values::U8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+        Values::I32(x) => x.iter().map(|&a| i64::from(a)).collect(),
+        Values::I64(x) => x.to_vec(),
+        Values::Bool(x) => x.iter().map(|&a| i64::from(a)).collect(),
+        Values::C64(_) => return None,
+    };
+    Some(match quantized(t) {
+        Some(q) => ints
+            .iter()
+            .enumerate()
+            .map(|(i, &a)| {
+                let (s, zp) = params_at(q, &v.shape, i);
+                ((a - zp) as f64 * f64::from(s)) as f32
+            })
+            .collect(),
+        None => ints.iter().map(|&a| a as f32).collect(),
+    })
+}
+
+/// One array of an `.npz`: NumPy dtype descr, shape, little-endian bytes.
+pub struct NpyOut {
+    pub name: String,
+    pub descr: &'static str,
+    pub shape: Vec<usize>,
+    pub data: Vec<u8>,
+}
+
+fn npy_bytes(a: &NpyOut) -> Vec<u8> {
+    let dims: Vec<String> = a.shape.iter().map(|d| d.to_string()).collect();
+    let shape = match dims.len() {
+        1 => format!("({},)", dims[0]),
+        _ => format!("({})", dims.join(", ")),
+    };
+    let mut h = format!("{{'descr': '{}', 'fortran_order': False, 'shape': {shape}, }}", a.descr).into_bytes();
+    while (10 + h.len() + 1) % 64 != 0 {
+        h.push(b' ');
+    }
+    h.push(b'\n');
+    let mut out = b"\x93NUMPY\x01\x00".to_vec();
+    out.extend_from_slice(&(h.len() as u16).to_le_bytes());
+    out.extend_from_slice(&h);
+    out.extend_from_slice(&a.data);
+    out
+}
+
+/// Writes `arrays` as an uncompressed `.npz` at `path`: into a temporary file beside it, renamed
+/// over `path` once complete.
+pub fn write_npz(path: &Path, arrays: &[NpyOut]) -> Result<(), ExecError> {
+    let err = |source| ExecError::Write { path: path.to_path_buf(), source };
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let result = (|| -> std::io::Result<()> {
+        let file = std::fs::File::create(&tmp)?;
+        let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
+        let opts = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored)
+            .large_file(true);
+        for a in arrays {
+            zip.start_file(format!("{}.npy", a.name), opts).map_err(std::io::Error::other)?;
+            zip.write_all(&npy_bytes(a))?;
+        }
+        let mut w = zip.finish().map_err(std::io::Error::other)?;
+        w.flush()?;
+        w.get_ref().sync_all()?;
+        drop(w);
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(err)
+}
+
+/// Whether `a` and `b` name the same existing file.
+pub fn same_file(a: &Path, b: &Path) -> bool {
+    match (a.canonicalize(), b.canonicalize()) {
+        (Ok(x), Ok(y)) => x == y,
+        _ => false,
+    }
+}
