@@ -306,7 +306,8 @@ fn pairs(float: &Model, quant: &Model) -> Vec<Pair> {
     out
 }
 
-fn float_ops(quant: &Model) -> Vec<FloatOp> {
+/// The operators of `quant` that compute float32, when it has QUANTIZE operators (none otherwise).
+pub fn float_ops(quant: &Model) -> Vec<FloatOp> {
     let q = &quant.subgraphs[0];
     let n = q.operators.len();
     let has_quantize = (0..n).any(|i| builtin(quant, q, i) == BuiltinOperator::QUANTIZE);
