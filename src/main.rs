@@ -540,7 +540,7 @@ fn compare(args: &CompareArgs) -> Result<Status> {
             let clipped = x.clipped_fraction.map_or("-".to_string(), |f| format!("{:.2}%", f * 100.0));
             t += &format!(
                 "  {:>8}  {:>7}  {clipped:>7}  {:<16}  {}\n",
-                db(x.added_sqnr_db),
+                x.added_sqnr_db.map_or("-".to_string(), |a| format!("{a:.2}")),
                 db(x.sqnr_db),
                 x.op,
                 x.name

@@ -1,7 +1,7 @@
 //! What `run` and `compare` share: samples turned into interpreter inputs, integer values
 //! dequantized, and `.npz` writing.
 
-use crate::calibrate::data::{self, ImageOptions, SampleSet};
+use crate::calibrate::data::{self, ImageOptions, InputSpec, SampleSet, SampleType};
 use crate::calibrate::{self, CalibrateError};
 use crate::interp::{InterpError, Value, Values};
 use crate::ir::{Model, QuantParams, Tensor};
@@ -38,8 +38,32 @@ pub fn open(model: &Model, paths: &[PathBuf], image: &ImageOptions) -> Result<Sa
     if paths.is_empty() {
         return Err(ExecError::Mismatch("no input data given: a .npy, a .npz or a folder of images".into()));
     }
-    let specs = calibrate::input_specs(model, None)?;
+    let sg = model.subgraphs.first().ok_or_else(|| ExecError::Mismatch("the model has no subgraph".into()))?;
+    // Quantized integer inputs take float data (quantized with their scale and zero point).
+    let specs = if sg.inputs.iter().any(|&t| quantized(&sg.tensors[t as usize]).is_some()) {
+        sg.inputs
+            .iter()
+            .map(|&t| {
+                let t = &sg.tensors[t as usize];
+                if quantized(t).is_none() {
+                    return Ok(calibrate::input_specs(&one_input(t), None)?.remove(0));
+                }
+                let shape = t.shape();
+                let sig = t.shape_signature.as_deref().filter(|s| s.len() == shape.len()).unwrap_or(shape);
+                let dims = sig.iter().zip(shape).map(|(&s, &d)| usize::try_from(s.min(d)).ok()).collect();
+                Ok(InputSpec { name: t.name().into(), shape: dims, dtype: SampleType::F32 })
+            })
+            .collect::<Result<Vec<_>, ExecError>>()?
+    } else {
+        calibrate::input_specs(model, None)?
+    };
     Ok(data::open_samples(paths, &specs, None, image)?)
+}
+
+/// A model of one input tensor `t` (for its data spec).
+fn one_input(t: &Tensor) -> Model {
+    let sg = crate::ir::Subgraph { tensors: vec![t.clone()], inputs: vec![0], ..Default::default() };
+    Model { subgraphs: vec![sg], ..Default::default() }
 }
 
 /// Sample `i` as interpreter inputs for `model`: float data given to a quantized integer input
