@@ -532,15 +532,16 @@ fn compare(args: &CompareArgs) -> Result<Status> {
         }
         let n = args.top.unwrap_or(10).min(c.tensors.len());
         t += &format!(
-            "tensors (the {n} of {} adding the most error; SQNR accumulated, added = this op's share):\n",
+            "tensors (the {n} of {} adding the most error; SQNR accumulated, added = this op's share, layer = the op alone on the float inputs):\n",
             c.tensors.len()
         );
-        t += "  added dB  SQNR dB  clipped  op                name\n";
+        t += "  added dB  layer dB  SQNR dB  clipped  op                name\n";
         for x in c.tensors.iter().take(n) {
             let clipped = x.clipped_fraction.map_or("-".to_string(), |f| format!("{:.2}%", f * 100.0));
             t += &format!(
-                "  {:>8}  {:>7}  {clipped:>7}  {:<16}  {}\n",
+                "  {:>8}  {:>8}  {:>7}  {clipped:>7}  {:<16}  {}\n",
                 x.added_sqnr_db.map_or("-".to_string(), |a| format!("{a:.2}")),
+                x.layer_sqnr_db.map_or("-".to_string(), |a| db(Some(a).filter(|a| a.is_finite()))),
                 db(x.sqnr_db),
                 x.op,
                 x.name

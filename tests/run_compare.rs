@@ -186,10 +186,20 @@ fn compare_ranks_a_damaged_weight_scale_first() {
     assert_eq!(tensors[0]["name"], damaged_output.as_str(), "{}", j["tensors"]);
     assert_eq!(tensors[0]["op"], "CONV_2D");
     assert!(tensors[0]["sqnr_db"].as_f64().unwrap() < 10.0, "{}", tensors[0]);
+    // The op alone, fed the float model's inputs, shows the same fault.
+    assert!(tensors[0]["layer_sqnr_db"].as_f64().unwrap() < 10.0, "{}", tensors[0]);
+    // The ops after it add little error of their own.
+    for t in &tensors[1..] {
+        // null: an exact layer.
+        assert!(t["layer_sqnr_db"].as_f64().map_or(true, |x| x > 30.0), "{t}");
+    }
     // The undamaged model ranks it lower, with a far better SQNR.
     let good = json(&tflq!("compare", testdata("cnn.tflite"), wi8, "--data", dir.path().join("x8.npy"), "--json"));
     let t = good["tensors"].as_array().unwrap().iter().find(|t| t["name"] == damaged_output.as_str()).unwrap();
     assert!(t["sqnr_db"].as_f64().unwrap() > 40.0, "{t}");
+    // The first quantized layer: its own error is all its error.
+    let (own, acc) = (t["layer_sqnr_db"].as_f64().unwrap(), t["sqnr_db"].as_f64().unwrap());
+    assert!((own - acc).abs() < 0.01, "{t}");
 }
 
 #[test]

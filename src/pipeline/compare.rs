@@ -11,8 +11,10 @@
 //!   from them. `sqnr_db` is the accumulated error of QUANT's (dequantized) tensor against
 //!   FLOAT's. `added_sqnr_db` is the error the tensor adds over its inputs': with
 //!   noise-to-signal ratios `r = 10^(-sqnr/10)`, `r(tensor) - max r(inputs)`, in dB; tensors
-//!   are ranked by it, worst first. `layer_sqnr_db` (the op's error on FLOAT's inputs) is not
-//!   computed yet and is null.
+//!   are ranked by it, worst first. `layer_sqnr_db` is the op's own error: QUANT's op alone (with
+//!   its constants and what derives from them only, such as a weight's DEQUANTIZE) fed FLOAT's
+//!   values of its inputs, quantized with QUANT's parameters where it takes integers; null when
+//!   exact, or when an input has no FLOAT twin.
 //! - **Float ops**: in a QUANT with QUANTIZE operators, the other operators that compute float32.
 
 use super::exec::{self, ExecError};
@@ -45,6 +47,9 @@ pub struct TensorReport {
     /// The QUANT operator that computes it.
     pub op: String,
     pub sqnr_db: Option<f64>,
+    /// The op's own error: QUANT's op fed FLOAT's inputs (quantized with QUANT's parameters where
+    /// it takes integers). Infinite when exact; None when the op could not run alone.
+    pub layer_sqnr_db: Option<f64>,
     pub added_sqnr_db: Option<f64>,
     pub clipped_fraction: Option<f64>,
     pub scale: Vec<f32>,
@@ -88,7 +93,7 @@ impl Comparison {
             .iter()
             .take(top.unwrap_or(usize::MAX))
             .map(|t| {
-                json!({"name": t.name, "op": t.op, "sqnr_db": t.sqnr_db, "layer_sqnr_db": null,
+                json!({"name": t.name, "op": t.op, "sqnr_db": t.sqnr_db, "layer_sqnr_db": t.layer_sqnr_db.filter(|x| x.is_finite()),
                        "clipped_fraction": t.clipped_fraction, "scale": t.scale, "zero_point": t.zero_point,
                        "added_sqnr_db": t.added_sqnr_db, "float_name": t.float_name, "index": t.index})
             })
@@ -248,7 +253,9 @@ struct Pair {
     producer: usize,
 }
 
-fn pairs(float: &Model, quant: &Model) -> Vec<Pair> {
+/// For each tensor of QUANT's main subgraph, the FLOAT tensor it stands for (computed, float32,
+/// of the same shape), if any.
+fn twins(float: &Model, quant: &Model) -> Vec<Option<usize>> {
     let (f, q) = (&float.subgraphs[0], &quant.subgraphs[0]);
     let mut computed = vec![false; f.tensors.len()];
     for &t in f.inputs.iter().chain(f.operators.iter().flat_map(|o| &o.outputs)) {
@@ -274,36 +281,107 @@ fn pairs(float: &Model, quant: &Model) -> Vec<Pair> {
     let same_ops =
         fc.len() == qc.len() && fc.iter().zip(&qc).all(|(&a, &b)| op_name(float, f, a) == op_name(quant, q, b));
     let mut by_position: HashMap<usize, usize> = HashMap::new();
-    if same_ops {
-        for (&a, &b) in fc.iter().zip(&qc) {
-            for (&x, &y) in f.operators[a].outputs.iter().zip(&q.operators[b].outputs) {
-                if let (Ok(x), Ok(y)) = (usize::try_from(x), usize::try_from(y)) {
-                    if by_name.get(f.tensors[x].name()) == Some(&x) {
-                        by_position.insert(y, x);
-                    }
+    let mut link = |xs: &[i32], ys: &[i32]| {
+        for (&x, &y) in xs.iter().zip(ys) {
+            if let (Ok(x), Ok(y)) = (usize::try_from(x), usize::try_from(y)) {
+                if by_name.get(f.tensors[x].name()) == Some(&x) {
+                    by_position.insert(y, x);
                 }
             }
         }
+    };
+    link(&f.inputs, &q.inputs);
+    if same_ops {
+        for (&a, &b) in fc.iter().zip(&qc) {
+            link(&f.operators[a].outputs, &q.operators[b].outputs);
+        }
     }
+    q.tensors
+        .iter()
+        .enumerate()
+        .map(|(t, qt)| {
+            if is_const(quant, qt) || (qt.dtype != TensorType::FLOAT32 && exec::quantized(qt).is_none()) {
+                return None;
+            }
+            let named = base_names(qt.name()).iter().find_map(|n| by_name.get(n.as_str()).copied());
+            named.or_else(|| by_position.get(&t).copied()).filter(|&ft| f.tensors[ft].shape() == qt.shape())
+        })
+        .collect()
+}
+
+/// One op alone: its model, and its fed inputs with their FLOAT twins (QUANT tensor, FLOAT tensor).
+type Layer = (Model, Vec<(usize, usize)>);
+
+/// A [`Layer`] prepared to run.
+type LayerRun<'m> = (Interpreter<'m>, &'m [(usize, usize)]);
+
+fn pairs(quant: &Model, twins: &[Option<usize>]) -> Vec<Pair> {
+    let q = &quant.subgraphs[0];
     let mut out = Vec::new();
     for (oi, op) in q.operators.iter().enumerate() {
         for &t in &op.outputs {
             let Ok(t) = usize::try_from(t) else { continue };
-            let qt = &q.tensors[t];
-            if is_const(quant, qt) || (qt.dtype != TensorType::FLOAT32 && exec::quantized(qt).is_none()) {
-                continue;
+            if let Some(ft) = twins[t] {
+                out.push(Pair { quant: t, float: ft, producer: oi });
             }
-            let named = base_names(qt.name()).iter().find_map(|n| by_name.get(n.as_str()).copied());
-            let Some(ft) = named.or_else(|| by_position.get(&t).copied()) else {
-                continue;
-            };
-            if f.tensors[ft].shape() != qt.shape() {
-                continue;
-            }
-            out.push(Pair { quant: t, float: ft, producer: oi });
         }
     }
     out
+}
+
+/// QUANT's operator `op` alone, computing tensor `out`: a model whose inputs are the op's
+/// computed inputs (each with its FLOAT twin, to be fed FLOAT's value), with the constants and
+/// the ops that derive values from constants only (DEQUANTIZE of a weight). None when an input
+/// has no twin.
+fn layer_model(quant: &Model, op: usize, out: usize, twins: &[Option<usize>]) -> Option<Layer> {
+    let q = &quant.subgraphs[0];
+    let mut producer = vec![None; q.tensors.len()];
+    for (i, o) in q.operators.iter().enumerate() {
+        for &t in &o.outputs {
+            if let Some(p) = usize::try_from(t).ok().and_then(|t| producer.get_mut(t)) {
+                *p = Some(i);
+            }
+        }
+    }
+    let mut ops = vec![op];
+    let mut inputs: Vec<(usize, usize)> = Vec::new();
+    let mut todo: Vec<i32> = q.operators[op].inputs.clone();
+    let mut seen = std::collections::HashSet::new();
+    // Each input: a constant, derived from constants only, or fed (it needs a twin).
+    fn from_constants(quant: &Model, q: &Subgraph, producer: &[Option<usize>], t: usize, depth: usize) -> bool {
+        if is_const(quant, &q.tensors[t]) {
+            return true;
+        }
+        depth < 8
+            && producer[t].is_some_and(|p| {
+                let ins = &q.operators[p].inputs;
+                !ins.is_empty()
+                    && ins.iter().all(|&i| i < 0 || from_constants(quant, q, producer, i as usize, depth + 1))
+            })
+    }
+    while let Some(t) = todo.pop() {
+        let Ok(t) = usize::try_from(t) else { continue };
+        if !seen.insert(t) || is_const(quant, &q.tensors[t]) {
+            continue;
+        }
+        if from_constants(quant, q, &producer, t, 0) {
+            let p = producer[t]?;
+            if !ops.contains(&p) {
+                ops.push(p);
+                todo.extend(&q.operators[p].inputs);
+            }
+            continue;
+        }
+        inputs.push((t, twins[t]?));
+    }
+    ops.sort_unstable();
+    let mut sg = q.clone();
+    sg.operators = ops.iter().map(|&i| q.operators[i].clone()).collect();
+    sg.inputs = inputs.iter().map(|&(t, _)| t as i32).collect();
+    sg.outputs = vec![out as i32];
+    let mut model = quant.clone();
+    model.subgraphs[0] = sg;
+    Some((model, inputs))
 }
 
 /// The operators of `quant` that compute float32, when it has QUANTIZE operators (none otherwise).
@@ -356,8 +434,8 @@ pub fn float_ops(quant: &Model) -> Vec<FloatOp> {
     out
 }
 
-/// What one sample gives: output sums, tensor sums.
-type Sums = (Vec<Acc>, Vec<Acc>);
+/// What one sample gives: output sums, tensor sums, layer-own sums.
+type Sums = (Vec<Acc>, Vec<Acc>, Vec<Acc>);
 
 /// Runs FLOAT and QUANT on every sample (samples in parallel, the two models side by side) and
 /// compares them.
@@ -365,24 +443,36 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
     let warnings = check_pair(float, quant)?;
     let fi = Interpreter::new(float, 0)?;
     let qi = Interpreter::new(quant, 0)?;
-    let pairs = pairs(float, quant);
+    let twins = twins(float, quant);
+    let pairs = pairs(quant, &twins);
     let (f, q) = (&float.subgraphs[0], &quant.subgraphs[0]);
+    // Each op alone, fed FLOAT's values: its own error.
+    let layers: Vec<Option<Layer>> = pairs.iter().map(|p| layer_model(quant, p.producer, p.quant, &twins)).collect();
+    let layer_interps: Vec<Option<LayerRun>> = layers
+        .iter()
+        .map(|l| l.as_ref().and_then(|(m, ins)| Interpreter::new(m, 0).ok().map(|i| (i, ins.as_slice()))))
+        .collect();
     let mut want_f = vec![false; f.tensors.len()];
     let mut want_q = vec![false; q.tensors.len()];
     for p in &pairs {
         want_f[p.float] = true;
         want_q[p.quant] = true;
     }
+    for (_, ins) in layer_interps.iter().flatten() {
+        for &(_, ft) in ins.iter() {
+            want_f[ft] = true;
+        }
+    }
     let n_out = f.outputs.len();
-    let empty = || (vec![Acc::default(); n_out], vec![Acc::default(); pairs.len()]);
+    let empty = || (vec![Acc::default(); n_out], vec![Acc::default(); pairs.len()], vec![Acc::default(); pairs.len()]);
     let one = |index: usize| -> Result<Sums, ExecError> {
         let sample_err = |source| ExecError::Sample { index, source };
         let (fr, qr) = rayon::join(
             || {
-                let mut seen: Vec<Option<Vec<f32>>> = vec![None; f.tensors.len()];
+                let mut seen: Vec<Option<(Vec<usize>, Vec<f32>)>> = vec![None; f.tensors.len()];
                 let outs = fi.run_observed(exec::inputs(float, samples, index), &mut |t, v: &Value| {
                     if want_f[t] {
-                        seen[t] = v.as_f32().map(<[f32]>::to_vec);
+                        seen[t] = v.as_f32().map(|x| (v.shape.clone(), x.to_vec()));
                     }
                 });
                 outs.map(|o| (o, seen))
@@ -399,7 +489,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
         );
         let (fo, fseen) = fr.map_err(sample_err)?;
         let (qo, qseen) = qr.map_err(sample_err)?;
-        let (mut outs, mut tens) = empty();
+        let (mut outs, mut tens, mut own) = empty();
         for (k, acc) in outs.iter_mut().enumerate() {
             let x = exec::to_f32(&f.tensors[f.outputs[k] as usize], &fo[k]).unwrap_or_default();
             let y = exec::to_f32(&q.tensors[q.outputs[k] as usize], &qo[k]).unwrap_or_default();
@@ -417,8 +507,28 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
                 acc.top1_same += u64::from(argmax(&x) == argmax(&y));
             }
         }
+        for ((p, acc), layer) in pairs.iter().zip(own.iter_mut()).zip(&layer_interps) {
+            let (Some((interp, ins)), Some((_, x))) = (layer, &fseen[p.float]) else { continue };
+            let Some(inputs) = ins
+                .iter()
+                .map(|&(qt, ft)| {
+                    let (shape, v) = fseen[ft].as_ref()?;
+                    let values = exec::adapt(&q.tensors[qt], crate::interp::Values::F32(v.clone().into()));
+                    Some(Value { shape: shape.clone(), values })
+                })
+                .collect::<Option<Vec<_>>>()
+            else {
+                continue;
+            };
+            // An op that cannot run alone (it reads state) has no own error.
+            let Ok(mut y) = interp.run(inputs) else { continue };
+            if let Some(y) = y.pop().and_then(|v| exec::to_f32(&q.tensors[p.quant], &v)).filter(|y| y.len() == x.len())
+            {
+                acc.add(x, &y);
+            }
+        }
         for (p, acc) in pairs.iter().zip(tens.iter_mut()) {
-            let (Some(x), Some(y)) = (&fseen[p.float], &qseen[p.quant]) else { continue };
+            let (Some((_, x)), Some(y)) = (&fseen[p.float], &qseen[p.quant]) else { continue };
             if x.len() != y.len() {
                 continue;
             }
@@ -435,11 +545,12 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
                 }
             }
         }
-        Ok((outs, tens))
+        Ok((outs, tens, own))
     };
-    let (outs, tens) = (0..samples.len()).into_par_iter().map(one).try_reduce(empty, |mut a, b| {
+    let (outs, tens, own) = (0..samples.len()).into_par_iter().map(one).try_reduce(empty, |mut a, b| {
         a.0.iter_mut().zip(&b.0).for_each(|(x, y)| x.merge(y));
         a.1.iter_mut().zip(&b.1).for_each(|(x, y)| x.merge(y));
+        a.2.iter_mut().zip(&b.2).for_each(|(x, y)| x.merge(y));
         Ok(a)
     })?;
 
@@ -462,8 +573,9 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
     let mut tensors: Vec<TensorReport> = pairs
         .iter()
         .zip(&tens)
-        .filter(|(_, a)| a.n > 0)
-        .map(|(p, a)| {
+        .zip(&own)
+        .filter(|((_, a), _)| a.n > 0)
+        .map(|((p, a), own)| {
             let upstream = q.operators[p.producer]
                 .inputs
                 .iter()
@@ -478,6 +590,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
                 float_name: f.tensors[p.float].name().to_string(),
                 op: op_name(quant, q, p.producer),
                 sqnr_db: a.sqnr(),
+                layer_sqnr_db: (own.n > 0).then(|| own.sqnr().unwrap_or(f64::INFINITY)),
                 added_sqnr_db: (added > 0.0).then(|| -10.0 * added.log10()),
                 clipped_fraction: quantized.map(|_| a.clipped as f64 / a.n.max(1) as f64),
                 scale: quantized.map_or(Vec::new(), |qp| qp.scales().to_vec()),

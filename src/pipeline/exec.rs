@@ -79,7 +79,9 @@ pub fn inputs(model: &Model, samples: &SampleSet, i: usize) -> Vec<Value> {
         .collect()
 }
 
-fn adapt(t: &Tensor, values: Values) -> Values {
+/// `values` for tensor `t`: float values for a quantized integer tensor are quantized with its
+/// (first) scale and zero point; anything else is left as it is.
+pub fn adapt(t: &Tensor, values: Values) -> Values {
     let (Values::F32(x), Some(q)) = (&values, &t.quantization) else { return values };
     let (Some(&s), Some(&zp)) = (q.scales().first(), q.zero_points().first().or(Some(&0))) else { return values };
     let Some((lo, hi)) = int_range(t.dtype) else { return values };
