@@ -219,3 +219,59 @@ pub fn same_file(a: &Path, b: &Path) -> bool {
         _ => false,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn int8(scale: Vec<f32>, zero_point: Vec<i64>, axis: i32) -> Tensor {
+        let q = QuantParams {
+            scale: Some(scale),
+            zero_point: Some(zero_point),
+            quantized_dimension: axis,
+            ..Default::default()
+        };
+        Tensor { dtype: TensorType::INT8, quantization: Some(q), shape: Some(vec![2, 2]), ..Default::default() }
+    }
+
+    #[test]
+    fn integers_are_dequantized_per_tensor_and_per_channel() {
+        let t = int8(vec![0.5], vec![-1], 0);
+        let v = Value { shape: vec![2, 2], values: Values::I8(vec![-1i8, 0, 1, 127].into()) };
+        assert_eq!(to_f32(&t, &v).unwrap(), [0.0, 0.5, 1.0, 64.0]);
+        // Per channel along axis 1: columns have scales 1 and 0.25.
+        let t = int8(vec![1.0, 0.25], vec![0, 0], 1);
+        let v = Value { shape: vec![2, 2], values: Values::I8(vec![4i8, 4, -4, -4].into()) };
+        assert_eq!(to_f32(&t, &v).unwrap(), [4.0, 1.0, -4.0, -1.0]);
+        // An integer without quantization is cast.
+        let plain = Tensor { dtype: TensorType::INT32, ..Default::default() };
+        let v = Value { shape: vec![2], values: Values::I32(vec![3, -7].into()) };
+        assert_eq!(to_f32(&plain, &v).unwrap(), [3.0, -7.0]);
+    }
+
+    #[test]
+    fn float_data_for_an_integer_input_is_quantized_and_clamped() {
+        let t = int8(vec![0.5], vec![10], 0);
+        let Values::I8(q) = adapt(&t, Values::F32(vec![0.0, 1.0, -1000.0, 1000.0].into())) else { panic!() };
+        assert_eq!(&q[..], [10, 12, -128, 127]);
+    }
+
+    #[test]
+    fn npz_is_written_whole_and_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.npz");
+        let a = NpyOut {
+            name: "a:0".into(),
+            descr: "<f4",
+            shape: vec![2],
+            data: [1f32, 2.0].iter().flat_map(|x| x.to_le_bytes()).collect(),
+        };
+        write_npz(&path, &[a]).unwrap();
+        let mut zip = zip::ZipArchive::new(std::fs::File::open(&path).unwrap()).unwrap();
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut zip.by_name("a:0.npy").unwrap(), &mut bytes).unwrap();
+        assert!(bytes.starts_with(b"\x93NUMPY\x01\x00"));
+        assert_eq!((bytes.len() - 8) % 8, 0, "header padded so that data is aligned");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left");
+    }
+}
