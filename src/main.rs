@@ -85,6 +85,9 @@ struct CompareArgs {
     /// Show the N tensors with the largest error (all with --json when not given).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
+    /// Report only this tensor (QUANT's name or the FLOAT name it stands for; repeatable).
+    #[arg(long, value_name = "NAME")]
+    tensor: Vec<String>,
     /// Exit with status 3 when the worst output SQNR is below DB.
     #[arg(long, value_name = "DB", allow_negative_numbers = true)]
     min_sqnr: Option<f64>,
@@ -506,7 +509,15 @@ fn compare(args: &CompareArgs) -> Result<Status> {
     let quant = load(&args.quant)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
     let samples = pipeline::exec::open(&float, &args.data, &image)?;
-    let c = pipeline::compare::compare(&float, &quant, &samples)?;
+    let mut c = pipeline::compare::compare(&float, &quant, &samples)?;
+    if !args.tensor.is_empty() {
+        for name in &args.tensor {
+            if !c.tensors.iter().any(|t| &t.name == name || &t.float_name == name) {
+                bail!("--tensor {name:?}: no such tensor among the {} compared (see compare --json)", c.tensors.len());
+            }
+        }
+        c.tensors.retain(|t| args.tensor.iter().any(|n| n == &t.name || n == &t.float_name));
+    }
     for w in &c.warnings {
         eprintln!("warning: {w}");
     }

@@ -193,6 +193,14 @@ fn compare_ranks_a_damaged_weight_scale_first() {
         // null: an exact layer.
         assert!(t["layer_sqnr_db"].as_f64().map_or(true, |x| x > 30.0), "{t}");
     }
+    // --tensor: that one only.
+    let one =
+        json(&tflq!("compare", testdata("cnn.tflite"), damaged, "--data", x, "--json", "--tensor", damaged_output));
+    assert_eq!(one["tensors"].as_array().unwrap().len(), 1);
+    assert_eq!(one["tensors"][0]["name"], damaged_output.as_str());
+    let err =
+        fails_with_one_line(&tflq_any!("compare", testdata("cnn.tflite"), damaged, "--data", x, "--tensor", "nope"));
+    assert!(err.contains("no such tensor"), "{err}");
     // The undamaged model ranks it lower, with a far better SQNR.
     let good = json(&tflq!("compare", testdata("cnn.tflite"), wi8, "--data", dir.path().join("x8.npy"), "--json"));
     let t = good["tensors"].as_array().unwrap().iter().find(|t| t["name"] == damaged_output.as_str()).unwrap();
