@@ -85,6 +85,9 @@ struct CompareArgs {
     /// Show the N tensors with the largest error (all with --json when not given).
     #[arg(long, value_name = "N")]
     top: Option<usize>,
+    /// Also write the report as a self-contained HTML page.
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
     /// Report only this tensor (QUANT's name or the FLOAT name it stands for; repeatable).
     #[arg(long, value_name = "NAME")]
     tensor: Vec<String>,
@@ -505,6 +508,11 @@ fn run(args: &RunArgs) -> Result<Status> {
 }
 
 fn compare(args: &CompareArgs) -> Result<Status> {
+    if let Some(out) = &args.html {
+        if [&args.float, &args.quant].into_iter().chain(&args.data).any(|i| same_file(i, out)) {
+            bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
+        }
+    }
     let float = load(&args.float)?;
     let quant = load(&args.quant)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
@@ -520,6 +528,10 @@ fn compare(args: &CompareArgs) -> Result<Status> {
     }
     for w in &c.warnings {
         eprintln!("warning: {w}");
+    }
+    if let Some(path) = &args.html {
+        let title = format!("{} vs {}", args.quant.display(), args.float.display());
+        pipeline::exec::write_file(path, c.to_html(&title).as_bytes())?;
     }
     let text = if args.json {
         serde_json::to_string_pretty(&c.to_json(args.top))? + "\n"

@@ -222,6 +222,16 @@ fn compare_min_sqnr_and_bad_inputs() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("SQNR"));
     assert!(String::from_utf8_lossy(&o.stderr).contains("below --min-sqnr 200"));
     tflq!("compare", float, f16, "--data", x, "--min-sqnr", "40");
+    // --html: a page with the output and the tensors; none when the run fails.
+    let html = dir.path().join("report.html");
+    tflq!("compare", float, f16, "--data", x, "--html", html);
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>") && page.contains("StatefulPartitionedCall_1:0"), "{page}");
+    assert!(page.contains("cnn_1/conv2_1/Relu"), "{page}");
+    let never = dir.path().join("never.html");
+    let o = tflq_any!("compare", float, testdata("mlp.tflite"), "--data", x, "--html", never);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(!never.exists());
     // A pair that is not one: different inputs.
     let err = fails_with_one_line(&tflq_any!("compare", float, testdata("mlp.tflite"), "--data", x));
     assert!(err.contains("not a float/quantized pair"), "{err}");

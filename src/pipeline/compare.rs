@@ -105,6 +105,76 @@ impl Comparison {
     }
 }
 
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn html_db(x: Option<f64>) -> String {
+    x.map_or("inf".into(), |x| format!("{x:.2}"))
+}
+
+impl Comparison {
+    /// A self-contained HTML page: the outputs, every tensor (worst first, with a bar for its
+    /// accumulated SQNR) and the float ops.
+    pub fn to_html(&self, title: &str) -> String {
+        let mut h = String::new();
+        h += "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>tflq compare</title><style>\n";
+        h += "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}td,th{padding:2px 8px;\
+              border-bottom:1px solid #ddd;text-align:right}td.n{text-align:left;font-family:monospace}\
+              .bar{display:inline-block;height:10px;background:#c44}\n</style></head><body>\n";
+        h += &format!("<h1>tflq compare</h1><p>{} ({} samples)</p>\n", escape(title), self.samples);
+        h += "<h2>Outputs</h2><table><tr><th>name</th><th>SQNR dB</th><th>cosine</th><th>max |err|</th>\
+              <th>mean |err|</th><th>top-1</th></tr>\n";
+        for o in &self.outputs {
+            let top1 = o.top1_agreement.map_or("-".into(), |a| format!("{:.1}%", a * 100.0));
+            h += &format!(
+                "<tr><td class=n>{}</td><td>{}</td><td>{:.6}</td><td>{:.6}</td><td>{:.6}</td><td>{top1}</td></tr>\n",
+                escape(&o.name),
+                html_db(o.sqnr_db),
+                o.cosine,
+                o.max_abs_error,
+                o.mean_abs_error
+            );
+        }
+        h += "</table>\n<h2>Tensors, worst first</h2><table><tr><th>added dB</th><th>layer dB</th><th>SQNR dB</th>\
+              <th></th><th>clipped</th><th>op</th><th>name</th><th>scale</th><th>zero point</th></tr>\n";
+        for t in &self.tensors {
+            // A bar from 0 (60 dB and better) to full (0 dB and worse).
+            let width = t.sqnr_db.map_or(0.0, |d| (60.0 - d).clamp(0.0, 60.0) * 2.0);
+            let params = |v: String| if v.is_empty() { "-".to_string() } else { v };
+            let scale = params(t.scale.iter().take(4).map(|x| format!("{x:.3e}")).collect::<Vec<_>>().join(" "));
+            let zp = params(t.zero_point.iter().take(4).map(|x| x.to_string()).collect::<Vec<_>>().join(" "));
+            h += &format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=bar style=\"width:{width:.0}px\"></span></td>\
+                 <td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{scale}</td><td>{zp}</td></tr>\n",
+                t.added_sqnr_db.map_or("-".into(), |a| format!("{a:.2}")),
+                t.layer_sqnr_db.map_or("-".into(), |a| html_db(Some(a).filter(|a| a.is_finite()))),
+                html_db(t.sqnr_db),
+                t.clipped_fraction.map_or("-".into(), |f| format!("{:.2}%", f * 100.0)),
+                escape(&t.op),
+                escape(&t.name)
+            );
+        }
+        h += "</table>\n<h2>Float ops</h2>\n";
+        if self.float_ops.is_empty() {
+            h += "<p>none</p>\n";
+        } else {
+            h += "<table><tr><th>index</th><th>op</th><th>reason</th></tr>\n";
+            for f in &self.float_ops {
+                h += &format!(
+                    "<tr><td>{}</td><td class=n>{}</td><td class=n>{}</td></tr>\n",
+                    f.index,
+                    escape(&f.op),
+                    escape(&f.reason)
+                );
+            }
+            h += "</table>\n";
+        }
+        h += "</body></html>\n";
+        h
+    }
+}
+
 /// Error sums between a reference `x` (FLOAT) and `y` (QUANT).
 #[derive(Clone, Copy, Default)]
 struct Acc {

@@ -212,6 +212,18 @@ pub fn write_npz(path: &Path, arrays: &[NpyOut]) -> Result<(), ExecError> {
     result.map_err(err)
 }
 
+/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExecError> {
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
+    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.map_err(|source| ExecError::Write { path: path.to_path_buf(), source })
+}
+
 /// Whether `a` and `b` name the same existing file.
 pub fn same_file(a: &Path, b: &Path) -> bool {
     match (a.canonicalize(), b.canonicalize()) {
