@@ -1,5 +1,5 @@
 //! The `tflq` command line: argument parsing, messages and exit codes only.
-//! Exit codes: 0 success, 1 error (one `error: …` line on stderr), 2 bad usage.
+//! Exit codes: 0 success, 1 error (one `error: …` line on stderr), 2 bad usage, 3 `compare --min-sqnr` not reached.
 
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
