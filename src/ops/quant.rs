@@ -16,6 +16,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
                 Ok(Value::f32(v.shape.clone(), real))
             }))
         })
+        .int_kernel(super::integer::dequantize)
         .fold(dequantize_constant)
         .version(dequantize_version, &[1, 2, 3, 5]));
     // A DENSIFY of a computed tensor: the value is already dense.
@@ -54,6 +55,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             }
             Ok(Prepared::one(move |ins| quantize(inp(ins, 0)?, dtype, &scales, &zps, axis)))
         })
+        .int_kernel(super::integer::quantize)
         .version(quantize_version, &[1, 2]));
 }
 
@@ -85,7 +87,7 @@ fn quantize(v: &Value, dtype: TensorType, scales: &[f32], zps: &[i64], axis: usi
     let values = match dtype {
         TensorType::INT8 => Values::I8(q.map(|a| a as i8).collect()),
         TensorType::UINT8 => Values::U8(q.map(|a| a as u8).collect()),
-        _ => Values::I32(q.map(|a| a as i32).collect()),
+        _ => Values::I16(q.map(|a| a as i16).collect()),
     };
     Ok(Value::new(v.shape.clone(), values))
 }

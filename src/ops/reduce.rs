@@ -183,6 +183,7 @@ pub(crate) fn arg_reduce(v: &Value, ax: i64, max: bool, i64_out: bool) -> KResul
         Values::I64(x) => go(x, outer, n, inner, max),
         Values::U8(x) => go(x, outer, n, inner, max),
         Values::I8(x) => go(x, outer, n, inner, max),
+        Values::I16(x) => go(x, outer, n, inner, max),
         Values::Bool(x) => go(x, outer, n, inner, max),
         Values::C64(_) => return Err("arg reduction of complex values".into()),
     };

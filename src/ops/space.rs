@@ -9,6 +9,7 @@ use crate::schema::{BuiltinOperator as B, TensorType};
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     // Both only move values: the output keeps the input's parameters.
     add(OpDef::builtin(B::SPACE_TO_BATCH_ND)
+        .int_same()
         .kernel(|_| {
             Ok(Prepared::one(|ins| {
                 let v = inp(ins, 0)?;
@@ -19,6 +20,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(0))
         .version(blocks_version, &[1, 2, 3]));
     add(OpDef::builtin(B::BATCH_TO_SPACE_ND)
+        .int_same()
         .kernel(|_| {
             Ok(Prepared::one(|ins| {
                 let v = inp(ins, 0)?;
