@@ -158,8 +158,10 @@ pub(super) fn dequantize(ctx: &PrepareCtx) -> KResult<Prepared> {
 /// How a convolution's accumulators become outputs.
 #[derive(Clone)]
 enum Requant {
-    /// int8: per-channel multipliers with the x86 rounding (ruy; depthwise on NEON-on-SSE).
-    X86(Vec<(i32, i32)>),
+    /// int8: per-channel multipliers with the x86 rounding (ruy), for the channels below the
+    /// bound; the reference rounding above it (the depthwise kernel's output stage rounds
+    /// channels in groups of 8 in vector lanes, the remaining ones as the reference does).
+    X86(Vec<(i32, i32)>, usize),
     /// 16x8 with int64 bias: the reference kernel's 16-bit multiplier overload.
     I64(Vec<(i32, i32)>),
     /// FULLY_CONNECTED 16x8: round half away of acc · double scale.
@@ -170,9 +172,13 @@ impl Requant {
     #[inline]
     fn apply(&self, acc: i64, c: usize) -> i32 {
         match self {
-            Requant::X86(m) => {
+            Requant::X86(m, vector) => {
                 let (m, s) = m[c.min(m.len() - 1)];
-                fp::mbqm_x86(acc as i32, m, s)
+                if c < *vector {
+                    fp::mbqm_x86(acc as i32, m, s)
+                } else {
+                    fp::mbqm(acc as i32, m, s)
+                }
             }
             Requant::I64(m) => {
                 let (m, s) = m[c.min(m.len() - 1)];
@@ -230,7 +236,7 @@ fn conv_setup(ctx: &PrepareCtx, act: Act, padding: Padding, stride: (i32, i32), 
     let requant = if wide {
         Requant::I64(reals.iter().map(|&r| fp::quantize_multiplier(r)).collect())
     } else if input.dtype == TensorType::INT8 {
-        Requant::X86(reals.iter().map(|&r| fp::quantize_multiplier(r)).collect())
+        Requant::X86(reals.iter().map(|&r| fp::quantize_multiplier(r)).collect(), usize::MAX)
     } else {
         return Err(format!(
             "no integer convolution for {} input with this bias",
@@ -292,6 +298,11 @@ pub(super) fn depthwise(ctx: &PrepareCtx) -> KResult<Prepared> {
         (o.stride_h, o.stride_w),
         (o.dilation_h_factor, o.dilation_w_factor),
     )?;
+    let mut c = c;
+    if let (Requant::X86(_, vector), Some(w)) = (&mut c.requant, ctx.input(1)) {
+        let oc = w.shape().get(3).map_or(0, |&d| d.max(0) as usize);
+        *vector = oc / 8 * 8;
+    }
     Ok(Prepared::one(move |ins| conv_eval(&c, ins, true, 1)))
 }
 
@@ -369,7 +380,7 @@ pub(super) fn fully_connected(ctx: &PrepareCtx) -> KResult<Prepared> {
     let (lo, hi) = act_range(o.fused_activation_function, out)?;
     let reals = conv_reals(input, w, out)?;
     let requant = match input.dtype {
-        TensorType::INT8 => Requant::X86(reals.iter().map(|&r| fp::quantize_multiplier(r)).collect()),
+        TensorType::INT8 => Requant::X86(reals.iter().map(|&r| fp::quantize_multiplier(r)).collect(), usize::MAX),
         TensorType::INT16 => Requant::Float(reals.clone()),
         other => return Err(format!("no integer FULLY_CONNECTED for {}", crate::ir::dtype::type_name(other))),
     };
@@ -634,4 +645,21 @@ pub fn quantize_to(t: &Tensor, v: &Value) -> KResult<Value> {
         r.wrapping_add(q.zp).clamp(lo, hi)
     });
     wrap(t.dtype, v.shape.clone(), out)
+}
+
+/// SPACE_TO_BATCH_ND: the padding holds the output's zero point.
+pub(super) fn space_to_batch(ctx: &PrepareCtx) -> KResult<Prepared> {
+    let out = ctx.output(0)?;
+    let (zo, dtype) = (q_of(out)?.zp, out.dtype);
+    Ok(Prepared::one(move |ins| {
+        let x = inp(ins, 0)?;
+        // Moved as offsets from the zero point, so that the padding's zeros are the zero point.
+        let shifted: Buf<i32> = ints(x)?.iter().map(|&a| a - zo).collect();
+        let shifted = Value::new(x.shape.clone(), Values::I32(shifted));
+        let block = super::util::sizes(inp(ins, 1)?, "block size")?;
+        let pads = super::util::ints(inp(ins, 2)?)?;
+        let moved = super::space::blocks(&shifted, &block, &pads, true)?;
+        let Values::I32(v) = &moved.values else { return Err("SPACE_TO_BATCH_ND changed the type".into()) };
+        wrap(dtype, moved.shape.clone(), v.iter().map(|&a| a + zo))
+    }))
 }

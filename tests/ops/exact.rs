@@ -185,3 +185,52 @@ pub fn check(cases: Vec<Case>) {
     assert!(exact.len() >= 10, "only {} op × mode pairs checked", exact.len());
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// testdata/cnn.tflite quantized by tflq (int8 with integer and with float I/O, and 16x8) runs
+/// byte-identically in tflq and in LiteRT's builtin resolver on test samples.
+pub fn cnn() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = npy_value(&common::testdata("cnn.test_x.npy"));
+    let xs = x.as_f32().unwrap();
+    let per: usize = x.shape[1..].iter().product();
+    let mut failures = Vec::new();
+    for (mode, args, io) in
+        [("int8", "int8", "int8"), ("int8-float-io", "int8", "float32"), ("int16x8", "int16x8", "int16")]
+    {
+        let md = dir.path().join(mode);
+        std::fs::create_dir_all(&md).unwrap();
+        let q = md.join("model.tflite");
+        let calib = common::testdata("cnn.calib.npy");
+        let mut a: Vec<std::ffi::OsString> =
+            vec!["convert".into(), common::testdata("cnn.tflite").into(), "-o".into(), q.clone().into()];
+        a.extend(["--quantize", args, "--input-type", io, "--output-type", io].iter().map(Into::into));
+        a.extend(["--calibration-data".into(), calib.into()]);
+        common::tflq_ok(&a);
+        let loaded = tflq::load(&q).unwrap();
+        let interp = Interpreter::new(&loaded, 0).unwrap();
+        let t = &loaded.subgraphs[0].tensors[loaded.subgraphs[0].inputs[0] as usize];
+        let mut identical = 0;
+        let samples = 6;
+        for s in 0..samples {
+            let mut shape = x.shape.clone();
+            shape[0] = 1;
+            let real = Value::f32(shape, xs[s * per..(s + 1) * per].to_vec());
+            let input = if io == "float32" { real } else { tflq::ops::quantize_to(t, &real).unwrap() };
+            let sd = md.join(format!("s{s}"));
+            std::fs::create_dir_all(&sd).unwrap();
+            let (descr, bytes) = npy_of(&input).unwrap();
+            common::write_npy(&sd.join("input_0.npy"), descr, &input.shape, &bytes);
+            let got = interp.run(vec![input]).unwrap();
+            run_litert("builtin", &q, &sd, &sd.join("out")).unwrap();
+            let (wd, _, want) = read_npy(&sd.join("out/m0/output_0.npy"));
+            let (gd, gb) = npy_of(&got[0]).unwrap();
+            if wd == gd && want == gb {
+                identical += 1;
+            } else {
+                failures.push(format!("cnn {mode} sample {s}: {wd} {want:?} vs {gd} {gb:?}"));
+            }
+        }
+        eprintln!("cnn {mode}: {identical}/{samples} samples byte-identical");
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

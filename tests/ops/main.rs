@@ -334,3 +334,8 @@ fn every_integer_rule_loads_and_runs_in_litert_in_int8_and_16x8() {
 fn integer_kernels_are_byte_identical_with_litert_builtin() {
     exact::check(all_cases());
 }
+
+#[test]
+fn cnn_quantized_by_tflq_is_byte_identical_with_litert_builtin() {
+    exact::cnn();
+}
