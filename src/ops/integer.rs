@@ -663,3 +663,86 @@ pub(super) fn space_to_batch(ctx: &PrepareCtx) -> KResult<Prepared> {
         wrap(dtype, moved.shape.clone(), v.iter().map(|&a| a + zo))
     }))
 }
+
+/// SOFTMAX int8 → int8 (`optimized_ops::Softmax` with the float table, as on x86): T[d] =
+/// expf(−(s·β)·d) for d = max − q, the sum in f32 in index order, out = round(T · 1/(sum·so)) + zo.
+pub(super) fn softmax(ctx: &PrepareCtx) -> KResult<Prepared> {
+    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
+    if input.dtype != TensorType::INT8 || out.dtype != TensorType::INT8 {
+        return Err("only int8 SOFTMAX has an integer kernel here".into());
+    }
+    let beta = opts!(ctx, SoftmaxOptions).beta;
+    let (qi, qo) = (q_of(input)?, q_of(out)?);
+    let scale = -qi.scale * beta;
+    let table: Vec<f32> = (0..=255).map(|d: i32| (scale * d as f32).exp()).collect();
+    Ok(Prepared::one(move |ins| {
+        let x = inp(ins, 0)?;
+        let Values::I8(xv) = &x.values else { return Err("expected INT8".into()) };
+        let last = *x.shape.last().ok_or("SOFTMAX of a scalar")?;
+        let mut out = Buf::with_capacity(xv.len());
+        for row in xv.chunks(last.max(1)) {
+            let max = row.iter().copied().max().map_or(-128, i32::from);
+            let t = |q: i8| table[(max - i32::from(q)) as usize];
+            let sum: f32 = row.iter().fold(0.0f32, |s, &q| s + t(q));
+            let inv = 1.0 / (sum * qo.scale);
+            out.extend(row.iter().map(|&q| (((t(q) * inv).round() as i32) + qo.zp).clamp(-128, 127) as i8));
+        }
+        Ok(Value::new(x.shape.clone(), Values::I8(out)))
+    }))
+}
+
+/// MEAN int8/int16 (`reference_ops::QuantizedMeanOrSum`, which LiteRT's built-in kernel runs
+/// except for int8 4-D means over H and W with keep_dims, which it computes otherwise and
+/// tflq refuses): MBQM(Σq − z·N, M', s') + zo with the multiplier of si/so divided by N.
+pub(super) fn mean(ctx: &PrepareCtx) -> KResult<Prepared> {
+    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
+    let keep = opts!(ctx, ReducerOptions).keep_dims;
+    let (qi, qo) = (q_of(input)?, q_of(out)?);
+    let (tlo, thi) = type_range(out.dtype)?;
+    let (m, s) = fp::quantize_multiplier(f64::from(qi.scale) / f64::from(qo.scale));
+    let (dtype, int8) = (out.dtype, input.dtype == TensorType::INT8);
+    Ok(Prepared::one(move |ins| {
+        let x = inp(ins, 0)?;
+        let rank = x.shape.len();
+        let mut axes = Vec::new();
+        for a in super::util::ints(inp(ins, 1)?)? {
+            let a = super::util::axis(a, rank)?;
+            if !axes.contains(&a) {
+                axes.push(a);
+            }
+        }
+        if int8 && keep && rank == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) {
+            return Err("int8 MEAN over H and W with keep_dims runs LiteRT's special kernel, not in tflq yet".into());
+        }
+        let xv = ints(x)?;
+        let n: usize = axes.iter().map(|&a| x.shape[a]).product();
+        let out_dims: Vec<usize> = (0..rank).map(|d| if axes.contains(&d) { 1 } else { x.shape[d] }).collect();
+        let total: usize = out_dims.iter().product();
+        let mut sums = vec![0i32; total];
+        let mut idx = vec![0usize; rank];
+        for &v in xv.iter() {
+            let o = (0..rank).fold(0, |acc, d| acc * out_dims[d] + if axes.contains(&d) { 0 } else { idx[d] });
+            sums[o] = sums[o].wrapping_add(v);
+            for d in (0..rank).rev() {
+                idx[d] += 1;
+                if idx[d] < x.shape[d] {
+                    break;
+                }
+                idx[d] = 0;
+            }
+        }
+        let (mut mm, mut ss) = (m, s);
+        if n > 0 {
+            let shift = (63 - (n as u64).leading_zeros() as i32).min(32).min(31 + s);
+            mm = ((i64::from(m) << shift) / n as i64) as i32;
+            ss = s - shift;
+        }
+        let vals = sums.iter().map(|&t| {
+            let shifted = t.wrapping_sub(qi.zp.wrapping_mul(n as i32));
+            (fp::mbqm(shifted, mm, ss) + qo.zp).clamp(tlo, thi)
+        });
+        let shape =
+            if keep { out_dims.clone() } else { (0..rank).filter(|d| !axes.contains(d)).map(|d| x.shape[d]).collect() };
+        wrap(dtype, shape, vals)
+    }))
+}

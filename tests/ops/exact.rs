@@ -65,6 +65,11 @@ fn run_litert(resolver: &str, model: &Path, inputs: &Path, out: &Path) -> Result
     }
 }
 
+/// Cases (name, mode) whose integer form tflq has no kernel for yet: the interpreter must
+/// refuse them (not run them approximately).
+const NOT_YET: [(&str, &str); 4] =
+    [("logistic", "int16x8"), ("tanh", "int16x8"), ("softmax", "int16x8"), ("mean_keep", "int8")];
+
 pub fn check(cases: Vec<Case>) {
     let dir = tempfile::tempdir().unwrap();
     let mut failures = Vec::new();
@@ -126,8 +131,17 @@ pub fn check(cases: Vec<Case>) {
                 common::write_npy(&md.join(format!("input_{i}.npy")), descr, &v.shape, &bytes);
                 inputs.push(v);
             }
+            let not_yet = NOT_YET.contains(&(c.name, mode.name));
             let got = match Interpreter::new(&loaded, 0).and_then(|i| i.run(inputs)) {
+                Ok(_) if not_yet => {
+                    failures.push(format!("{} {}: runs, yet is listed as NOT_YET", c.name, mode.name));
+                    continue;
+                }
                 Ok(g) => g,
+                Err(e) if not_yet => {
+                    eprintln!("{:28} {:16} refused (no integer kernel yet): {e}", c.name, mode.name);
+                    continue;
+                }
                 Err(e) => {
                     failures.push(format!("{} {}: tflq: {e}", c.name, mode.name));
                     continue;
