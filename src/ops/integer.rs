@@ -428,8 +428,11 @@ pub(super) fn fully_connected(ctx: &PrepareCtx) -> KResult<Prepared> {
 
 // ---------------------------------------------------------------- elementwise
 
-/// Calls `f(i, a_index, b_index)` for every element of the broadcast output.
-fn broadcast2(a: &[usize], b: &[usize]) -> KResult<(Vec<usize>, Vec<(usize, usize)>)> {
+/// The broadcast output shape and, for each of its elements, the indices it reads.
+type Broadcast = (Vec<usize>, Vec<(usize, usize)>);
+
+/// The output shape of a broadcast binary op, and the (a, b) index pairs of its elements.
+fn broadcast2(a: &[usize], b: &[usize]) -> KResult<Broadcast> {
     let shape = broadcast_shape(a, b)?;
     let (sa, sb) = (broadcast_strides(a, &shape), broadcast_strides(b, &shape));
     let n: usize = shape.iter().product();
