@@ -1,4 +1,4 @@
-//! Per-sample time of the reference float interpreter (single thread) on the CNN fixture and,
+//! Per-sample time of the interpreter (single thread) on the CNN fixture, float and int8, and,
 //! when `scripts/bench.sh` has generated it, MobileNetV2 (`bench-out/mobilenet_v2.tflite`).
 
 use criterion::{criterion_group, criterion_main, Criterion};
@@ -42,6 +42,8 @@ fn bench_model(c: &mut Criterion, name: &str, path: &Path) {
 fn benches(c: &mut Criterion) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     bench_model(c, "cnn", &root.join("testdata/cnn.tflite"));
+    // TF's int8 CNN (float I/O): the integer kernels.
+    bench_model(c, "cnn_int8", &root.join("testdata/cnn.int8.tflite"));
     bench_model(c, "mobilenet_v2", &root.join("bench-out/mobilenet_v2.tflite"));
 }
 

@@ -49,6 +49,7 @@ fn numbers(v: &Value) -> Vec<f64> {
         Values::I64(x) => x.iter().map(|&a| a as f64).collect(),
         Values::U8(x) => x.iter().map(|&a| a as f64).collect(),
         Values::I8(x) => x.iter().map(|&a| a as f64).collect(),
+        Values::I16(x) => x.iter().map(|&a| a as f64).collect(),
         Values::Bool(x) => x.iter().map(|&a| a as u8 as f64).collect(),
         Values::C64(x) => x.iter().flat_map(|c| [c[0] as f64, c[1] as f64]).collect(),
     }

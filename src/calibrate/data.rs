@@ -28,6 +28,7 @@ pub enum SampleType {
     I64,
     U8,
     I8,
+    I16,
     Bool,
     /// COMPLEX64 (no calibration file format holds it yet).
     C64,
@@ -42,6 +43,7 @@ impl SampleType {
             SampleType::I64 => "int64",
             SampleType::U8 => "uint8",
             SampleType::I8 => "int8",
+            SampleType::I16 => "int16",
             SampleType::Bool => "bool",
             SampleType::C64 => "complex64",
         }
@@ -94,6 +96,7 @@ impl SampleType {
             SampleValues::I64(_) => SampleType::I64,
             SampleValues::U8(_) => SampleType::U8,
             SampleValues::I8(_) => SampleType::I8,
+            SampleValues::I16(_) => SampleType::I16,
             SampleValues::Bool(_) => SampleType::Bool,
             SampleValues::C64(_) => SampleType::C64,
         }
@@ -106,6 +109,7 @@ impl SampleType {
             SampleType::I64 => SampleValues::I64(Buf::new()),
             SampleType::U8 => SampleValues::U8(Buf::new()),
             SampleType::I8 => SampleValues::I8(Buf::new()),
+            SampleType::I16 => SampleValues::I16(Buf::new()),
             SampleType::Bool => SampleValues::Bool(Buf::new()),
             SampleType::C64 => SampleValues::C64(Buf::new()),
         }
@@ -675,6 +679,7 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
         SampleType::I64 => int_target!(I64, i64),
         SampleType::U8 => int_target!(U8, u8),
         SampleType::I8 => int_target!(I8, i8),
+        SampleType::I16 => int_target!(I16, i16),
         SampleType::C64 => return Err(wrong("; complex inputs cannot be calibrated from .npy data yet")),
     })
 }

@@ -54,6 +54,7 @@ pub fn input_specs(model: &Model, shapes: Option<&[Vec<i64>]>) -> Result<Vec<Inp
                 TensorType::INT64 => SampleType::I64,
                 TensorType::UINT8 => SampleType::U8,
                 TensorType::INT8 => SampleType::I8,
+                TensorType::INT16 => SampleType::I16,
                 TensorType::BOOL => SampleType::Bool,
                 other => return Err(CalibrateError::InputType { name: t.name().into(), dtype: format!("{other:?}") }),
             };

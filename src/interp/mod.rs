@@ -1,4 +1,26 @@
-//! Reference float interpreter: runs a model's subgraph on f32 tensors, for calibration and comparison.
+//! The interpreter: runs a model's subgraph, float or quantized, for calibration, `run` and
+//! `compare`.
+//!
+//! **Float and integer ops.** An operator whose outputs (or computed inputs) are quantized
+//! INT8 or INT16 tensors runs its op's *integer* kernel (`OpDef::int_kernel`), which computes
+//! what LiteRT's built-in kernels compute (XNNPACK off), byte for byte; every other operator
+//! runs its float kernel. So a model tflq wrote in int8 or int16x8 runs as LiteRT runs it:
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use tflq::interp::{Interpreter, Value, Values};
+//! let model = tflq::load(std::path::Path::new("model.int8.tflite"))?;
+//! let interp = Interpreter::new(&model, 0)?;
+//! // Float inputs: a float-I/O model quantizes them itself (its first op is a QUANTIZE); for
+//! // an INT8/INT16 input tensor they are quantized as LiteRT's QUANTIZE would. Integer
+//! // inputs (Values::I8 / Values::I16) are taken as they are.
+//! let outs = interp.run(vec![Value::f32(vec![1, 32, 32, 3], vec![0.5; 32 * 32 * 3])])?;
+//! // Outputs keep their tensor's type: Values::I8 for an int8 output. Dequantize with the
+//! // output tensor's parameters (`interp.outputs()` gives the tensor indices).
+//! if let Values::I8(q) = &outs[0].values { println!("{} int8 values", q.len()); }
+//! # Ok(()) }
+//! ```
+//! An integer op without an integer kernel in tflq is refused when the model is prepared
+//! (listed as "OP (integer)" in [`InterpError::UnsupportedOps`]).
 //!
 //! [`Interpreter::new`] prepares a subgraph once: it checks that every operator has a kernel in
 //! the op registry, folds the ops whose only input is a constant (FLOAT16/INT8 behind
@@ -12,6 +34,7 @@ mod plan;
 
 use crate::ir::{Model, Operator, Subgraph, Tensor};
 use crate::ops::{Calls, EvalCtx, Kernel, RunState};
+use crate::schema::TensorType;
 use std::collections::BTreeMap;
 
 pub use crate::ir::{Value, Values};
@@ -191,8 +214,38 @@ impl<'m> Interpreter<'m> {
     }
 
     /// Runs the main subgraph on `inputs` (in subgraph input order) and returns its outputs.
+    ///
+    /// A FLOAT32 value given for a quantized INT8/INT16 input is quantized first, with the
+    /// input's parameters (as LiteRT's QUANTIZE kernel would); see the module documentation.
     pub fn run(&self, inputs: Vec<Value>) -> Result<Vec<Value>, InterpError> {
         self.run_observed(inputs, &mut |_, _| {})
+    }
+
+    /// Inputs given as real values for quantized integer input tensors, quantized.
+    fn quantize_inputs(&self, inputs: Vec<Value>) -> Result<Vec<Value>, InterpError> {
+        let sg = &self.model.subgraphs[self.main];
+        inputs
+            .into_iter()
+            .enumerate()
+            .map(|(k, v)| {
+                let t = sg.inputs.get(k).and_then(|&t| sg.tensors.get(t as usize));
+                match t {
+                    Some(t)
+                        if matches!(t.dtype, TensorType::INT8 | TensorType::INT16)
+                            && v.as_f32().is_some()
+                            && t.quantization.as_ref().is_some_and(|q| q.scales().len() == 1) =>
+                    {
+                        crate::ops::quantize_to(t, &v).map_err(|msg| InterpError::InputType {
+                            index: k,
+                            name: t.name().to_string(),
+                            expected: msg,
+                            got: "F32".into(),
+                        })
+                    }
+                    _ => Ok(v),
+                }
+            })
+            .collect()
     }
 
     /// Like [`run`](Self::run), and calls `observe(tensor_index, value)` for every input and
@@ -203,6 +256,7 @@ impl<'m> Interpreter<'m> {
         observe: &mut dyn FnMut(usize, &Value),
     ) -> Result<Vec<Value>, InterpError> {
         let main = self.main;
+        let inputs = self.quantize_inputs(inputs)?;
         let mut observe = |g: usize, t: usize, v: Option<&Value>, _: Option<Range>| {
             if let (true, Some(v)) = (g == main, v) {
                 observe(t, v)

@@ -36,6 +36,8 @@ pub struct Skipped {
 struct Planned {
     index: usize,
     def: &'static OpDef,
+    /// Whether it runs its integer kernel.
+    integer: bool,
 }
 
 impl Plan {
@@ -124,28 +126,33 @@ fn runs_whole(model: &Model, si: usize, seen: &mut Vec<usize>) -> bool {
     sg.operators.iter().all(|op| {
         let Some(def) = model.operator_codes.get(op.opcode_index as usize).and_then(ops::of_code) else { return false };
         let called = def.calls.map_or(Vec::new(), |f| f(&op.builtin_options));
-        def.kernel.is_some() && called.iter().all(|&c| usize::try_from(c).is_ok_and(|c| runs_whole(model, c, seen)))
+        let integer = OpDef::is_integer(op, &sg.tensors, &|t| !model.tensor_bytes(&sg.tensors[t]).is_empty());
+        def.prepare_fn(integer).is_some()
+            && called.iter().all(|&c| usize::try_from(c).is_ok_and(|c| runs_whole(model, c, seen)))
     })
 }
 
-/// Every operator's registry entry (None for an op the interpreter cannot run, in a partial
-/// plan). Otherwise the error lists every op that has no float kernel.
-fn kernels_of(model: &Model, sg: &Subgraph, partial: bool) -> Result<Vec<Option<&'static OpDef>>, InterpError> {
+/// Every operator's registry entry and whether it runs its integer kernel (None for an op the
+/// interpreter cannot run, in a partial plan). Otherwise the error lists every op that has no
+/// kernel (integer ops as "NAME (integer)").
+fn kernels_of(model: &Model, sg: &Subgraph, partial: bool) -> Result<Vec<Option<(&'static OpDef, bool)>>, InterpError> {
     let mut unsupported = Vec::new();
     let mut defs = Vec::with_capacity(sg.operators.len());
     for (i, op) in sg.operators.iter().enumerate() {
         let code = model.operator_codes.get(op.opcode_index as usize).ok_or_else(|| {
             malformed(format!("operator {i} uses opcode index {}, which does not exist", op.opcode_index))
         })?;
-        let def = ops::of_code(code).filter(|d| d.kernel.is_some());
+        let integer = OpDef::is_integer(op, &sg.tensors, &|t| !model.tensor_bytes(&sg.tensors[t]).is_empty());
+        let def = ops::of_code(code).filter(|d| d.prepare_fn(integer).is_some());
         // In a partial plan, an op that runs subgraphs tflq cannot run whole is left out too.
         let runs = |d: &&OpDef| {
             let called = d.calls.map_or(Vec::new(), |f| f(&op.builtin_options));
             !partial || called.iter().all(|&c| usize::try_from(c).is_ok_and(|c| runs_whole(model, c, &mut Vec::new())))
         };
         match def.filter(runs) {
-            Some(d) => defs.push(Some(d)),
+            Some(d) => defs.push(Some((d, integer))),
             None if partial => defs.push(None),
+            None if integer => unsupported.push(format!("{} (integer)", code.name())),
             None => unsupported.push(code.name()),
         }
     }
@@ -205,7 +212,7 @@ struct Order {
 fn fold_and_order(
     model: &Model,
     sg: &Subgraph,
-    defs: &[Option<&'static OpDef>],
+    defs: &[Option<(&'static OpDef, bool)>],
     inputs: &[usize],
     is_const: &[bool],
     consts: &mut [Option<Value>],
@@ -255,6 +262,7 @@ fn fold_and_order(
             }
             (Some(def), None) => def,
         };
+        let (def, integer) = def;
         let constant_input =
             |t: usize| is_const[t] || consts[t].is_some() || sg.tensors[t].sparsity.is_some() && !inputs.contains(&t);
         match (def.fold, &ins[..], &outs[..]) {
@@ -270,7 +278,7 @@ fn fold_and_order(
                 consts[tout] = Some(fold(&sg.tensors[tin], v).map_err(kernel_error)?);
                 order.folded.push(tout);
             }
-            _ => order.planned.push(Planned { index: i, def }),
+            _ => order.planned.push(Planned { index: i, def, integer }),
         }
         for t in outs {
             available[t] = true;
@@ -308,7 +316,7 @@ fn prepare(
             let op = &sg.operators[p.index];
             let version = model.operator_codes.get(op.opcode_index as usize).map_or(1, |c| c.version);
             let ctx = PrepareCtx { op, version, tensors: &sg.tensors, isa, constants: &constants };
-            let prepare = p.def.kernel.as_ref().expect("kernels_of kept only ops with kernels");
+            let prepare = p.def.prepare_fn(p.integer).expect("kernels_of kept only ops with kernels");
             prepare(&ctx).map(|k| (p.index, k)).map_err(|msg| InterpError::Kernel {
                 op: op_name(model, sg, p.index),
                 index: p.index,

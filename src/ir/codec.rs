@@ -36,7 +36,7 @@ fn le<const N: usize>(c: &[u8]) -> [u8; N] {
 }
 
 /// Decodes little-endian elements of `dtype` into the value type that holds them: floats as
-/// F32, INT32/INT16/UINT16 as I32, INT64/UINT32/UINT64 as I64, and UINT8, INT8, BOOL as
+/// F32, INT16 as I16, INT32/UINT16 as I32, INT64/UINT32/UINT64 as I64, and UINT8, INT8, BOOL as
 /// themselves. A trailing partial element is ignored ([`Dense`] rules it out).
 pub fn decode(dtype: TensorType, bytes: &[u8]) -> Result<Values, CodecError> {
     Ok(match dtype {
@@ -44,7 +44,7 @@ pub fn decode(dtype: TensorType, bytes: &[u8]) -> Result<Values, CodecError> {
             Values::F32(decode_f32(dtype, bytes)?)
         }
         TensorType::INT32 => Values::I32(bytes.chunks_exact(4).map(|c| i32::from_le_bytes(le(c))).collect()),
-        TensorType::INT16 => Values::I32(bytes.chunks_exact(2).map(|c| i32::from(i16::from_le_bytes(le(c)))).collect()),
+        TensorType::INT16 => Values::I16(bytes.chunks_exact(2).map(|c| i16::from_le_bytes(le(c))).collect()),
         TensorType::UINT16 => {
             Values::I32(bytes.chunks_exact(2).map(|c| i32::from(u16::from_le_bytes(le(c)))).collect())
         }
@@ -228,11 +228,12 @@ pub fn dequantize(
     }
 }
 
-/// [`dequantize`] for decoded values (integers as I8, U8 or I32; floats pass through).
+/// [`dequantize`] for decoded values (integers as I8, U8, I16 or I32; floats pass through).
 pub fn dequantize_values(v: &Value, qp: Option<&QuantParams>) -> Result<Buf<f32>, CodecError> {
     let q: Box<dyn Iterator<Item = i64> + '_> = match &v.values {
         Values::F32(x) => return Ok(x.clone()),
         Values::I8(x) => Box::new(x.iter().map(|&a| i64::from(a))),
+        Values::I16(x) => Box::new(x.iter().map(|&a| i64::from(a))),
         Values::U8(x) => Box::new(x.iter().map(|&a| i64::from(a))),
         Values::I32(x) => Box::new(x.iter().map(|&a| i64::from(a))),
         other => return Err(CodecError::UnsupportedType(other.type_name().to_string())),

@@ -170,6 +170,8 @@ pub enum Values {
     I64(Buf<i64>),
     U8(Buf<u8>),
     I8(Buf<i8>),
+    /// INT16: the activations of 16x8 quantized models.
+    I16(Buf<i16>),
     Bool(Buf<bool>),
     /// COMPLEX64: (real, imaginary) pairs.
     C64(Buf<[f32; 2]>),
@@ -190,6 +192,7 @@ impl Values {
             Values::I64(v) => v.len(),
             Values::U8(v) => v.len(),
             Values::I8(v) => v.len(),
+            Values::I16(v) => v.len(),
             Values::Bool(v) => v.len(),
             Values::C64(v) => v.len(),
         }
@@ -199,7 +202,7 @@ impl Values {
         self.len() == 0
     }
 
-    /// The variant's name: F32, I32, I64, U8, I8, Bool or C64.
+    /// The variant's name: F32, I32, I64, U8, I8, I16, Bool or C64.
     pub fn type_name(&self) -> &'static str {
         match self {
             Values::F32(_) => "F32",
@@ -207,6 +210,7 @@ impl Values {
             Values::I64(_) => "I64",
             Values::U8(_) => "U8",
             Values::I8(_) => "I8",
+            Values::I16(_) => "I16",
             Values::Bool(_) => "Bool",
             Values::C64(_) => "C64",
         }
@@ -215,13 +219,14 @@ impl Values {
 
 impl Values {
     /// The name of the variant that holds values of tensor type `t`: wider variants hold the
-    /// types the interpreter has none for (INT16 and UINT16 in I32, UINT32 in I64, FLOAT16 and
+    /// types the interpreter has none for (UINT16 in I32, UINT32 in I64, FLOAT16 and
     /// FLOAT64 in F32), and a RESOURCE handle is its id, in I32. None for types it cannot hold.
     pub fn variant_for(t: crate::schema::TensorType) -> Option<&'static str> {
         use crate::schema::TensorType as T;
         Some(match t {
             T::FLOAT32 | T::FLOAT16 | T::FLOAT64 | T::BFLOAT16 => "F32",
-            T::INT32 | T::INT16 | T::UINT16 | T::RESOURCE => "I32",
+            T::INT32 | T::UINT16 | T::RESOURCE => "I32",
+            T::INT16 => "I16",
             T::INT64 | T::UINT32 => "I64",
             T::UINT8 => "U8",
             T::INT8 => "I8",
@@ -281,6 +286,7 @@ elem!(i32, I32);
 elem!(i64, I64);
 elem!(u8, U8);
 elem!(i8, I8);
+elem!(i16, I16);
 elem!(bool, Bool);
 elem!([f32; 2], C64);
 
@@ -296,6 +302,7 @@ macro_rules! map_values {
             $crate::ir::Values::I64($v) => $crate::ir::Values::I64($body.into()),
             $crate::ir::Values::U8($v) => $crate::ir::Values::U8($body.into()),
             $crate::ir::Values::I8($v) => $crate::ir::Values::I8($body.into()),
+            $crate::ir::Values::I16($v) => $crate::ir::Values::I16($body.into()),
             $crate::ir::Values::Bool($v) => $crate::ir::Values::Bool($body.into()),
             $crate::ir::Values::C64($v) => $crate::ir::Values::C64($body.into()),
         }

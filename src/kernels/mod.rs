@@ -3,6 +3,7 @@
 //! x86-64 AVX2+FMA ones (`x86_64`). [`Isa`] picks a variant at run time; every entry point
 //! takes it, so tests run the same suite on every variant the CPU has.
 
+pub mod fixedpoint;
 pub mod frame;
 mod generic;
 #[cfg(target_arch = "x86_64")]

@@ -12,14 +12,17 @@ use crate::schema::{
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     let arith_op = |op: B, a: Arith| OpDef::builtin(op).kernel(move |ctx| prepare_arith(ctx, a));
     add(arith_op(B::ADD, Arith::Add)
+        .int_kernel(|ctx| super::integer::add_sub(ctx, false))
         .integer(IntegerRule { int16_options: Some(general_scale_add), ..IntegerRule::calibrated(true) })
         .version(integer_2, &[1, 2])
         .activation(fused_activation!(AddOptions, absorbs: Always)));
     add(arith_op(B::SUB, Arith::Sub)
+        .int_kernel(|ctx| super::integer::add_sub(ctx, true))
         .integer(IntegerRule { int16_options: Some(general_scale_sub), ..IntegerRule::calibrated(true) })
         .version(integer_2, &[1, 2])
         .activation(fused_activation!(SubOptions, absorbs: Always)));
     add(arith_op(B::MUL, Arith::Mul)
+        .int_kernel(super::integer::mul)
         .integer(IntegerRule::calibrated(true))
         .version(mul_version, &[1, 2, 3])
         .activation(fused_activation!(MulOptions, absorbs: Always)));
@@ -441,7 +444,7 @@ pub(crate) fn select(c: &Value, x: &Value, y: &Value, v1: bool) -> KResult<Value
             }
         };
     }
-    go!(F32, I32, I64, U8, I8, Bool)
+    go!(F32, I32, I64, U8, I8, I16, Bool)
 }
 
 /// ATAN2(y, x), elementwise (broadcasting too, which the runtime does not need).

@@ -43,6 +43,7 @@ fn truth(v: &Value) -> KResult<bool> {
         Values::I64(x) => x[0] != 0,
         Values::U8(x) => x[0] != 0,
         Values::I8(x) => x[0] != 0,
+        Values::I16(x) => x[0] != 0,
         Values::C64(_) => return Err("a complex condition".into()),
     })
 }

@@ -12,6 +12,7 @@ use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptions
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::CONV_2D)
         .kernel(prepare_conv2d)
+        .int_kernel(super::integer::conv2d)
         .roles(&[(1, Role::Weights { axis: Some(0) }), (2, Role::Bias { input: 0, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: None, int8_output: false })
         .integer(IntegerRule { int16_options: Some(int64_bias), ..IntegerRule::calibrated(true) })
@@ -19,6 +20,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .activation(fused_activation!(Conv2DOptions, absorbs: Always)));
     add(OpDef::builtin(B::DEPTHWISE_CONV_2D)
         .kernel(prepare_depthwise)
+        .int_kernel(super::integer::depthwise)
         .roles(&[(1, Role::Weights { axis: Some(3) }), (2, Role::Bias { input: 0, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: None, int8_output: false })
         .integer(IntegerRule::calibrated(true))

@@ -124,6 +124,7 @@ fn one_hot(indices: &Value, depth: i64, on: &Value, off: &Value, ax: i64) -> KRe
         Values::I64(_) => go::<i64>(&idx, on, off, dims, n)?,
         Values::U8(_) => go::<u8>(&idx, on, off, dims, n)?,
         Values::I8(_) => go::<i8>(&idx, on, off, dims, n)?,
+        Values::I16(_) => go::<i16>(&idx, on, off, dims, n)?,
         Values::Bool(_) => go::<bool>(&idx, on, off, dims, n)?,
         Values::C64(_) => return Err("ONE_HOT of complex values".into()),
     };
@@ -193,7 +194,7 @@ fn matrix_set_diag(v: &Value, d: &Value) -> KResult<Value> {
             }
         };
     }
-    let values = go!(F32, I32, I64, U8, I8, Bool);
+    let values = go!(F32, I32, I64, U8, I8, I16, Bool);
     Ok(Value::new(v.shape.clone(), values))
 }
 

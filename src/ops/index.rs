@@ -8,10 +8,12 @@ use crate::schema::{BuiltinOperator as B, MirrorPadMode};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::SLICE)
+        .int_same()
         .kernel(|_| Ok(Prepared::one(|ins| slice(inp(ins, 0)?, &ints(inp(ins, 1)?)?, &ints(inp(ins, 2)?)?))))
         .integer(IntegerRule::same_as_input(0))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::STRIDED_SLICE)
+        .int_same()
         .kernel(|ctx| {
             let o = opts!(ctx, StridedSliceOptions);
             let p = StridedSliceParams {
@@ -34,6 +36,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(0))
         .version(strided_slice_version, &[1, 2, 4]));
     add(OpDef::builtin(B::GATHER)
+        .int_same()
         .kernel(|ctx| {
             let o = opts!(ctx, GatherOptions);
             if o.batch_dims != 0 {
@@ -54,6 +57,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     for (op, rule) in [(B::PAD, IntegerRule::same_as_input(0)), (B::PADV2, IntegerRule::shared())] {
         add(OpDef::builtin(op)
             .kernel(|_| Ok(Prepared::one(|ins| pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, opt_inp(ins, 2)))))
+            .int_kernel(super::integer::pad)
             .integer(rule)
             .version(integer_2, &[1, 2]));
     }
@@ -285,7 +289,7 @@ pub(crate) fn pad(v: &Value, pads: &[i64], fill: Option<&Value>) -> KResult<Valu
             }
         };
     }
-    Ok(Value::new(shape, go!(F32, I32, I64, U8, I8, Bool, C64)))
+    Ok(Value::new(shape, go!(F32, I32, I64, U8, I8, I16, Bool, C64)))
 }
 
 /// MIRROR_PAD: `symmetric` repeats the edge, REFLECT does not.
@@ -363,6 +367,6 @@ fn dynamic_update_slice(v: &Value, update: &Value, start: &[i64]) -> KResult<Val
             }
         };
     }
-    let values = go!(F32, I32, I64, U8, I8, Bool);
+    let values = go!(F32, I32, I64, U8, I8, I16, Bool);
     Ok(Value::new(v.shape.clone(), values))
 }

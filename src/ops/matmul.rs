@@ -12,6 +12,7 @@ use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptions
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::FULLY_CONNECTED)
         .kernel(prepare_fully_connected)
+        .int_kernel(super::integer::fully_connected)
         .roles(&[(1, Role::Weights { axis: Some(0) }), (2, Role::Bias { input: 0, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: Some(asymmetric_fully_connected), int8_output: false })
         .integer(IntegerRule { int16_options: Some(int64_bias), ..IntegerRule::calibrated(true) })

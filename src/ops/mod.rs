@@ -12,6 +12,8 @@ pub mod conv3d;
 pub mod detection;
 pub mod generate;
 pub mod index;
+mod integer;
+pub use integer::quantize_to;
 pub mod matmul;
 pub mod mediapipe;
 pub mod nms;
@@ -372,6 +374,16 @@ impl Prepared {
 /// Prepares an op's float kernel.
 pub type PrepareFn = Box<dyn Fn(&PrepareCtx) -> KResult<Prepared> + Send + Sync>;
 
+/// An op's integer kernel: what the interpreter runs when the op's tensors are quantized
+/// INT8 or INT16 (see [`OpDef::is_integer`]), bit-exact with LiteRT's built-in kernels.
+pub enum IntKernel {
+    /// The float kernel moves values without arithmetic (RESHAPE, TRANSPOSE, GATHER...), so
+    /// it runs integer tensors as they are: their parameters are the same in and out.
+    Float,
+    /// A kernel of its own, with the fixed-point arithmetic of the official one.
+    Own(PrepareFn),
+}
+
 /// The op version a signature needs.
 pub type VersionFn = fn(&OpSignature) -> i32;
 
@@ -384,6 +396,8 @@ pub struct OpDef {
     pub key: OpKey,
     /// The float kernel.
     pub kernel: Option<PrepareFn>,
+    /// The integer kernel, for the op with quantized INT8/INT16 tensors.
+    pub int_kernel: Option<IntKernel>,
     /// The roles of constant input slots.
     pub roles: &'static [(usize, Role)],
     pub hybrid: Option<Hybrid>,
@@ -414,6 +428,7 @@ impl OpDef {
         OpDef {
             key: OpKey::Builtin(op),
             kernel: None,
+            int_kernel: None,
             roles: &[],
             hybrid: None,
             integer: None,
@@ -435,6 +450,44 @@ impl OpDef {
     pub fn kernel(mut self, f: impl Fn(&PrepareCtx) -> KResult<Prepared> + Send + Sync + 'static) -> OpDef {
         self.kernel = Some(Box::new(f));
         self
+    }
+
+    /// The integer kernel (see [`IntKernel::Own`]).
+    pub fn int_kernel(mut self, f: impl Fn(&PrepareCtx) -> KResult<Prepared> + Send + Sync + 'static) -> OpDef {
+        self.int_kernel = Some(IntKernel::Own(Box::new(f)));
+        self
+    }
+
+    /// The float kernel runs the op's integer form too (see [`IntKernel::Float`]).
+    pub fn int_same(mut self) -> OpDef {
+        self.int_kernel = Some(IntKernel::Float);
+        self
+    }
+
+    /// The kernel to prepare: the integer one when `integer`, else the float one.
+    pub fn prepare_fn(&self, integer: bool) -> Option<&PrepareFn> {
+        if !integer {
+            return self.kernel.as_ref();
+        }
+        match self.int_kernel.as_ref()? {
+            IntKernel::Float => self.kernel.as_ref(),
+            IntKernel::Own(f) => Some(f),
+        }
+    }
+
+    /// Whether an operator runs in integer: one of its outputs, or of its inputs that are not
+    /// constants (`is_const`), is a quantized INT8 or INT16 tensor. (Int8 weights of a float
+    /// op, as in the dynamic-range modes, leave it float.)
+    pub fn is_integer(op: &Operator, tensors: &[Tensor], is_const: &dyn Fn(usize) -> bool) -> bool {
+        let quantized = |t: usize| {
+            tensors.get(t).is_some_and(|t| {
+                matches!(t.dtype, crate::schema::TensorType::INT8 | crate::schema::TensorType::INT16)
+                    && t.quantization.as_ref().is_some_and(|q| !q.scales().is_empty())
+            })
+        };
+        let outs = op.outputs.iter().filter_map(|&t| usize::try_from(t).ok());
+        let ins = op.inputs.iter().filter_map(|&t| usize::try_from(t).ok()).filter(|&t| !is_const(t));
+        outs.chain(ins).any(quantized)
     }
 
     pub fn roles(mut self, roles: &'static [(usize, Role)]) -> OpDef {

@@ -12,6 +12,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let beta = opts!(ctx, SoftmaxOptions).beta;
             Ok(Prepared::one(move |ins| softmax(inp(ins, 0)?, beta)))
         })
+        .int_kernel(super::integer::softmax)
         .integer(IntegerRule::fixed((1.0 / 256.0, -128), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::LOG_SOFTMAX)

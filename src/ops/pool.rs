@@ -10,6 +10,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     for (op, kind) in [(B::MAX_POOL_2D, Kind::Max), (B::AVERAGE_POOL_2D, Kind::Average)] {
         add(OpDef::builtin(op)
             .kernel(move |ctx| prepare(ctx, kind))
+            .int_kernel(move |ctx| super::integer::pool(ctx, kind == Kind::Max))
             .integer(IntegerRule::same_as_input(0))
             .version(pool_version, &[1, 2])
             .activation(fused_activation!(Pool2DOptions, absorbs: Never)));

@@ -8,13 +8,15 @@ use crate::schema::{BuiltinOperator as B, TensorType};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::DEQUANTIZE)
-        .kernel(|ctx| {
-            let qp = ctx.input(0).and_then(|t| t.quantization.clone());
-            Ok(Prepared::one(move |ins| {
-                let v = inp(ins, 0)?;
-                let real = codec::dequantize_values(v, qp.as_ref()).map_err(|e| e.to_string())?;
-                Ok(Value::f32(v.shape.clone(), real))
-            }))
+        .kernel(prepare_dequantize)
+        // Per-channel computed tensors keep the float kernel's rule (tflq never writes them).
+        .int_kernel(|ctx| {
+            let per_channel = ctx.input(0).and_then(|t| t.quantization.as_ref()).is_some_and(|q| q.scales().len() > 1);
+            if per_channel {
+                prepare_dequantize(ctx)
+            } else {
+                super::integer::dequantize(ctx)
+            }
         })
         .fold(dequantize_constant)
         .version(dequantize_version, &[1, 2, 3, 5]));
@@ -40,21 +42,41 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     }));
     // Float models have QUANTIZE where TF converted a fake-quant node (QUANTIZE → DEQUANTIZE).
     add(OpDef::builtin(B::QUANTIZE)
-        .kernel(|ctx| {
-            let out = ctx.output(0)?;
-            let qp = out.quantization.clone().ok_or("QUANTIZE output has no quantization parameters")?;
-            let (dtype, shape_rank) = (out.dtype, out.shape().len());
-            let (scales, zps) = (qp.scales().to_vec(), qp.zero_points().to_vec());
-            if scales.is_empty() || scales.len() != zps.len() || scales.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
-                return Err(format!("QUANTIZE output has bad parameters: scales {scales:?}, zero points {zps:?}"));
+        .kernel(prepare_quantize)
+        // Per-channel outputs (which tflq never writes for activations) keep the float kernel's rule.
+        .int_kernel(|ctx| {
+            let per_channel = ctx.output(0)?.quantization.as_ref().is_some_and(|q| q.scales().len() > 1);
+            if per_channel {
+                prepare_quantize(ctx)
+            } else {
+                super::integer::quantize(ctx)
             }
-            let axis = usize::try_from(qp.quantized_dimension).map_err(|_| "bad quantized dimension")?;
-            if scales.len() > 1 && axis >= shape_rank {
-                return Err(format!("QUANTIZE per-channel axis {axis} for rank {shape_rank}"));
-            }
-            Ok(Prepared::one(move |ins| quantize(inp(ins, 0)?, dtype, &scales, &zps, axis)))
         })
         .version(quantize_version, &[1, 2]));
+}
+
+fn prepare_dequantize(ctx: &super::PrepareCtx) -> KResult<Prepared> {
+    let qp = ctx.input(0).and_then(|t| t.quantization.clone());
+    Ok(Prepared::one(move |ins| {
+        let v = inp(ins, 0)?;
+        let real = codec::dequantize_values(v, qp.as_ref()).map_err(|e| e.to_string())?;
+        Ok(Value::f32(v.shape.clone(), real))
+    }))
+}
+
+fn prepare_quantize(ctx: &super::PrepareCtx) -> KResult<Prepared> {
+    let out = ctx.output(0)?;
+    let qp = out.quantization.clone().ok_or("QUANTIZE output has no quantization parameters")?;
+    let (dtype, shape_rank) = (out.dtype, out.shape().len());
+    let (scales, zps) = (qp.scales().to_vec(), qp.zero_points().to_vec());
+    if scales.is_empty() || scales.len() != zps.len() || scales.iter().any(|&s| !(s > 0.0 && s.is_finite())) {
+        return Err(format!("QUANTIZE output has bad parameters: scales {scales:?}, zero points {zps:?}"));
+    }
+    let axis = usize::try_from(qp.quantized_dimension).map_err(|_| "bad quantized dimension")?;
+    if scales.len() > 1 && axis >= shape_rank {
+        return Err(format!("QUANTIZE per-channel axis {axis} for rank {shape_rank}"));
+    }
+    Ok(Prepared::one(move |ins| quantize(inp(ins, 0)?, dtype, &scales, &zps, axis)))
 }
 
 /// QUANTIZE of floats: round half to even of x · (1/scale) (the reciprocal in f32), plus the
@@ -85,7 +107,7 @@ fn quantize(v: &Value, dtype: TensorType, scales: &[f32], zps: &[i64], axis: usi
     let values = match dtype {
         TensorType::INT8 => Values::I8(q.map(|a| a as i8).collect()),
         TensorType::UINT8 => Values::U8(q.map(|a| a as u8).collect()),
-        _ => Values::I32(q.map(|a| a as i32).collect()),
+        _ => Values::I16(q.map(|a| a as i16).collect()),
     };
     Ok(Value::new(v.shape.clone(), values))
 }

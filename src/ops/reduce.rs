@@ -19,7 +19,9 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             Ok(Prepared::one(move |ins| reduce(inp(ins, 0)?, &ints(inp(ins, 1)?)?, keep, r)))
         });
         add(match r {
-            Reduce::Mean => def.integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2]),
+            Reduce::Mean => {
+                def.int_kernel(super::integer::mean).integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2])
+            }
             Reduce::Sum => def.integer(IntegerRule::calibrated(false)).version(integer_2, &[1, 2]),
             // The largest (smallest) element keeps its input's parameters, as TF writes it.
             Reduce::Max | Reduce::Min => def.integer(IntegerRule::same_as_input(0)).version(integer_2, &[1, 2]),
@@ -183,6 +185,7 @@ pub(crate) fn arg_reduce(v: &Value, ax: i64, max: bool, i64_out: bool) -> KResul
         Values::I64(x) => go(x, outer, n, inner, max),
         Values::U8(x) => go(x, outer, n, inner, max),
         Values::I8(x) => go(x, outer, n, inner, max),
+        Values::I16(x) => go(x, outer, n, inner, max),
         Values::Bool(x) => go(x, outer, n, inner, max),
         Values::C64(_) => return Err("arg reduction of complex values".into()),
     };

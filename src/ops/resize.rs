@@ -16,6 +16,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(0))
         .version(resize_version, &[1, 2, 3]));
     add(OpDef::builtin(B::RESIZE_NEAREST_NEIGHBOR)
+        .int_same()
         .kernel(|ctx| {
             let o = opts!(ctx, ResizeNearestNeighborOptions);
             Ok(Prepared::one(move |ins| {

@@ -118,6 +118,7 @@ fn scatter_nd(idx: &Value, updates: &Value, shape: &[usize]) -> KResult<Value> {
         Values::I64(x) => go(x, &offs, slice, n, i64::wrapping_add),
         Values::U8(x) => go(x, &offs, slice, n, u8::wrapping_add),
         Values::I8(x) => go(x, &offs, slice, n, i8::wrapping_add),
+        Values::I16(x) => go(x, &offs, slice, n, i16::wrapping_add),
         Values::Bool(x) => go(x, &offs, slice, n, |a, b| a || b),
         Values::C64(_) => return Err("SCATTER_ND of complex values".into()),
     };
@@ -171,7 +172,7 @@ fn sparse_to_dense(idx: &Value, shape: &[usize], values: &Value, default: &Value
             }
         };
     }
-    let out = go!(F32, I32, I64, U8, I8, Bool);
+    let out = go!(F32, I32, I64, U8, I8, I16, Bool);
     Ok(Value::new(shape.to_vec(), out))
 }
 
@@ -185,6 +186,7 @@ fn where_true(v: &Value) -> KResult<Value> {
         Values::I64(x) => x.iter().map(|&a| a != 0).collect(),
         Values::U8(x) => x.iter().map(|&a| a != 0).collect(),
         Values::I8(x) => x.iter().map(|&a| a != 0).collect(),
+        Values::I16(x) => x.iter().map(|&a| a != 0).collect(),
         Values::C64(_) => return Err("WHERE of complex values".into()),
     };
     let r = v.shape.len();

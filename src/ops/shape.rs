@@ -10,21 +10,25 @@ use crate::ir::{Buf, Elem, Value, Values};
 use crate::schema::{BuiltinOperator as B, BuiltinOptionsT as O, TensorType};
 
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
-    add(OpDef::builtin(B::RESHAPE).kernel(prepare_reshape).integer(IntegerRule::same_as_input(0)));
+    add(OpDef::builtin(B::RESHAPE).kernel(prepare_reshape).int_same().integer(IntegerRule::same_as_input(0)));
     add(OpDef::builtin(B::SQUEEZE)
+        .int_same()
         .kernel(|ctx| {
             let dims = opts!(ctx, SqueezeOptions).squeeze_dims.unwrap_or_default();
             Ok(Prepared::one(move |ins| squeeze(inp(ins, 0)?, &dims)))
         })
         .integer(IntegerRule::same_as_input(0)));
     add(OpDef::builtin(B::EXPAND_DIMS)
+        .int_same()
         .kernel(|_| Ok(Prepared::one(|ins| expand_dims(inp(ins, 0)?, scalar_int(inp(ins, 1)?)?))))
         .integer(IntegerRule::same_as_input(0)));
     add(OpDef::builtin(B::TRANSPOSE)
+        .int_same()
         .kernel(|_| Ok(Prepared::one(|ins| transpose(inp(ins, 0)?, &ints(inp(ins, 1)?)?))))
         .integer(IntegerRule::same_as_input(0))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::CONCATENATION)
+        .int_same()
         .kernel(|ctx| {
             let axis = i64::from(opts!(ctx, ConcatenationOptions).axis);
             // The official interpreter ignores a fused activation here (measured), so do we.
@@ -35,6 +39,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .version(integer_2, &[1, 2]));
     // LiteRT's int8 PACK requires every input to have the output's parameters.
     add(OpDef::builtin(B::PACK)
+        .int_same()
         .kernel(|ctx| {
             let axis = i64::from(opts!(ctx, PackOptions).axis);
             Ok(Prepared::one(move |ins| {
@@ -45,6 +50,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::shared())
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::UNPACK)
+        .int_same()
         .kernel(|ctx| {
             let axis = i64::from(opts!(ctx, UnpackOptions).axis);
             Ok(Prepared::new(move |ins, _| unpack(inp(ins, 0)?, axis)))
@@ -52,6 +58,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(0))
         .version(unpack_version, &[1, 2]));
     add(OpDef::builtin(B::SPLIT)
+        .int_same()
         .kernel(|ctx| {
             let n = ctx.op.outputs.len();
             Ok(Prepared::new(move |ins, _| {
@@ -66,13 +73,16 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(1))
         .version(split_version, &[1, 2]));
     add(OpDef::builtin(B::SPLIT_V)
+        .int_same()
         .kernel(|_| Ok(Prepared::new(|ins, _| split_v(inp(ins, 0)?, inp(ins, 1)?, inp(ins, 2)?)))));
     add(OpDef::builtin(B::TILE)
+        .int_same()
         .kernel(|_| Ok(Prepared::one(|ins| tile(inp(ins, 0)?, &ints(inp(ins, 1)?)?))))
         .integer(IntegerRule::same_as_input(0))
         .version(|s| if s.integer(0) { 3 } else { 1 }, &[1, 3]));
     // BROADCAST_TO v1 was rolled back before release; the runtime starts at v2 (int16: v3).
     add(OpDef::builtin(B::BROADCAST_TO)
+        .int_same()
         .kernel(|_| Ok(Prepared::one(|ins| broadcast_to(inp(ins, 0)?, inp(ins, 1)?))))
         .integer(IntegerRule::same_as_input(0))
         .version(|s| if s.input_type(0) == TensorType::INT16 { 3 } else { 2 }, &[2, 3]));
@@ -224,7 +234,7 @@ fn broadcast_to(v: &Value, shape: &Value) -> KResult<Value> {
 /// CAST to `to` (the output tensor's type), as the runtime does: floats to integers truncate
 /// and saturate to the target's range, NaN giving its maximum; integers wrap to its width; anything to BOOL is
 /// `!= 0`, complex to real keeps the real part. Types the interpreter has no variant for are
-/// held in a wider one: INT16, UINT16 as I32, UINT32 as I64, FLOAT16 (rounded) and FLOAT64 as F32.
+/// held in a wider one: UINT16 as I32, UINT32 as I64, FLOAT16 (rounded) and FLOAT64 as F32.
 fn cast(v: &Value, to: TensorType) -> KResult<Value> {
     enum Src {
         Ints(Vec<i64>),
@@ -237,6 +247,7 @@ fn cast(v: &Value, to: TensorType) -> KResult<Value> {
         Values::I64(x) => Src::Ints(x.to_vec()),
         Values::U8(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
         Values::I8(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
+        Values::I16(x) => Src::Ints(x.iter().map(|&a| i64::from(a)).collect()),
         Values::Bool(x) => Src::Ints(x.iter().map(|&a| i64::from(u8::from(a))).collect()),
         Values::C64(x) => Src::Complex(x.to_vec()),
     };
@@ -269,10 +280,10 @@ fn cast(v: &Value, to: TensorType) -> KResult<Value> {
                 .map(|&a| a as i32)
                 .collect(),
         ),
-        TensorType::INT16 => Values::I32(
+        TensorType::INT16 => Values::I16(
             int(|a| i64::from(a as i16), |a| sat(a, i16::MAX.into(), |a| a as i16 as i64))
                 .iter()
-                .map(|&a| a as i32)
+                .map(|&a| a as i16)
                 .collect(),
         ),
         TensorType::UINT16 => Values::I32(
@@ -325,6 +336,7 @@ fn bitcast(v: &Value, from: TensorType, to: TensorType) -> KResult<Value> {
                 Values::I64(x) => x.to_vec(),
                 Values::U8(x) => x.iter().map(|&a| i64::from(a)).collect(),
                 Values::I8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+                Values::I16(x) => x.iter().map(|&a| i64::from(a)).collect(),
                 Values::Bool(x) => x.iter().map(|&a| i64::from(a)).collect(),
                 _ => unreachable!("floats and complex handled above"),
             };
@@ -372,6 +384,7 @@ fn zeros_like(v: &Value) -> Value {
         Values::I64(_) => Values::I64(Buf::filled(0, n)),
         Values::U8(_) => Values::U8(Buf::filled(0, n)),
         Values::I8(_) => Values::I8(Buf::filled(0, n)),
+        Values::I16(_) => Values::I16(Buf::filled(0, n)),
         Values::Bool(_) => Values::Bool(Buf::filled(false, n)),
         Values::C64(_) => Values::C64(Buf::filled([0.0; 2], n)),
     };
@@ -495,6 +508,7 @@ pub(crate) fn concat(vs: &[&Value], ax: i64) -> KResult<Value> {
         Values::I64(_) => Values::I64(go(vs, outer, &chunks)),
         Values::U8(_) => Values::U8(go(vs, outer, &chunks)),
         Values::I8(_) => Values::I8(go(vs, outer, &chunks)),
+        Values::I16(_) => Values::I16(go(vs, outer, &chunks)),
         Values::Bool(_) => Values::Bool(go(vs, outer, &chunks)),
         Values::C64(_) => Values::C64(go(vs, outer, &chunks)),
     };

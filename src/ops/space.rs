@@ -9,6 +9,7 @@ use crate::schema::{BuiltinOperator as B, TensorType};
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     // Both only move values: the output keeps the input's parameters.
     add(OpDef::builtin(B::SPACE_TO_BATCH_ND)
+        .int_kernel(super::integer::space_to_batch)
         .kernel(|_| {
             Ok(Prepared::one(|ins| {
                 let v = inp(ins, 0)?;
@@ -19,6 +20,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::same_as_input(0))
         .version(blocks_version, &[1, 2, 3]));
     add(OpDef::builtin(B::BATCH_TO_SPACE_ND)
+        .int_same()
         .kernel(|_| {
             Ok(Prepared::one(|ins| {
                 let v = inp(ins, 0)?;
@@ -44,7 +46,7 @@ fn blocks_version(s: &OpSignature) -> i32 {
 /// `edges` the crops). With B the space side's batch and (i_0, …) a position inside a block,
 /// batch element (i_0·b_1 + i_1 + …)·B + b at spatial position (o_0, …) holds the space side's
 /// element b at (o_0·b_0 + i_0 − e_0, …), where e_j is the leading padding or crop.
-fn blocks(v: &Value, block: &[usize], edges: &[i64], to_batch: bool) -> KResult<Value> {
+pub(super) fn blocks(v: &Value, block: &[usize], edges: &[i64], to_batch: bool) -> KResult<Value> {
     check(v)?;
     let m = block.len();
     let name = if to_batch { "SPACE_TO_BATCH_ND" } else { "BATCH_TO_SPACE_ND" };

@@ -11,11 +11,13 @@ use crate::schema::BuiltinOperator as B;
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     let un = |op: B, u: Unary| OpDef::builtin(op).kernel(move |_| Ok(Prepared::one(move |ins| unary(inp(ins, 0)?, u))));
     let int2 = |d: OpDef, int16: bool| d.integer(IntegerRule::calibrated(int16)).version(integer_2, &[1, 2]);
-    add(int2(un(B::RELU, Unary::Relu), true));
-    add(int2(un(B::RELU6, Unary::Relu6), true));
+    add(int2(un(B::RELU, Unary::Relu), true).int_kernel(|ctx| super::integer::relu(ctx, 0.0, None)));
+    add(int2(un(B::RELU6, Unary::Relu6), true).int_kernel(|ctx| super::integer::relu(ctx, 0.0, Some(6.0))));
     // Version 1 in every mode: LiteRT registers no RELU_N1_TO_1 v2 (TF 2.21 writes v2 for
     // int8, which LiteRT then refuses), and its v1 kernel runs int8.
-    add(un(B::RELU_N1_TO_1, Unary::ReluN1To1).integer(IntegerRule::calibrated(false)));
+    add(un(B::RELU_N1_TO_1, Unary::ReluN1To1)
+        .int_kernel(|ctx| super::integer::relu(ctx, -1.0, Some(1.0)))
+        .integer(IntegerRule::calibrated(false)));
     add(un(B::RELU_0_TO_1, Unary::Relu0To1));
     add(OpDef::builtin(B::LEAKY_RELU)
         .kernel(|ctx| {
@@ -28,10 +30,12 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::calibrated(false)));
     add(OpDef::builtin(B::LOGISTIC)
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Logistic))))
+        .int_kernel(|ctx| super::integer::lut8(ctx, super::integer::logistic))
         .integer(IntegerRule::fixed((1.0 / 256.0, -128), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::TANH)
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Tanh))))
+        .int_kernel(|ctx| super::integer::lut8(ctx, super::integer::tanh))
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(un(B::HARD_SWISH, Unary::HardSwish)

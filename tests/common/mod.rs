@@ -164,6 +164,7 @@ pub fn npy_value(path: &Path) -> tflq::interp::Value {
         "<i8" => Values::I64(data.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap())).collect()),
         "|u1" => Values::U8(data.into()),
         "|i1" => Values::I8(data.iter().map(|&b| b as i8).collect()),
+        "<i2" => Values::I16(data.chunks_exact(2).map(|c| i16::from_le_bytes([c[0], c[1]])).collect()),
         "|b1" => Values::Bool(data.iter().map(|&b| b != 0).collect()),
         "<c8" => Values::C64(
             data.chunks_exact(8)
@@ -185,6 +186,7 @@ pub fn as_f32(v: &tflq::interp::Value) -> Vec<f32> {
         Values::I64(x) => x.iter().map(|&a| a as f32).collect(),
         Values::U8(x) => x.iter().map(|&a| f32::from(a)).collect(),
         Values::I8(x) => x.iter().map(|&a| f32::from(a)).collect(),
+        Values::I16(x) => x.iter().map(|&a| f32::from(a)).collect(),
         Values::Bool(x) => x.iter().map(|&a| f32::from(u8::from(a))).collect(),
         // Complex values as (real, imaginary) pairs, as numpy's view(float32) reads them.
         Values::C64(x) => x.iter().flat_map(|c| *c).collect(),

@@ -29,7 +29,7 @@ fn sqnr(want: &[f32], got: &[f32]) -> f64 {
 
 /// Writes `count` samples of every model input of `c` as `{prefix}{i}.npy` ([count, ...shape]),
 /// the calibration data (count > 1) or the oracle's inputs (count 1, `input_{i}.npy`).
-fn write_inputs(c: &Case, model: &Model, dir: &Path, prefix: &str, count: usize, seed: u64) -> Vec<PathBuf> {
+pub(super) fn write_inputs(c: &Case, model: &Model, dir: &Path, prefix: &str, count: usize, seed: u64) -> Vec<PathBuf> {
     let sg = &model.subgraphs[0];
     let mut ranges = c.inputs.iter().flatten().filter_map(|(_, data)| match data {
         Data::Input(lo, hi) => Some((*lo, *hi, false)),

@@ -19,6 +19,7 @@ mod shape;
 mod space;
 mod unary;
 
+mod exact;
 mod integer;
 
 use common::{as_f32, npy_value, rel_diff};
@@ -327,4 +328,14 @@ fn all_cases() -> Vec<Case> {
 #[test]
 fn every_integer_rule_loads_and_runs_in_litert_in_int8_and_16x8() {
     integer::check(all_cases());
+}
+
+#[test]
+fn integer_kernels_are_byte_identical_with_litert_builtin() {
+    exact::check(all_cases());
+}
+
+#[test]
+fn cnn_quantized_by_tflq_is_byte_identical_with_litert_builtin() {
+    exact::cnn();
 }

@@ -12,6 +12,20 @@ pub fn cases() -> Vec<Case> {
             vec![x(&S), ci(&[1, 2])],
             &[1, 1, 1, 4],
         ),
+        case(
+            "mean_hw",
+            B::MEAN,
+            Opt::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: false })),
+            vec![x(&S), ci(&[1, 2])],
+            &[1, 4],
+        ),
+        case(
+            "mean_last_keep",
+            B::MEAN,
+            Opt::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: true })),
+            vec![x(&S), ci(&[-1])],
+            &[1, 6, 5, 1],
+        ),
         case("reduce_max", B::REDUCE_MAX, Opt::ReducerOptions(Box::default()), vec![x(&S), ci(&[1, 2])], &[1, 4]),
         case(
             "reduce_min_keep",

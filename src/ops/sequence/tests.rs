@@ -12,6 +12,7 @@ fn dtype(v: &Values) -> TensorType {
         Values::I64(_) => TensorType::INT64,
         Values::U8(_) => TensorType::UINT8,
         Values::I8(_) => TensorType::INT8,
+        Values::I16(_) => TensorType::INT16,
         Values::Bool(_) => TensorType::BOOL,
         Values::C64(_) => TensorType::COMPLEX64,
     }

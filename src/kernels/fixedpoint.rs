@@ -1,0 +1,204 @@
+//! Fixed-point arithmetic of LiteRT's integer kernels (gemmlowp's primitives and TFLite's
+//! multiplier helpers), bit for bit. See reference/tflite-kernel-facts.md §1.
+//!
+//! Two rounding rules meet here. The *reference* rule (`mbqm`) rounds the high multiply half
+//! up and the final shift half away from zero. The rule LiteRT's optimized x86 kernels compute
+//! (ruy's AVX2 GEMM behind CONV_2D and FULLY_CONNECTED, the NEON-on-SSE depthwise code),
+//! `mbqm_x86`, rounds the final shift half up too: the two differ only at negative exact ties.
+
+/// `QuantizeMultiplier`: `real` as `m · 2^(shift − 31)` with `m` in [2^30, 2^31) (double
+/// rounding build). A positive shift is a left shift.
+pub fn quantize_multiplier(real: f64) -> (i32, i32) {
+    if real == 0.0 || !real.is_finite() {
+        return (0, 0);
+    }
+    let (q, mut e) = frexp(real);
+    let mut m = (q * (1u64 << 31) as f64).round() as i64;
+    if m == 1i64 << 31 {
+        m /= 2;
+        e += 1;
+    }
+    if e < -31 {
+        return (0, 0);
+    }
+    (m as i32, e)
+}
+
+/// `frexp`: x = q · 2^e with |q| in [0.5, 1).
+fn frexp(x: f64) -> (f64, i32) {
+    if x == 0.0 || !x.is_finite() {
+        return (x, 0);
+    }
+    let bits = x.to_bits();
+    let exp = ((bits >> 52) & 0x7ff) as i32;
+    if exp == 0 {
+        // Subnormal: scale up first.
+        let (q, e) = frexp(x * (1u64 << 54) as f64);
+        return (q, e - 54);
+    }
+    let e = exp - 1022;
+    let q = f64::from_bits((bits & !(0x7ffu64 << 52)) | (1022u64 << 52));
+    (q, e)
+}
+
+/// gemmlowp's `SaturatingRoundingDoublingHighMul`: (a·b + 2^30) / 2^31 rounded half up
+/// (a nudge, then C's truncating division), saturating the one overflow.
+#[inline]
+pub fn srdhm(a: i32, b: i32) -> i32 {
+    if a == i32::MIN && b == i32::MIN {
+        return i32::MAX;
+    }
+    let p = i64::from(a) * i64::from(b);
+    let nudge = if p >= 0 { 1i64 << 30 } else { 1 - (1i64 << 30) };
+    ((p + nudge) / (1i64 << 31)) as i32
+}
+
+/// The 16-bit `SaturatingRoundingDoublingHighMul`.
+#[inline]
+pub fn srdhm16(a: i16, b: i16) -> i16 {
+    if a == i16::MIN && b == i16::MIN {
+        return i16::MAX;
+    }
+    let p = i32::from(a) * i32::from(b);
+    let nudge = if p >= 0 { 1i32 << 14 } else { 1 - (1i32 << 14) };
+    ((p + nudge) / (1i32 << 15)) as i16
+}
+
+/// gemmlowp's `RoundingDivideByPOT`: x / 2^e rounded half away from zero (0 ≤ e ≤ 31).
+#[inline]
+pub fn rdbpot(x: i32, e: i32) -> i32 {
+    let mask = ((1i64 << e) - 1) as i32;
+    let rem = x & mask;
+    let threshold = (mask >> 1) + i32::from(x < 0);
+    (x >> e) + i32::from(rem > threshold)
+}
+
+/// `MultiplyByQuantizedMultiplier` (reference, double rounding): RDBPOT(SRDHM(x·2^ls, m), rs).
+#[inline]
+pub fn mbqm(x: i32, m: i32, shift: i32) -> i32 {
+    let (ls, rs) = (shift.max(0), (-shift).max(0));
+    rdbpot(srdhm(x.wrapping_mul(1i32.wrapping_shl(ls as u32)), m), rs)
+}
+
+/// `MultiplyByQuantizedMultiplierSmallerThanOneExp`: RDBPOT(SRDHM(x, m), −shift), shift ≤ 0.
+#[inline]
+pub fn mbqm_smaller_than_one(x: i32, m: i32, shift: i32) -> i32 {
+    rdbpot(srdhm(x, m), -shift)
+}
+
+/// What LiteRT's optimized x86 kernels compute for [`mbqm`]: the same high multiply, then a
+/// right shift rounded half up.
+#[inline]
+pub fn mbqm_x86(x: i32, m: i32, shift: i32) -> i32 {
+    let (ls, rs) = (shift.max(0), (-shift).max(0));
+    let r1 = srdhm(x.wrapping_mul(1i32.wrapping_shl(ls as u32)), m);
+    if rs == 0 {
+        return r1;
+    }
+    ((i64::from(r1) + (1i64 << (rs - 1))) >> rs) as i32
+}
+
+/// The int64 overload of `MultiplyByQuantizedMultiplier` (16x8 convolutions with int64
+/// bias): a 16-bit reduced multiplier and one half-up rounding.
+#[inline]
+pub fn mbqm_i64(x: i64, m: i32, shift: i32) -> i32 {
+    let m16 = if m >= 0x7FFF_0000 { 0x7FFF } else { (i64::from(m) + (1 << 15)) >> 16 };
+    let total = 15 - shift;
+    let round = if total > 0 { 1i64 << (total - 1) } else { 0 };
+    let r = (x.wrapping_mul(m16).wrapping_add(round)) >> total.max(0);
+    r.clamp(i64::from(i32::MIN), i64::from(i32::MAX)) as i32
+}
+
+/// `DownScaleInt32ToInt16Multiplier`.
+pub fn downscale_multiplier(m: i32) -> i16 {
+    if m >= i32::MAX - (1 << 15) {
+        return i16::MAX;
+    }
+    ((m + (1 << 15)) >> 16) as i16
+}
+
+/// C's `std::round` on a double: half away from zero.
+#[inline]
+pub fn round_away(x: f64) -> f64 {
+    x.round()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantize_multiplier_matches_frexp_rounding() {
+        assert_eq!(quantize_multiplier(0.0), (0, 0));
+        assert_eq!(quantize_multiplier(0.5), (1 << 30, 0));
+        assert_eq!(quantize_multiplier(1.0), (1 << 30, 1));
+        assert_eq!(quantize_multiplier(0.25), (1 << 30, -1));
+        // 0.75 = 0.75 · 2^0.
+        assert_eq!(quantize_multiplier(0.75), (3 << 29, 0));
+        // q rounds up to 2^31: renormalized.
+        let (m, s) = quantize_multiplier(1.0 - 1e-12);
+        assert_eq!((m, s), (1 << 30, 1));
+        // Tiny multipliers flush to zero.
+        assert_eq!(quantize_multiplier(1e-12), (0, 0));
+        let (m, s) = quantize_multiplier(3.0e-5);
+        let back = f64::from(m) * 2f64.powi(s - 31);
+        assert!((back - 3.0e-5).abs() < 1e-13, "{m} {s}");
+        assert_eq!(frexp(6.0), (0.75, 3));
+        assert_eq!(frexp(-0.1).1, -3);
+    }
+
+    #[test]
+    fn high_mul_rounds_half_up_and_saturates() {
+        assert_eq!(srdhm(i32::MIN, i32::MIN), i32::MAX);
+        // 2^30 · 1 / 2^31 = 0.5 → 1; −0.5 → 0; −1.5 → −1.
+        assert_eq!(srdhm(1 << 30, 1), 1);
+        assert_eq!(srdhm(-(1 << 30), 1), 0);
+        assert_eq!(srdhm(-(3 << 29), 2), -1);
+        assert_eq!(srdhm(1 << 30, 1 << 30), 1 << 29);
+        assert_eq!(srdhm16(i16::MIN, i16::MIN), i16::MAX);
+        assert_eq!(srdhm16(1 << 14, 1), 1);
+        assert_eq!(srdhm16(-(1 << 14), 1), 0);
+    }
+
+    #[test]
+    fn divide_by_pot_rounds_half_away() {
+        assert_eq!(rdbpot(3, 1), 2);
+        assert_eq!(rdbpot(-3, 1), -2);
+        assert_eq!(rdbpot(5, 2), 1);
+        assert_eq!(rdbpot(-5, 2), -1);
+        assert_eq!(rdbpot(6, 2), 2);
+        assert_eq!(rdbpot(-6, 2), -2);
+        assert_eq!(rdbpot(7, 0), 7);
+        assert_eq!(rdbpot(i32::MIN, 31), -1);
+    }
+
+    #[test]
+    fn x86_rule_differs_only_at_negative_ties() {
+        let (m, s) = (1 << 30, -1); // 0.25
+        for x in -64..64 {
+            let (r, o) = (mbqm(x, m, s), mbqm_x86(x, m, s));
+            // The second rounding ties when the first result is negative and odd.
+            let r1 = srdhm(x, m);
+            if r1 < 0 && r1 % 2 != 0 {
+                assert_eq!(o, r + 1, "{x}");
+            } else {
+                assert_eq!(o, r, "{x}");
+            }
+        }
+        assert_eq!(mbqm(-6, 1 << 30, -1), -2); // -6 · 0.25 = -1.5 → -2 (away)
+        assert_eq!(mbqm_x86(-6, 1 << 30, -1), -1); // half up
+        assert_eq!(mbqm(3, 1 << 30, 2), 6); // 3 · 0.5 · 4
+        assert_eq!(mbqm_smaller_than_one(100, 1 << 30, -2), 13); // 100 · 0.125 = 12.5 → 13
+    }
+
+    #[test]
+    fn int64_overload_uses_a_16_bit_multiplier() {
+        // 0.5 with a 16-bit multiplier 2^14, shift 0: x · 2^14 / 2^15 rounded half up.
+        assert_eq!(mbqm_i64(3, 1 << 30, 0), 2);
+        assert_eq!(mbqm_i64(-3, 1 << 30, 0), -1);
+        assert_eq!(mbqm_i64(1 << 40, 1 << 30, -10), 1 << 29);
+        assert_eq!(mbqm_i64(10, 0x7FFF_FFFF, 0), 10);
+        assert_eq!(downscale_multiplier(1 << 30), 1 << 14);
+        assert_eq!(downscale_multiplier(i32::MAX), i16::MAX);
+    }
+}
