@@ -265,3 +265,24 @@ fn compare_lists_float_ops_of_a_partly_quantized_model() {
     let names = tflq::pipeline::compare::base_names("conv_int8_2_dequantized");
     assert_eq!(names, ["conv_int8_2_dequantized", "conv_int8_2", "conv"]);
 }
+
+#[test]
+fn compare_of_integer_models_agrees_with_litert() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = subset(dir.path());
+    let float = testdata("cnn.tflite");
+    let calib = testdata("cnn.calib.npy");
+    let i16 = dir.path().join("cnn.int16x8.tflite");
+    tflq!("convert", &float, "-o", &i16, "--quantize", "int16x8", "--calibration-data", &calib);
+    let (i8, i8io) = (testdata("cnn.int8.tflite"), testdata("cnn.int8io.tflite"));
+    let lite = litert_outputs(dir.path(), &[&float, &i8, &i8io, &i16]);
+    for (k, quant) in [(1, &i8), (2, &i8io), (3, &i16)] {
+        let j = json(&tflq!("compare", &float, quant, "--data", &x, "--json"));
+        let want = sqnr(&lite[0], &lite[k]);
+        let got = j["outputs"][0]["sqnr_db"].as_f64().unwrap();
+        eprintln!("{}: tflq {got:.3} dB, LiteRT {want:.3} dB", quant.display());
+        assert!((got - want).abs() <= 0.05, "{}: SQNR {got} vs LiteRT's {want}", quant.display());
+        let clipped = j["tensors"].as_array().unwrap().iter().filter_map(|t| t["clipped_fraction"].as_f64());
+        assert!(clipped.count() > 0, "{}: no clipped fraction for a quantized tensor", quant.display());
+    }
+}

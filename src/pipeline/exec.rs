@@ -138,6 +138,7 @@ pub fn to_f32(t: &Tensor, v: &Value) -> Option<Vec<f32>> {
     let ints: Vec<i64> = match &v.values {
         Values::F32(x) => return Some(x.to_vec()),
         Values::I8(x) => x.iter().map(|&a| i64::from(a)).collect(),
+        Values::I16(x) => x.iter().map(|&a| i64::from(a)).collect(),
         Values::U8(x) => x.iter().map(|&a| i64::from(a)).collect(),
         Values::I32(x) => x.iter().map(|&a| i64::from(a)).collect(),
         Values::I64(x) => x.to_vec(),

@@ -29,6 +29,7 @@ pub enum Stacked {
     I64(Vec<i64>),
     U8(Vec<u8>),
     I8(Vec<i8>),
+    I16(Vec<i16>),
     Bool(Vec<bool>),
 }
 
@@ -41,6 +42,7 @@ impl Output {
             Stacked::I64(v) => Box::new(v.iter().map(|&x| x as f64)),
             Stacked::U8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
             Stacked::I8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Stacked::I16(v) => Box::new(v.iter().map(|&x| f64::from(x))),
             Stacked::Bool(v) => Box::new(v.iter().map(|&x| f64::from(u8::from(x)))),
         };
         let (mut lo, mut hi, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
@@ -61,6 +63,7 @@ impl Output {
             Stacked::I64(_) => "int64",
             Stacked::U8(_) => "uint8",
             Stacked::I8(_) => "int8",
+            Stacked::I16(_) => "int16",
             Stacked::Bool(_) => "bool",
         }
     }
@@ -73,6 +76,7 @@ impl Output {
             Stacked::I64(v) => ("<i8", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             Stacked::U8(v) => ("|u1", v.clone()),
             Stacked::I8(v) => ("|i1", v.iter().map(|&x| x as u8).collect()),
+            Stacked::I16(v) => ("<i2", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
             Stacked::Bool(v) => ("|b1", v.iter().map(|&x| u8::from(x)).collect()),
         };
         NpyOut { name: self.name.clone(), descr, shape: self.shape.clone(), data }
@@ -139,6 +143,7 @@ fn stack(name: &str, per: &[&Value]) -> Result<Stacked, ExecError> {
         Some(Values::I64(_)) => cat!(I64),
         Some(Values::U8(_)) => cat!(U8),
         Some(Values::I8(_)) => cat!(I8),
+        Some(Values::I16(_)) => cat!(I16),
         Some(Values::Bool(_)) => cat!(Bool),
         Some(Values::C64(_)) => {
             return Err(ExecError::Output(format!("output \"{name}\" is complex64, which tflq run cannot write yet")))
