@@ -11,8 +11,8 @@
 #                     [--update-floors]
 #
 # CACHE_DIR (default: bench-out/corpus, gitignored) keeps the downloads and the outputs.
-# Needs only Rust, Python 3 and pip: the first run makes .venv-corpus (pinned LiteRT, NumPy,
-# Pillow) and downloads, with `pip download --no-deps`, the mediapipe wheel (its models), the
+# Needs only Rust, Python 3 and pip: the first run makes .venv (scripts/venv.sh: pinned LiteRT,
+# NumPy, Pillow) and downloads, with `pip download --no-deps`, the mediapipe wheel (its models), the
 # scikit-image wheel (its sample photos: 20 to calibrate on, 6 held out) and the scikit-learn
 # wheel (china.jpg and flower.jpg, held out; held-out JPEGs are stored as PNG). Builds tflq
 # and examples/compare_int8 (release; CORPUS_PROFILE=debug uses the debug build instead, which
@@ -27,36 +27,9 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
   shift
 fi
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BASE_PYTHON="${PYTHON:-python3}"
-VENV="$ROOT/.venv-corpus"
-PY="$VENV/bin/python"
-MARKER="$VENV/.tflq-pins"
 t_start=$(date +%s)
-
-# ai-edge-litert, the exact versions pip resolved for its dependencies (as scripts/venv.sh),
-# and Pillow to decode the photos.
-PINS="ai-edge-litert==2.3.0
-backports.strenum==1.2.8
-flatbuffers==25.12.19
-ml_dtypes==0.6.0
-numpy==2.4.6
-protobuf==7.36.2
-tqdm==4.70.1
-typing_extensions==4.16.0
-pillow==12.0.0"
-
-if ! { [ -x "$PY" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PINS" ] &&
-  "$PY" -c 'import numpy, PIL, ai_edge_litert.interpreter' >/dev/null 2>&1; }; then
-  if [ -e "$VENV" ] && ! "$PY" -c 'import sys' >/dev/null 2>&1; then
-    rm -rf "$VENV"
-  fi
-  [ -x "$PY" ] || { echo "corpus.sh: creating $VENV" >&2; "$BASE_PYTHON" -m venv "$VENV"; }
-  echo "corpus.sh: installing pinned packages" >&2
-  rm -f "$MARKER"
-  # shellcheck disable=SC2086
-  "$PY" -m pip install -q --disable-pip-version-check --no-input $PINS >&2
-  printf '%s' "$PINS" >"$MARKER"
-fi
+# The tests' venv (pinned LiteRT, NumPy, Pillow).
+PY="$("$ROOT/scripts/venv.sh")"
 
 mkdir -p "$CACHE"
 pipdl() { "$PY" -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: "$@" -d "$CACHE/wheels"; }

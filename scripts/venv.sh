@@ -15,7 +15,8 @@ PY="$VENV/bin/python"
 MARKER="$VENV/.tflq-pins"
 BASE_PYTHON="${PYTHON:-python3}"
 
-# ai-edge-litert and the exact versions pip resolved for its dependencies.
+# ai-edge-litert and the exact versions pip resolved for its dependencies, and Pillow, which
+# scripts/corpus.py decodes photos with.
 PINS="ai-edge-litert==2.3.0
 backports.strenum==1.2.8
 flatbuffers==25.12.19
@@ -23,11 +24,12 @@ ml_dtypes==0.6.0
 numpy==2.4.6
 protobuf==7.36.2
 tqdm==4.70.1
-typing_extensions==4.16.0"
+typing_extensions==4.16.0
+pillow==12.0.0"
 
 up_to_date() {
   [ -x "$PY" ] && [ -f "$MARKER" ] && [ "$(cat "$MARKER")" = "$PINS" ] &&
-    "$PY" -c 'import numpy, ai_edge_litert' >/dev/null 2>&1
+    "$PY" -c 'import numpy, PIL, ai_edge_litert' >/dev/null 2>&1
 }
 
 if ! up_to_date; then

@@ -325,16 +325,9 @@ fn starts_with_tflite_identifier(path: &Path) -> bool {
         && pipeline::has_tflite_identifier(&head)
 }
 
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
-
 fn convert(args: &ConvertArgs) -> Result<Status> {
     let start = Instant::now();
-    if same_file(&args.input, &args.output) {
+    if pipeline::exec::same_file(&args.input, &args.output) {
         bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
     }
     let graph = ImportOptions {
@@ -463,7 +456,7 @@ fn db(x: Option<f64>) -> String {
 
 fn run(args: &RunArgs) -> Result<Status> {
     if let Some(out) = &args.output {
-        if std::iter::once(&args.model).chain(&args.input).any(|i| same_file(i, out)) {
+        if std::iter::once(&args.model).chain(&args.input).any(|i| pipeline::exec::same_file(i, out)) {
             bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
         }
     }
@@ -509,7 +502,7 @@ fn run(args: &RunArgs) -> Result<Status> {
 
 fn compare(args: &CompareArgs) -> Result<Status> {
     if let Some(out) = &args.html {
-        if [&args.float, &args.quant].into_iter().chain(&args.data).any(|i| same_file(i, out)) {
+        if [&args.float, &args.quant].into_iter().chain(&args.data).any(|i| pipeline::exec::same_file(i, out)) {
             bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
         }
     }

@@ -23,12 +23,6 @@ fn shapes(r: &serde_json::Value) -> Vec<Vec<u64>> {
         .collect()
 }
 
-fn sqnr(want: &[f32], got: &[f32]) -> f64 {
-    let s: f64 = want.iter().map(|&x| (x as f64).powi(2)).sum();
-    let n: f64 = want.iter().zip(got).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
-    10.0 * (s / n.max(1e-30)).log10()
-}
-
 #[test]
 fn calibrates_on_samples_of_two_sizes_and_keeps_the_signature() {
     let dir = tempfile::tempdir().unwrap();
@@ -74,7 +68,7 @@ fn calibrates_on_samples_of_two_sizes_and_keeps_the_signature() {
             want.extend(read_npy_f32(&o.join("m0/output_0.f32.npy")));
             got.extend(read_npy_f32(&o.join("m1/output_0.f32.npy")));
         }
-        let db = sqnr(&want, &got);
+        let db = sqnr_db(&want, &got);
         eprintln!("{}: int8 SQNR {db:.1} dB", name(data));
         assert!(db >= 25.0, "{}: SQNR {db:.1} dB", name(data));
     }

@@ -9,12 +9,6 @@ use common::*;
 use std::path::Path;
 use tflq::schema::{BuiltinOperator, TensorType};
 
-fn sqnr(want: &[f32], got: &[f32]) -> f64 {
-    let s: f64 = want.iter().map(|&x| (x as f64).powi(2)).sum();
-    let n: f64 = want.iter().zip(got).map(|(&x, &y)| (x as f64 - y as f64).powi(2)).sum();
-    10.0 * (s / n.max(1e-30)).log10()
-}
-
 /// SQNR of `quant` against `float` in the official interpreter over the committed test series.
 fn sqnr_on_test_set(float: &Path, quant: &Path, dir: &Path) -> f64 {
     let (_, shape, data) = read_npy(&testdata("seq.test_x.npy"));
@@ -31,7 +25,7 @@ fn sqnr_on_test_set(float: &Path, quant: &Path, dir: &Path) -> f64 {
         want.extend(read_npy_f32(&out.join("m0/output_0.f32.npy")));
         got.extend(read_npy_f32(&out.join("m1/output_0.f32.npy")));
     }
-    sqnr(&want, &got)
+    sqnr_db(&want, &got)
 }
 
 /// Converts `name` to int8 (with `extra` flags) and returns the model and the SQNR of its

@@ -24,12 +24,6 @@ fn convert(input: &Path, mode: &str, calib: Option<&Path>, dir: &Path) -> (PathB
     (out, serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap())
 }
 
-fn sqnr(want: &[f32], got: &[f32]) -> f64 {
-    let signal: f64 = want.iter().map(|&w| (w as f64).powi(2)).sum();
-    let noise: f64 = want.iter().zip(got).map(|(&w, &g)| (w as f64 - g as f64).powi(2)).sum();
-    10.0 * (signal / noise.max(1e-30)).log10()
-}
-
 /// The worst output SQNR of `quantized` against `float` on the same random inputs, under `resolver`.
 fn worst_sqnr(float: &Path, quantized: &Path, resolver: &str, dir: &Path) -> f64 {
     let out = dir.join(format!("run-{}-{resolver}", name(quantized)));
@@ -39,7 +33,7 @@ fn worst_sqnr(float: &Path, quantized: &Path, resolver: &str, dir: &Path) -> f64
         .map(|j| {
             let want = read_npy_f32(&out.join(format!("m0/output_{j}.f32.npy")));
             let got = read_npy_f32(&out.join(format!("m1/output_{j}.f32.npy")));
-            sqnr(&want, &got)
+            sqnr_db(&want, &got)
         })
         .fold(f64::INFINITY, f64::min)
 }

@@ -231,7 +231,7 @@ impl<'m> Interpreter<'m> {
                 let t = sg.inputs.get(k).and_then(|&t| sg.tensors.get(t as usize));
                 match t {
                     Some(t)
-                        if matches!(t.dtype, TensorType::INT8 | TensorType::INT16)
+                        if matches!(t.dtype, TensorType::INT8 | TensorType::UINT8 | TensorType::INT16)
                             && v.as_f32().is_some()
                             && t.quantization.as_ref().is_some_and(|q| q.scales().len() == 1) =>
                     {

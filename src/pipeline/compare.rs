@@ -540,7 +540,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
         let (fr, qr) = rayon::join(
             || {
                 let mut seen: Vec<Option<(Vec<usize>, Vec<f32>)>> = vec![None; f.tensors.len()];
-                let outs = fi.run_observed(exec::inputs(float, samples, index), &mut |t, v: &Value| {
+                let outs = fi.run_observed(exec::inputs(samples, index), &mut |t, v: &Value| {
                     if want_f[t] {
                         seen[t] = v.as_f32().map(|x| (v.shape.clone(), x.to_vec()));
                     }
@@ -549,7 +549,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
             },
             || {
                 let mut seen: Vec<Option<Vec<f32>>> = vec![None; q.tensors.len()];
-                let outs = qi.run_observed(exec::inputs(quant, samples, index), &mut |t, v: &Value| {
+                let outs = qi.run_observed(exec::inputs(samples, index), &mut |t, v: &Value| {
                     if want_q[t] {
                         seen[t] = exec::to_f32(&q.tensors[t], v);
                     }
@@ -581,10 +581,10 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
             let (Some((interp, ins)), Some((_, x))) = (layer, &fseen[p.float]) else { continue };
             let Some(inputs) = ins
                 .iter()
-                .map(|&(qt, ft)| {
+                .map(|&(_, ft)| {
+                    // Float values: the op's own interpreter quantizes them for integer inputs.
                     let (shape, v) = fseen[ft].as_ref()?;
-                    let values = exec::adapt(&q.tensors[qt], crate::interp::Values::F32(v.clone().into()));
-                    Some(Value { shape: shape.clone(), values })
+                    Some(Value::f32(shape.clone(), v.clone()))
                 })
                 .collect::<Option<Vec<_>>>()
             else {

@@ -66,34 +66,10 @@ fn one_input(t: &Tensor) -> Model {
     Model { subgraphs: vec![sg], ..Default::default() }
 }
 
-/// Sample `i` as interpreter inputs for `model`: float data given to a quantized integer input
-/// is quantized with the input's scale and zero point.
-pub fn inputs(model: &Model, samples: &SampleSet, i: usize) -> Vec<Value> {
-    let sg = &model.subgraphs[0];
-    samples
-        .get(i)
-        .inputs
-        .into_iter()
-        .zip(&sg.inputs)
-        .map(|((shape, values), &t)| Value { shape, values: adapt(&sg.tensors[t as usize], values) })
-        .collect()
-}
-
-/// `values` for tensor `t`: float values for a quantized integer tensor are quantized with its
-/// (first) scale and zero point; anything else is left as it is.
-pub fn adapt(t: &Tensor, values: Values) -> Values {
-    let (Values::F32(x), Some(q)) = (&values, &t.quantization) else { return values };
-    let (Some(&s), Some(&zp)) = (q.scales().first(), q.zero_points().first().or(Some(&0))) else { return values };
-    let Some((lo, hi)) = int_range(t.dtype) else { return values };
-    if s == 0.0 {
-        return values;
-    }
-    let q = |v: &f32| ((f64::from(*v) / f64::from(s)).round() + zp as f64).clamp(lo as f64, hi as f64);
-    match t.dtype {
-        TensorType::INT8 => Values::I8(x.iter().map(|v| q(v) as i8).collect()),
-        TensorType::UINT8 => Values::U8(x.iter().map(|v| q(v) as u8).collect()),
-        _ => Values::I32(x.iter().map(|v| q(v) as i32).collect()),
-    }
+/// Sample `i` as interpreter inputs for `model` (the interpreter quantizes float data given
+/// to a quantized integer input, as LiteRT's QUANTIZE would).
+pub fn inputs(samples: &SampleSet, i: usize) -> Vec<Value> {
+    samples.get(i).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect()
 }
 
 /// The integer range of a quantized type.
@@ -184,15 +160,9 @@ fn npy_bytes(a: &NpyOut) -> Vec<u8> {
     out
 }
 
-/// Writes `arrays` as an uncompressed `.npz` at `path`: into a temporary file beside it, renamed
-/// over `path` once complete.
+/// Writes `arrays` as an uncompressed `.npz` at `path`, whole or not at all.
 pub fn write_npz(path: &Path, arrays: &[NpyOut]) -> Result<(), ExecError> {
-    let err = |source| ExecError::Write { path: path.to_path_buf(), source };
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = (|| -> std::io::Result<()> {
-        let file = std::fs::File::create(&tmp)?;
+    write_atomically(path, |file| {
         let mut zip = zip::ZipWriter::new(std::io::BufWriter::new(file));
         let opts = zip::write::SimpleFileOptions::default()
             .compression_method(zip::CompressionMethod::Stored)
@@ -203,22 +173,22 @@ pub fn write_npz(path: &Path, arrays: &[NpyOut]) -> Result<(), ExecError> {
         }
         let mut w = zip.finish().map_err(std::io::Error::other)?;
         w.flush()?;
-        w.get_ref().sync_all()?;
-        drop(w);
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(err)
+        w.get_ref().sync_all()
+    })
 }
 
-/// Writes `bytes` to a temporary file beside `path`, then renames it over `path`.
+/// Writes `bytes` to `path`, whole or not at all.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExecError> {
+    write_atomically(path, |mut file| file.write_all(bytes))
+}
+
+/// Runs `write` on a temporary file beside `path`, then renames it over `path`; on any
+/// failure the temporary file is removed and `path` is untouched.
+fn write_atomically(path: &Path, write: impl FnOnce(&std::fs::File) -> std::io::Result<()>) -> Result<(), ExecError> {
     let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
     let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
+    let result = std::fs::File::create(&tmp).and_then(|f| write(&f)).and_then(|()| std::fs::rename(&tmp, path));
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);
     }
@@ -264,8 +234,9 @@ mod tests {
 
     #[test]
     fn float_data_for_an_integer_input_is_quantized_and_clamped() {
-        let t = int8(vec![0.5], vec![10], 0);
-        let Values::I8(q) = adapt(&t, Values::F32(vec![0.0, 1.0, -1000.0, 1000.0].into())) else { panic!() };
+        let t = Tensor { shape: Some(vec![4]), ..int8(vec![0.5], vec![10], 0) };
+        let v = crate::ops::quantize_to(&t, &Value::f32(vec![4], vec![0.0, 1.0, -1000.0, 1000.0])).unwrap();
+        let Values::I8(q) = v.values else { panic!() };
         assert_eq!(&q[..], [10, 12, -128, 127]);
     }
 

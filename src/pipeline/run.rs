@@ -17,33 +17,24 @@ pub struct Output {
     /// Sample axis first: `[samples, ...]`, where a leading batch dimension of 1 is replaced by
     /// the sample axis (a model output `[1,10]` over 80 samples gives `[80,10]`).
     pub shape: Vec<usize>,
-    pub values: Stacked,
+    /// Its elements, sample after sample (never complex).
+    pub values: Values,
     /// The tensor's (scale, zero point) when it was dequantized.
     pub dequantized: Option<(f32, i64)>,
-}
-
-/// An output's elements, sample after sample.
-pub enum Stacked {
-    F32(Vec<f32>),
-    I32(Vec<i32>),
-    I64(Vec<i64>),
-    U8(Vec<u8>),
-    I8(Vec<i8>),
-    I16(Vec<i16>),
-    Bool(Vec<bool>),
 }
 
 impl Output {
     /// (min, max, mean) over every element, as f64 (NaN ignored; None when there is none).
     pub fn stats(&self) -> Option<(f64, f64, f64)> {
         let it: Box<dyn Iterator<Item = f64>> = match &self.values {
-            Stacked::F32(v) => Box::new(v.iter().map(|&x| f64::from(x))),
-            Stacked::I32(v) => Box::new(v.iter().map(|&x| f64::from(x))),
-            Stacked::I64(v) => Box::new(v.iter().map(|&x| x as f64)),
-            Stacked::U8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
-            Stacked::I8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
-            Stacked::I16(v) => Box::new(v.iter().map(|&x| f64::from(x))),
-            Stacked::Bool(v) => Box::new(v.iter().map(|&x| f64::from(u8::from(x)))),
+            Values::F32(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Values::I32(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Values::I64(v) => Box::new(v.iter().map(|&x| x as f64)),
+            Values::U8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Values::I8(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Values::I16(v) => Box::new(v.iter().map(|&x| f64::from(x))),
+            Values::Bool(v) => Box::new(v.iter().map(|&x| f64::from(u8::from(x)))),
+            Values::C64(_) => Box::new(std::iter::empty()),
         };
         let (mut lo, mut hi, mut sum, mut n) = (f64::INFINITY, f64::NEG_INFINITY, 0.0, 0usize);
         for x in it.filter(|x| !x.is_nan()) {
@@ -58,26 +49,28 @@ impl Output {
     /// The NumPy dtype name.
     pub fn dtype(&self) -> &'static str {
         match self.values {
-            Stacked::F32(_) => "float32",
-            Stacked::I32(_) => "int32",
-            Stacked::I64(_) => "int64",
-            Stacked::U8(_) => "uint8",
-            Stacked::I8(_) => "int8",
-            Stacked::I16(_) => "int16",
-            Stacked::Bool(_) => "bool",
+            Values::F32(_) => "float32",
+            Values::I32(_) => "int32",
+            Values::I64(_) => "int64",
+            Values::U8(_) => "uint8",
+            Values::I8(_) => "int8",
+            Values::I16(_) => "int16",
+            Values::Bool(_) => "bool",
+            Values::C64(_) => "complex64",
         }
     }
 
     /// As an `.npz` member.
     pub fn to_npy(&self) -> NpyOut {
         let (descr, data): (&'static str, Vec<u8>) = match &self.values {
-            Stacked::F32(v) => ("<f4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Stacked::I32(v) => ("<i4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Stacked::I64(v) => ("<i8", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Stacked::U8(v) => ("|u1", v.clone()),
-            Stacked::I8(v) => ("|i1", v.iter().map(|&x| x as u8).collect()),
-            Stacked::I16(v) => ("<i2", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
-            Stacked::Bool(v) => ("|b1", v.iter().map(|&x| u8::from(x)).collect()),
+            Values::F32(v) => ("<f4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::I32(v) => ("<i4", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::I64(v) => ("<i8", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::U8(v) => ("|u1", v.to_vec()),
+            Values::I8(v) => ("|i1", v.iter().map(|&x| x as u8).collect()),
+            Values::I16(v) => ("<i2", v.iter().flat_map(|x| x.to_le_bytes()).collect()),
+            Values::Bool(v) => ("|b1", v.iter().map(|&x| u8::from(x)).collect()),
+            Values::C64(v) => ("<c8", v.iter().flatten().flat_map(|x| x.to_le_bytes()).collect()),
         };
         NpyOut { name: self.name.clone(), descr, shape: self.shape.clone(), data }
     }
@@ -89,9 +82,7 @@ pub fn run(model: &Model, samples: &SampleSet) -> Result<Vec<Output>, ExecError>
     let interp = Interpreter::new(model, 0)?;
     let results: Vec<Vec<Value>> = (0..samples.len())
         .into_par_iter()
-        .map(|index| {
-            interp.run(exec::inputs(model, samples, index)).map_err(|source| ExecError::Sample { index, source })
-        })
+        .map(|index| interp.run(exec::inputs(samples, index)).map_err(|source| ExecError::Sample { index, source }))
         .collect::<Result<_, _>>()?;
     let sg = &model.subgraphs[0];
     let mut outputs = Vec::new();
@@ -114,7 +105,7 @@ pub fn run(model: &Model, samples: &SampleSet) -> Result<Vec<Output>, ExecError>
             for v in &per {
                 all.extend(exec::to_f32(tensor, v).unwrap_or_default());
             }
-            Stacked::F32(all)
+            Values::F32(all.into())
         } else {
             stack(&name, &per)?
         };
@@ -124,17 +115,17 @@ pub fn run(model: &Model, samples: &SampleSet) -> Result<Vec<Output>, ExecError>
     Ok(outputs)
 }
 
-fn stack(name: &str, per: &[&Value]) -> Result<Stacked, ExecError> {
+fn stack(name: &str, per: &[&Value]) -> Result<Values, ExecError> {
     macro_rules! cat {
         ($variant:ident) => {{
-            let mut all = Vec::new();
+            let mut all = crate::ir::Buf::new();
             for v in per {
                 match &v.values {
                     Values::$variant(x) => all.extend_from_slice(x),
                     _ => return Err(ExecError::Output(format!("output \"{name}\" changes type between samples"))),
                 }
             }
-            Stacked::$variant(all)
+            Values::$variant(all)
         }};
     }
     Ok(match per.first().map(|v| &v.values) {

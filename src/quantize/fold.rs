@@ -101,7 +101,6 @@ fn fold_ops(
                 Some(sp) => Some(SparseOrigin {
                     sparsity: sp.clone(),
                     stored: data.len() / element_size(tin.dtype).unwrap_or(1).max(1),
-                    bytes: data.len() + sparse::index_bytes(sp),
                     values: data.len(),
                 }),
                 None => records
@@ -197,11 +196,16 @@ pub struct Folded {
 #[derive(Debug, Clone)]
 struct SparseOrigin {
     sparsity: SparsityParametersT,
-    /// How many values the pattern stores.
+    /// How many values the pattern stores, and their bytes.
     stored: usize,
-    /// Bytes the sparse form takes: values and index arrays, and of those the values.
-    bytes: usize,
     values: usize,
+}
+
+impl SparseOrigin {
+    /// Bytes the sparse form takes: its values and its index arrays.
+    fn bytes(&self) -> usize {
+        self.values + sparse::index_bytes(&self.sparsity)
+    }
 }
 
 /// Every fold `fold_all` made, and how many of each kind.
@@ -234,23 +238,41 @@ fn is_read(model: &Model, si: usize, t: usize) -> bool {
         || sg.operators.iter().any(|op| op.inputs.iter().any(|&i| i as i64 == t as i64))
 }
 
-/// Whether an op that reads tensor `t` also reads an int8 constant directly, i.e. is a
-/// hybrid kernel: XNNPACK then needs its other constants (the bias) static, and refuses
+/// Per subgraph and tensor: how many operators read it (a subgraph output counts as one), and
+/// whether one of them is a hybrid kernel, i.e. also reads an int8 constant directly (not a
+/// DEQUANTIZE). XNNPACK needs such a kernel's other constants (the bias) static, and refuses
 /// the model when one is computed by a DEQUANTIZE.
-fn read_by_hybrid(model: &Model, si: usize, t: usize) -> bool {
-    let sg = &model.subgraphs[si];
-    let int8_constant = |i: i32| {
-        usize::try_from(i)
-            .ok()
-            .and_then(|i| sg.tensors.get(i))
-            .is_some_and(|x| matches!(x.dtype, TensorType::INT8 | TensorType::INT4) && model.is_constant(x))
-    };
-    sg.operators.iter().any(|op| {
-        op.inputs.iter().any(|&i| i as i64 == t as i64)
-            && model.operator_codes.get(op.opcode_index as usize).map(|c| c.builtin)
-                != Some(BuiltinOperator::DEQUANTIZE)
-            && op.inputs.iter().any(|&i| int8_constant(i))
-    })
+fn readers(model: &Model) -> Vec<Vec<(usize, bool)>> {
+    model
+        .subgraphs
+        .iter()
+        .map(|sg| {
+            let mut r = vec![(0usize, false); sg.tensors.len()];
+            let int8_constant = |i: i32| {
+                usize::try_from(i)
+                    .ok()
+                    .and_then(|i| sg.tensors.get(i))
+                    .is_some_and(|x| matches!(x.dtype, TensorType::INT8 | TensorType::INT4) && model.is_constant(x))
+            };
+            for op in &sg.operators {
+                let dequantize = model.operator_codes.get(op.opcode_index as usize).map(|c| c.builtin)
+                    == Some(BuiltinOperator::DEQUANTIZE);
+                let hybrid = !dequantize && op.inputs.iter().any(|&i| int8_constant(i));
+                for &i in &op.inputs {
+                    if let Some(x) = usize::try_from(i).ok().and_then(|i| r.get_mut(i)) {
+                        x.0 += 1;
+                        x.1 |= hybrid;
+                    }
+                }
+            }
+            for &o in &sg.outputs {
+                if let Some(x) = usize::try_from(o).ok().and_then(|o| r.get_mut(o)) {
+                    x.0 += 1;
+                }
+            }
+            r
+        })
+        .collect()
 }
 
 /// Undoes each fold whose constant no pass replaced and that is still read: the output is
@@ -264,21 +286,35 @@ pub fn restore(model: &mut Model, records: &mut Vec<Folded>) -> usize {
 
 /// `restore` for the folds `pick` chooses; returns the restored ones.
 fn restore_where(model: &mut Model, records: &mut Vec<Folded>, pick: impl Fn(&Folded) -> bool) -> Vec<Folded> {
-    let mut restored = Vec::new();
+    let mut readers = readers(model);
+    let mut front: Vec<Vec<Operator>> = vec![Vec::new(); model.subgraphs.len()];
+    let (mut kept, mut restored) = (Vec::new(), Vec::new());
     for r in std::mem::take(records).into_iter().rev() {
         let t = &model.subgraphs[r.subgraph].tensors[r.output];
-        if !pick(&r)
-            || t.buffer != r.buffer
-            || !is_read(model, r.subgraph, r.output)
-            || read_by_hybrid(model, r.subgraph, r.output)
-        {
-            records.insert(0, r);
+        let (count, hybrid) = readers[r.subgraph][r.output];
+        if !pick(&r) || t.buffer != r.buffer || count == 0 || hybrid {
+            kept.push(r);
             continue;
         }
-        let sg = &mut model.subgraphs[r.subgraph];
-        sg.tensors[r.output] = r.before.clone();
-        sg.operators.insert(0, r.op.clone());
+        // The restored operator now reads its source: a fold earlier in the chain is read again.
+        for &i in &r.op.inputs {
+            if let Some(x) = usize::try_from(i).ok().and_then(|i| readers[r.subgraph].get_mut(i)) {
+                x.0 += 1;
+            }
+        }
+        model.subgraphs[r.subgraph].tensors[r.output] = r.before.clone();
+        front[r.subgraph].push(r.op.clone());
         restored.push(r);
+    }
+    kept.reverse();
+    *records = kept;
+    for (sg, mut ops) in model.subgraphs.iter_mut().zip(front) {
+        if !ops.is_empty() {
+            // Restored last-to-first: the first of a chain comes out last.
+            ops.reverse();
+            ops.append(&mut sg.operators);
+            sg.operators = ops;
+        }
     }
     restored
 }
@@ -317,7 +353,7 @@ pub fn keep_small_sparse(model: &mut Model, records: &mut Vec<Folded>) -> Vec<Ke
     };
     let sizes: Vec<(usize, usize, usize, usize)> = records
         .iter()
-        .filter_map(|r| Some((r.subgraph, r.output, r.sparse.as_ref()?.bytes, r.before.num_elements()? + growth(r))))
+        .filter_map(|r| Some((r.subgraph, r.output, r.sparse.as_ref()?.bytes(), r.before.num_elements()? + growth(r))))
         .collect();
     let size_of = |r: &Folded| sizes.iter().find(|s| (s.0, s.1) == (r.subgraph, r.output)).map(|s| (s.2, s.3));
     let restored = restore_where(model, records, |r| size_of(r).is_some_and(|(sparse, dense)| sparse <= dense));

@@ -142,7 +142,7 @@ pub fn finish(model: &mut Model, report: &mut Report, mut prepared: Prepared, sp
     crate::tflite::versions::set_min_runtime_version(model);
     report.constant_bytes = (prepared.input_constant_bytes, model.constant_bytes());
     report.sparse_index_bytes = (prepared.input_sparse_index_bytes, model.sparse_index_bytes());
-    report.quantization_bytes = (0, model.quantization_bytes());
+    report.quantization_bytes = model.quantization_bytes();
 }
 
 /// Sets (or replaces) a metadata entry with its own buffer.

@@ -113,8 +113,9 @@ pub struct Report {
     pub constant_bytes: (u64, u64),
     /// Of those, the index arrays of sparse constants.
     pub sparse_index_bytes: (u64, u64),
-    /// Bytes of quantization parameters (scales, zero points) in the input and the output.
-    pub quantization_bytes: (u64, u64),
+    /// Bytes of quantization parameters (scales, zero points) in the output (a quantized
+    /// input is refused, so the input has none).
+    pub quantization_bytes: u64,
 }
 
 impl Report {
@@ -191,8 +192,7 @@ impl Report {
                       "constant_ratio": self.constant_bytes.1 as f64 / self.constant_bytes.0.max(1) as f64,
                       "input_sparse_index_bytes": self.sparse_index_bytes.0,
                       "output_sparse_index_bytes": self.sparse_index_bytes.1,
-                      "input_quantization_bytes": self.quantization_bytes.0,
-                      "output_quantization_bytes": self.quantization_bytes.1},
+                      "output_quantization_bytes": self.quantization_bytes},
             "seconds": seconds,
         })
     }

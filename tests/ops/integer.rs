@@ -5,7 +5,7 @@
 //! model still runs). An op that gains an integer rule without a case here fails the test.
 
 use super::*;
-use common::{read_npy_f32, tflq, tflq_ok, write_npy};
+use common::{read_npy_f32, sqnr_db, tflq, tflq_ok, write_npy};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 use tflq::ops::{registry, OpKey};
@@ -16,16 +16,6 @@ const SAMPLES: usize = 8;
 /// Least SQNR (dB) of the quantized op against the float op, for int8 and for 16x8.
 const MIN_INT8_DB: f64 = 30.0;
 const MIN_INT16_DB: f64 = 42.0;
-
-fn sqnr(want: &[f32], got: &[f32]) -> f64 {
-    let s: f64 = want.iter().map(|&x| f64::from(x).powi(2)).sum();
-    let n: f64 = want.iter().zip(got).map(|(&x, &y)| (f64::from(x) - f64::from(y)).powi(2)).sum();
-    if n == 0.0 {
-        f64::INFINITY
-    } else {
-        10.0 * (s / n).log10()
-    }
-}
 
 /// Writes `count` samples of every model input of `c` as `{prefix}{i}.npy` ([count, ...shape]),
 /// the calibration data (count > 1) or the oracle's inputs (count 1, `input_{i}.npy`).
@@ -167,7 +157,7 @@ pub fn check(cases: Vec<Case>) {
                         }
                         continue;
                     }
-                    let db = sqnr(&want, &got);
+                    let db = sqnr_db(&want, &got);
                     let min = match (*mode, kernel) {
                         ("int8", _) => MIN_INT8_DB,
                         (_, true) => MIN_INT16_DB,
