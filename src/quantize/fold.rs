@@ -103,11 +103,10 @@ fn fold_ops(
                     stored: data.len() / element_size(tin.dtype).unwrap_or(1).max(1),
                     values: data.len(),
                 }),
-                None => records
-                    .iter()
-                    .rev()
-                    .find(|r| r.subgraph == si && r.output == c.input)
-                    .and_then(|r| r.sparse.clone()),
+                // Folds append their buffers, so records are sorted by buffer.
+                None => {
+                    records.binary_search_by_key(&tin.buffer, |r| r.buffer).ok().and_then(|k| records[k].sparse.clone())
+                }
             };
             let before = tout.clone();
             let op = sg.operators[c.operator].clone();
