@@ -6,6 +6,11 @@
 //! Values are read as i32 whatever their width (I8 or I16) and written back in the output
 //! tensor's type. Per-tensor parameters are read from the tensors at prepare time.
 
+mod activation;
+mod elementwise;
+mod matmul;
+mod reduce;
+
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
 use super::{opts, KResult, PrepareCtx, Prepared};
 use crate::ir::{Buf, Tensor, Value, Values};

@@ -1,0 +1,1 @@
+//! Integer activations and normalisations (LUT and fixed-point methods).

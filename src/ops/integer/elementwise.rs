@@ -1,0 +1,1 @@
+//! Integer element-wise binary ops, comparisons and selects.

@@ -1,0 +1,1 @@
+//! Integer TRANSPOSE_CONV and BATCH_MATMUL.

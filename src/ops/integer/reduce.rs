@@ -1,0 +1,1 @@
+//! Integer reductions, resizes and data movers with their own arithmetic.
