@@ -286,3 +286,35 @@ fn compare_of_integer_models_agrees_with_litert() {
         assert!(clipped.count() > 0, "{}: no clipped fraction for a quantized tensor", quant.display());
     }
 }
+
+#[test]
+fn run_takes_integer_data_for_an_integer_input_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = testdata("cnn.int8io.tflite");
+    let m = tflq::load(&model).unwrap();
+    let t = &m.subgraphs[0].tensors[m.subgraphs[0].inputs[0] as usize];
+    let q = t.quantization.as_ref().unwrap();
+    let (s, zp) = (q.scales()[0], q.zero_points()[0] as i32);
+    // Integer samples, and the float values they stand for (which quantize back to them).
+    let (_, shape, data) = read_npy(&testdata("cnn.test_x.npy"));
+    let per: usize = shape[1..].iter().product();
+    let xs: Vec<f32> = data[..N * per * 4].chunks_exact(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect();
+    let ints: Vec<i8> = xs.iter().map(|&x| ((x / s).round() as i32 + zp).clamp(-128, 127) as i8).collect();
+    let floats: Vec<f32> = ints.iter().map(|&v| (i32::from(v) - zp) as f32 * s).collect();
+    let mut sh = shape.clone();
+    sh[0] = N;
+    let (pi, pf) = (dir.path().join("xi8.npy"), dir.path().join("xf.npy"));
+    write_npy(&pi, "|i1", &sh, &ints.iter().map(|&v| v as u8).collect::<Vec<u8>>());
+    common::write_npy_f32(&pf, &sh, &floats);
+    let (oi, of) = (dir.path().join("yi.npz"), dir.path().join("yf.npz"));
+    tflq!("run", &model, "--input", pi, "-o", oi);
+    tflq!("run", &model, "--input", pf, "-o", of);
+    let name = "StatefulPartitionedCall_1:0";
+    let (a, b) = (npz_member(&oi, name, dir.path()), npz_member(&of, name, dir.path()));
+    assert_eq!(a.1, vec![N, 10]);
+    assert_eq!(a, b, "int8 data and the float data it stands for give different outputs");
+    // A float input refuses int8 data, saying so once.
+    let err = fails_with_one_line(&tflq_any!("run", testdata("cnn.tflite"), "--input", dir.path().join("xi8.npy")));
+    assert!(err.contains("is float32 but the array is int8"), "{err}");
+    assert_eq!(err.matches("xi8.npy").count(), 1, "the message repeats itself: {err}");
+}

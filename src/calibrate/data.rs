@@ -64,12 +64,15 @@ pub struct InputSpec {
     /// signature leaves the dimension open (-1), so that each sample brings its own.
     pub shape: Vec<Option<usize>>,
     pub dtype: SampleType,
+    /// A quantized integer input that takes float data (`run`, `compare`) also takes arrays of
+    /// its own integer type, used as they are.
+    pub raw: Option<SampleType>,
 }
 
 impl InputSpec {
     /// An input of one fixed shape.
     pub fn fixed(name: &str, shape: &[usize], dtype: SampleType) -> InputSpec {
-        InputSpec { name: name.into(), shape: shape.iter().map(|&d| Some(d)).collect(), dtype }
+        InputSpec { name: name.into(), shape: shape.iter().map(|&d| Some(d)).collect(), dtype, raw: None }
     }
 
     /// Whether a sample of `shape` fits.
@@ -629,17 +632,21 @@ fn zip_columns(columns: Vec<Column>, inputs: &[InputSpec]) -> Result<Vec<Pending
 /// Casts `data` (elements from `base` on in their array) to the input's dtype when that loses
 /// nothing (or, for float64 → float32, only precision). Integer narrowing is checked element by element.
 fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Result<SampleValues, DataError> {
+    let dtype = match spec.raw {
+        Some(raw) if data.dtype().name() == raw.name() => raw,
+        _ => spec.dtype,
+    };
     let wrong = |hint: &'static str| DataError::WrongDtype {
         source_name: source_name.to_string(),
         input: spec.name.clone(),
-        expected: spec.dtype,
+        expected: dtype,
         found: data.dtype().name().to_string(),
         hint,
     };
     let out_of_range = |index: usize, value: String| DataError::OutOfRange {
         source_name: source_name.to_string(),
         input: spec.name.clone(),
-        expected: spec.dtype,
+        expected: dtype,
         index: base + index,
         value,
     };
@@ -665,7 +672,7 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
             })
         };
     }
-    Ok(match spec.dtype {
+    Ok(match dtype {
         SampleType::F32 => match data {
             NpyData::F32(v) => SampleValues::F32(v.into()),
             NpyData::F64(v) => SampleValues::F32(v.iter().map(|&x| x as f32).collect()),

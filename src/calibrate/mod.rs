@@ -72,7 +72,7 @@ pub fn input_specs(model: &Model, shapes: Option<&[Vec<i64>]>) -> Result<Vec<Inp
                 }
                 shape = given.iter().map(|&g| usize::try_from(g).ok()).collect();
             }
-            Ok(InputSpec { name: t.name().into(), shape, dtype })
+            Ok(InputSpec { name: t.name().into(), shape, dtype, raw: None })
         })
         .collect()
 }

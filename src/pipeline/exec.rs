@@ -13,9 +13,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum ExecError {
     #[error("{}", .0.to_string().replacen("calibration data", "input data", 1))]
-    Data(#[from] data::DataError),
+    Data(data::DataError),
     #[error("{}", .0.to_string().replacen("calibration data", "input data", 1).replacen("calibration: ", "", 1))]
-    Inputs(#[from] CalibrateError),
+    Inputs(CalibrateError),
     #[error("{0}")]
     Interp(#[from] InterpError),
     #[error("sample {index}: {source}")]
@@ -32,6 +32,20 @@ pub enum ExecError {
     },
 }
 
+// The two above reword their inner message, so they do not also expose it as their source
+// (the CLI would print it twice).
+impl From<data::DataError> for ExecError {
+    fn from(e: data::DataError) -> Self {
+        ExecError::Data(e)
+    }
+}
+
+impl From<CalibrateError> for ExecError {
+    fn from(e: CalibrateError) -> Self {
+        ExecError::Inputs(e)
+    }
+}
+
 /// Opens the samples in `paths` for `model`'s main subgraph inputs (the formats calibration
 /// takes: .npy with a sample axis, .npz by input name, image folders).
 pub fn open(model: &Model, paths: &[PathBuf], image: &ImageOptions) -> Result<SampleSet, ExecError> {
@@ -39,7 +53,8 @@ pub fn open(model: &Model, paths: &[PathBuf], image: &ImageOptions) -> Result<Sa
         return Err(ExecError::Mismatch("no input data given: a .npy, a .npz or a folder of images".into()));
     }
     let sg = model.subgraphs.first().ok_or_else(|| ExecError::Mismatch("the model has no subgraph".into()))?;
-    // Quantized integer inputs take float data (quantized with their scale and zero point).
+    // Quantized integer inputs take float data (quantized with their scale and zero point),
+    // or integers of their own type as they are.
     let specs = if sg.inputs.iter().any(|&t| quantized(&sg.tensors[t as usize]).is_some()) {
         sg.inputs
             .iter()
@@ -51,7 +66,13 @@ pub fn open(model: &Model, paths: &[PathBuf], image: &ImageOptions) -> Result<Sa
                 let shape = t.shape();
                 let sig = t.shape_signature.as_deref().filter(|s| s.len() == shape.len()).unwrap_or(shape);
                 let dims = sig.iter().zip(shape).map(|(&s, &d)| usize::try_from(s.min(d)).ok()).collect();
-                Ok(InputSpec { name: t.name().into(), shape: dims, dtype: SampleType::F32 })
+                let raw = match t.dtype {
+                    TensorType::INT8 => SampleType::I8,
+                    TensorType::UINT8 => SampleType::U8,
+                    TensorType::INT16 => SampleType::I16,
+                    _ => SampleType::I32,
+                };
+                Ok(InputSpec { name: t.name().into(), shape: dims, dtype: SampleType::F32, raw: Some(raw) })
             })
             .collect::<Result<Vec<_>, ExecError>>()?
     } else {
