@@ -548,19 +548,19 @@ fn compare(args: &CompareArgs) -> Result<Status> {
         }
         let n = args.top.unwrap_or(10).min(c.tensors.len());
         t += &format!(
-            "tensors (the {n} of {} adding the most error; SQNR accumulated, added = this op's share, layer = the op alone on the float inputs):\n",
+            "tensors (the {n} of {} with the largest own error; layer = the op alone on the float model's inputs, added = its share of the accumulated error, SQNR = accumulated; named as in the float model):\n",
             c.tensors.len()
         );
-        t += "  added dB  layer dB  SQNR dB  clipped  op                name\n";
+        t += "  layer dB  added dB  SQNR dB  clipped  op                name\n";
         for x in c.tensors.iter().take(n) {
             let clipped = x.clipped_fraction.map_or("-".to_string(), |f| format!("{:.2}%", f * 100.0));
             t += &format!(
                 "  {:>8}  {:>8}  {:>7}  {clipped:>7}  {:<16}  {}\n",
-                x.added_sqnr_db.map_or("-".to_string(), |a| format!("{a:.2}")),
                 x.layer_sqnr_db.map_or("-".to_string(), |a| db(Some(a).filter(|a| a.is_finite()))),
+                x.added_sqnr_db.map_or("-".to_string(), |a| format!("{a:.2}")),
                 db(x.sqnr_db),
                 x.op,
-                x.name
+                x.float_name
             );
         }
         if c.float_ops.is_empty() {

@@ -11,10 +11,11 @@
 //!   from them. `sqnr_db` is the accumulated error of QUANT's (dequantized) tensor against
 //!   FLOAT's. `added_sqnr_db` is the error the tensor adds over its inputs': with
 //!   noise-to-signal ratios `r = 10^(-sqnr/10)`, `r(tensor) - max r(inputs)`, in dB; tensors
-//!   are ranked by it, worst first. `layer_sqnr_db` is the op's own error: QUANT's op alone (with
+//!   `layer_sqnr_db` is the op's own error: QUANT's op alone (with
 //!   its constants and what derives from them only, such as a weight's DEQUANTIZE) fed FLOAT's
 //!   values of its inputs, quantized with QUANT's parameters where it takes integers; null when
-//!   exact, or when an input has no FLOAT twin.
+//!   exact, or when an input has no FLOAT twin. Tensors are ranked by it, worst first (those
+//!   without one last, by `added_sqnr_db`).
 //! - **Float ops**: in a QUANT with QUANTIZE operators, the other operators that compute float32.
 
 use super::exec::{self, ExecError};
@@ -136,7 +137,7 @@ impl Comparison {
                 o.mean_abs_error
             );
         }
-        h += "</table>\n<h2>Tensors, worst first</h2><table><tr><th>added dB</th><th>layer dB</th><th>SQNR dB</th>\
+        h += "</table>\n<h2>Tensors, worst first</h2><table><tr><th>layer dB</th><th>added dB</th><th>SQNR dB</th>\
               <th></th><th>clipped</th><th>op</th><th>name</th><th>scale</th><th>zero point</th></tr>\n";
         for t in &self.tensors {
             // A bar from 0 (60 dB and better) to full (0 dB and worse).
@@ -147,12 +148,12 @@ impl Comparison {
             h += &format!(
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td><span class=bar style=\"width:{width:.0}px\"></span></td>\
                  <td>{}</td><td class=n>{}</td><td class=n>{}</td><td>{scale}</td><td>{zp}</td></tr>\n",
-                t.added_sqnr_db.map_or("-".into(), |a| format!("{a:.2}")),
                 t.layer_sqnr_db.map_or("-".into(), |a| html_db(Some(a).filter(|a| a.is_finite()))),
+                t.added_sqnr_db.map_or("-".into(), |a| format!("{a:.2}")),
                 html_db(t.sqnr_db),
                 t.clipped_fraction.map_or("-".into(), |f| format!("{:.2}%", f * 100.0)),
                 escape(&t.op),
-                escape(&t.name)
+                escape(&t.float_name)
             );
         }
         h += "</table>\n<h2>Float ops</h2>\n";
@@ -366,7 +367,8 @@ fn twins(float: &Model, quant: &Model) -> Vec<Option<usize>> {
             link(&f.operators[a].outputs, &q.operators[b].outputs);
         }
     }
-    q.tensors
+    let mut out: Vec<Option<usize>> = q
+        .tensors
         .iter()
         .enumerate()
         .map(|(t, qt)| {
@@ -376,7 +378,26 @@ fn twins(float: &Model, quant: &Model) -> Vec<Option<usize>> {
             let named = base_names(qt.name()).iter().find_map(|n| by_name.get(n.as_str()).copied());
             named.or_else(|| by_position.get(&t).copied()).filter(|&ft| f.tensors[ft].shape() == qt.shape())
         })
-        .collect()
+        .collect();
+    // A QUANTIZE or DEQUANTIZE output stands for what its input stands for (other converters
+    // name these twins their own way, e.g. TF's `x1`), in file (topological) order.
+    for (i, op) in q.operators.iter().enumerate() {
+        if !matches!(builtin(quant, q, i), BuiltinOperator::QUANTIZE | BuiltinOperator::DEQUANTIZE) {
+            continue;
+        }
+        let (Some(&a), Some(&b)) = (op.inputs.first(), op.outputs.first()) else { continue };
+        let (Ok(a), Ok(b)) = (usize::try_from(a), usize::try_from(b)) else { continue };
+        if b >= out.len()
+            || out[b].is_some()
+            || exec::quantized(&q.tensors[b]).is_none() && q.tensors[b].dtype != TensorType::FLOAT32
+        {
+            continue;
+        }
+        if let Some(ft) = out.get(a).copied().flatten().filter(|&ft| f.tensors[ft].shape() == q.tensors[b].shape()) {
+            out[b] = Some(ft);
+        }
+    }
+    out
 }
 
 /// One op alone: its model, and its fed inputs with their FLOAT twins (QUANT tensor, FLOAT tensor).
@@ -668,11 +689,14 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
             }
         })
         .collect();
-    let key = |t: &TensorReport| t.added_sqnr_db.unwrap_or(f64::INFINITY);
+    // Worst own error first; ops that could not run alone go after, by the error they add.
+    let db = |x: Option<f64>| x.unwrap_or(f64::INFINITY);
     tensors.sort_by(|a, b| {
-        key(a)
-            .total_cmp(&key(b))
-            .then(a.sqnr_db.unwrap_or(f64::INFINITY).total_cmp(&b.sqnr_db.unwrap_or(f64::INFINITY)))
+        a.layer_sqnr_db
+            .is_none()
+            .cmp(&b.layer_sqnr_db.is_none())
+            .then(db(a.layer_sqnr_db).total_cmp(&db(b.layer_sqnr_db)))
+            .then(db(a.added_sqnr_db).total_cmp(&db(b.added_sqnr_db)))
             .then(a.index.cmp(&b.index))
     });
     Ok(Comparison { outputs, tensors, float_ops: float_ops(quant), samples: samples.len(), warnings })
