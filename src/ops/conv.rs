@@ -28,6 +28,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .activation(fused_activation!(DepthwiseConv2DOptions, absorbs: Always)));
     add(OpDef::builtin(B::TRANSPOSE_CONV)
         .kernel(prepare_transpose_conv)
+        .int_kernel(super::integer::transpose_conv)
         .roles(&[(1, Role::Weights { axis: Some(0) }), (3, Role::Bias { input: 2, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: None, int8_output: false })
         .integer(IntegerRule { int16_options: Some(int64_bias), ..IntegerRule::calibrated(true) })
