@@ -70,6 +70,14 @@ pub fn cases() -> Vec<Case> {
             vec![ci(&[1, 32, 40, 12]), cf(&[12, 3, 3, 6], 16), x(&[1, 16, 20, 6]), cf(&[12], 17)],
             &[1, 32, 40, 12],
         ),
+        // A positive input: its zero point is far from 0.
+        case(
+            "transpose_conv_offset_input",
+            B::TRANSPOSE_CONV,
+            transpose_conv(Padding::SAME, 2, 2, Act::NONE),
+            vec![ci(&[1, 24, 23, 9]), cf(&[9, 3, 3, 5], 23), pos(&[1, 12, 12, 5]), cf(&[9], 24)],
+            &[1, 24, 23, 9],
+        ),
         case(
             "transpose_conv_no_bias_batch2",
             B::TRANSPOSE_CONV,

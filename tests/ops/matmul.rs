@@ -41,6 +41,14 @@ pub fn cases() -> Vec<Case> {
             vec![x(&[2, 64, 16]), x(&[2, 16, 64])],
             &[2, 64, 64],
         ),
+        // Positive operands: zero points far from 0 on both sides.
+        case(
+            "batch_matmul_offsets",
+            B::BATCH_MATMUL,
+            batch_matmul(false, false),
+            vec![pos(&[3, 20, 12]), pos(&[1, 12, 40])],
+            &[3, 20, 40],
+        ),
         // A constant right-hand side (weights), of lower rank.
         case(
             "batch_matmul_const_rhs",

@@ -88,7 +88,7 @@ pub(in crate::ops) fn transpose_conv(ctx: &PrepareCtx) -> KResult<Prepared> {
         }
         let vals = acc.iter().enumerate().map(|(i, &a)| {
             let c = i % oc;
-            let a = a + bias.as_ref().map_or(0, |b| b[c]);
+            let a = a.wrapping_add(bias.as_ref().map_or(0, |b| b[c]));
             let (m, s) = mults[c];
             let r = match width {
                 Width::Int8 => {
@@ -153,7 +153,7 @@ fn transpose_conv_acc(ins: &[Option<&Value>], same: bool, stride: (i32, i32), zi
         for iy in 0..h {
             for ix in 0..wd {
                 let src = &xv[((b * h + iy) * wd + ix) * c..][..c];
-                px.iter_mut().zip(src).for_each(|(p, &v)| *p = i64::from(v - zi));
+                px.iter_mut().zip(src).for_each(|(p, &v)| *p = i64::from(v) - i64::from(zi));
                 for ky in 0..kh {
                     let Some(oy) = (iy * sh + ky).checked_sub(pad_h).filter(|&y| y < oh) else { continue };
                     for kx in 0..kw {
@@ -216,8 +216,8 @@ pub(in crate::ops) fn batch_matmul(ctx: &PrepareCtx) -> KResult<Prepared> {
             let (a, b) = (&xv[bx * g.m * g.k..][..g.m * g.k], &yv[by * g.k * g.n..][..g.k * g.n]);
             for i in 0..g.m {
                 for j in 0..g.n {
-                    let lhs_at = |k: usize| a[if adj_x { k * g.m + i } else { i * g.k + k }] - ql.zp;
-                    let rhs_at = |k: usize| b[if adj_y { j * g.k + k } else { k * g.n + j }] - qr.zp;
+                    let lhs_at = |k: usize| a[if adj_x { k * g.m + i } else { i * g.k + k }].wrapping_sub(ql.zp);
+                    let rhs_at = |k: usize| b[if adj_y { j * g.k + k } else { k * g.n + j }].wrapping_sub(qr.zp);
                     let r = if wide {
                         let t: i64 = (0..g.k).map(|k| i64::from(lhs_at(k)) * i64::from(rhs_at(k))).sum();
                         fp::mbqm_i64(t, m, s)
