@@ -80,14 +80,14 @@ fn depthwise_version(s: &OpSignature) -> i32 {
     }
 }
 
-/// Hybrid and integer 2; float 4 with a fused activation, 3 with a bias, else 1.
+/// TF's rule, whatever the types: 4 with a fused activation (older kernels ignore it), 3 with
+/// a bias, 2 with int8 weights (hybrid and integer), else 1. (TF's 16x8 rule for 5 tests the
+/// type of input 0, the output shape, so TF never writes 5.)
 fn transpose_conv_version(s: &OpSignature) -> i32 {
-    if s.hybrid(2, 1) || s.integer(2) {
-        return 2;
-    }
     match s.options {
         O::TransposeConvOptions(o) if o.fused_activation_function != ActivationFunctionType::NONE => 4,
         _ if s.has_input(3) => 3,
+        _ if s.hybrid(2, 1) || s.integer(2) => 2,
         _ => 1,
     }
 }
