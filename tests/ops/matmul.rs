@@ -49,6 +49,13 @@ pub fn cases() -> Vec<Case> {
             vec![pos(&[3, 20, 12]), pos(&[1, 12, 40])],
             &[3, 20, 40],
         ),
+        case(
+            "batch_matmul_rank5_adj_xy",
+            B::BATCH_MATMUL,
+            batch_matmul(true, true),
+            vec![x(&[2, 1, 3, 4, 2]), x(&[3, 1, 5, 4])],
+            &[2, 3, 3, 2, 5],
+        ),
         // A constant right-hand side (weights), of lower rank.
         case(
             "batch_matmul_const_rhs",

@@ -61,8 +61,13 @@ pub(in crate::ops) fn transpose_conv(ctx: &PrepareCtx) -> KResult<Prepared> {
     }
     let oc = w.shape().first().map_or(0, |&d| d.max(0) as usize);
     let scales = scales_of(w)?;
-    if scales.len() != 1 && scales.len() != oc {
-        return Err(format!("weights '{}' have {} scales for {oc} output channels", w.name(), scales.len()));
+    let axis = w.quantization.as_ref().map_or(0, |q| q.quantized_dimension);
+    if scales.len() != 1 && (scales.len() != oc || axis != 0) {
+        return Err(format!(
+            "weights '{}' have {} scales on axis {axis} for {oc} output channels (axis 0)",
+            w.name(),
+            scales.len()
+        ));
     }
     // `PopulateConvolutionQuantizationParams`: in double, a per-tensor scale broadcast.
     let mults: Vec<(i32, i32)> = (0..oc)
