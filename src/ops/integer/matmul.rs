@@ -297,3 +297,23 @@ impl MatMulGeom {
         Ok(MatMulGeom { m, k, n, shape, batches })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::MatMulGeom;
+
+    #[test]
+    fn batch_dimensions_broadcast_from_the_right() {
+        // [2,1] × [3] batches: output [2,3]; the left operand advances on the first axis only.
+        let g = MatMulGeom::new(&[2, 1, 3, 4], &[3, 4, 5], false, false).unwrap();
+        assert_eq!((g.m, g.k, g.n), (3, 4, 5));
+        assert_eq!(g.shape, vec![2, 3, 3, 5]);
+        assert_eq!(g.batches, vec![(0, 0), (0, 1), (0, 2), (1, 0), (1, 1), (1, 2)]);
+        let g = MatMulGeom::new(&[4, 3], &[5, 4], true, true).unwrap();
+        assert_eq!((g.m, g.k, g.n, g.shape.clone()), (3, 4, 5, vec![3, 5]));
+        assert!(MatMulGeom::new(&[2, 3, 4], &[3, 4, 5], false, false).is_err());
+        assert!(MatMulGeom::new(&[3, 4], &[5, 4], false, false).is_err());
+        assert!(MatMulGeom::new(&[4], &[4, 5], false, false).is_err());
+        assert!(MatMulGeom::new(&[1, 1, 1, 1, 2, 3], &[3, 4], false, false).is_err());
+    }
+}
