@@ -28,6 +28,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .activation(fused_activation!(DepthwiseConv2DOptions, absorbs: Always)));
     add(OpDef::builtin(B::TRANSPOSE_CONV)
         .kernel(prepare_transpose_conv)
+        .int_kernel(super::integer::transpose_conv)
         .roles(&[(1, Role::Weights { axis: Some(0) }), (3, Role::Bias { input: 2, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: None, int8_output: false })
         .integer(IntegerRule { int16_options: Some(int64_bias), ..IntegerRule::calibrated(true) })
@@ -79,14 +80,14 @@ fn depthwise_version(s: &OpSignature) -> i32 {
     }
 }
 
-/// Hybrid and integer 2; float 4 with a fused activation, 3 with a bias, else 1.
+/// TF's rule, whatever the types: 4 with a fused activation (older kernels ignore it), 3 with
+/// a bias, 2 with int8 weights (hybrid and integer), else 1. (TF's 16x8 rule for 5 tests the
+/// type of input 0, the output shape, so TF never writes 5.)
 fn transpose_conv_version(s: &OpSignature) -> i32 {
-    if s.hybrid(2, 1) || s.integer(2) {
-        return 2;
-    }
     match s.options {
         O::TransposeConvOptions(o) if o.fused_activation_function != ActivationFunctionType::NONE => 4,
         _ if s.has_input(3) => 3,
+        _ if s.hybrid(2, 1) || s.integer(2) => 2,
         _ => 1,
     }
 }

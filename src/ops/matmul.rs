@@ -20,6 +20,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .activation(fused_activation!(FullyConnectedOptions, absorbs: Always)));
     add(OpDef::builtin(B::BATCH_MATMUL)
         .kernel(prepare_batch_matmul)
+        .int_kernel(super::integer::batch_matmul)
         .roles(&[(1, Role::Weights { axis: None })])
         .hybrid(Hybrid { asymmetric_inputs: Some(asymmetric_batch_matmul), int8_output: false })
         // Attention multiplies two activations (scores = Q·Kᵀ, then scores·V): TF quantizes

@@ -11,6 +11,8 @@ mod elementwise;
 mod matmul;
 mod reduce;
 
+pub(super) use matmul::{batch_matmul, transpose_conv};
+
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
 use super::{opts, KResult, PrepareCtx, Prepared};
 use crate::ir::{Buf, Tensor, Value, Values};
