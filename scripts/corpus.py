@@ -30,6 +30,9 @@ Checks, per model and mode (every failing one is printed; exit status 1 if any):
   sqnr        min over outputs of the SQNR against the float model, on the same held-out
               photos, >= the floor in scripts/corpus_floors.json (a missing floor fails)
   int16x8-vs-int8  the int16x8 SQNR is not below the int8 one (0.1 dB slack)
+  exact       int8, int8-io, int16x8: `tflq run` gives the same output bytes as LiteRT's
+              built-in kernels with XNNPACK off, on the same (quantized) photos (models LiteRT
+              runs with its built-in kernels only)
 """
 
 import argparse
@@ -161,6 +164,64 @@ def litert_run(path, photos):
     return results, [o["name"] for o in outs], [str(np.dtype(d["dtype"]))] + [
         str(np.dtype(o["dtype"])) for o in outs
     ]
+
+
+def exact_check(tflq, path, photos, work):
+    """Differences between tflq's interpreter (`tflq run`) and LiteRT's built-in kernels
+    (XNNPACK off) on the photos, fed to both as the model's input type: one message per output
+    that differs, [] when every output byte agrees."""
+    from ai_edge_litert.interpreter import Interpreter, OpResolverType
+
+    it = Interpreter(model_path=path, experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    try:
+        it.allocate_tensors()
+    except Exception as e:
+        m = CUSTOM_RE.search(str(e))
+        if m:
+            raise Custom(m.group(1)) from None
+        raise
+    d = it.get_input_details()[0]
+    xs = []
+    for name in sorted(photos):
+        x = photos[name]
+        if d["dtype"] != np.float32:
+            s, zp = d["quantization"]
+            info = np.iinfo(d["dtype"])
+            x = np.clip(np.round(x / s) + zp, info.min, info.max).astype(d["dtype"])
+        xs.append(x)
+    want = []
+    for x in xs:
+        it.set_tensor(d["index"], x)
+        it.invoke()
+        want.append([it.get_tensor(o["index"]).copy() for o in it.get_output_details()])
+    inp, out = os.path.join(work, "exact_in.npy"), os.path.join(work, "exact_out.npz")
+    np.save(inp, np.concatenate(xs, axis=0) if xs[0].shape[0] == 1 else np.stack(xs))
+    if os.path.exists(out):
+        os.remove(out)
+    p = subprocess.run([tflq, "run", path, "--input", inp, "-o", out], capture_output=True, text=True)
+    if p.returncode != 0:
+        return ["tflq run: exit %d: %s" % (p.returncode, p.stderr.strip()[-300:])]
+    got = np.load(out)
+    msgs = []
+    for k, o in enumerate(it.get_output_details()):
+        w = np.stack([row[k] for row in want]).reshape(len(want), *want[0][k].shape)
+        if o["name"] not in got:
+            msgs.append("output %s missing from tflq run's .npz" % o["name"])
+            continue
+        g = got[o["name"]].reshape(w.shape)
+        if o["dtype"] == np.float32:
+            diff = int(np.sum(g.view(np.uint32) != w.astype(np.float32).view(np.uint32)))
+            if diff:
+                msgs.append("output %s: %d/%d float values differ (max abs %.3g)" % (o["name"], diff, w.size, float(np.max(np.abs(g - w)))))
+            continue
+        # tflq run dequantizes integer outputs; distinct integers stay distinct, so they come back.
+        s, zp = o["quantization"]
+        q = np.round(g.astype(np.float64) / s).astype(np.int64) + zp
+        wi = w.astype(np.int64)
+        diff = int(np.sum(q != wi))
+        if diff:
+            msgs.append("output %s: %d/%d values differ (max %d LSB)" % (o["name"], diff, w.size, int(np.max(np.abs(q - wi)))))
+    return msgs
 
 
 def sqnr_db(ref, got):
@@ -364,6 +425,18 @@ def main():
                         r["compare_error"] = q.stderr.strip()[-300:]
             except Exception as e:
                 fail.append("loads: %s" % " ".join(str(e).split())[:300])
+            if mode in CALIBRATED and r.get("engine") == "litert":
+                t0 = time.time()
+                try:
+                    msgs = exact_check(a.tflq, out, photos, a.work)
+                    r["exact"] = not msgs
+                except Custom as e:
+                    # XNNPACK runs some MediaPipe custom ops (Convolution2DTransposeBias) that
+                    # the built-in kernels lack: nothing to compare with.
+                    msgs, r["exact"] = [], None
+                    r["exact_note"] = "LiteRT's built-in kernels lack custom op " + e.args[0]
+                r["exact_s"] = round(time.time() - t0, 2)
+                fail.extend("exact: " + m for m in msgs)
             r["sqnr"] = sq
             r["sqnr_min"] = min(sq, key=lambda v: (not math.isnan(v), v)) if sq else None
             if sq:
@@ -419,6 +492,8 @@ def main():
                 s += "†"
             elif x.get("engine") == "n/a (custom ops)":
                 s = "n/a (custom ops)"
+            if x.get("exact"):
+                s += " ≡"
             if any(f.startswith("loads") for f in x["fail"]):
                 s = "no load"
             cell = "%s · %.2f/%.2f" % (s, x["file_ratio"], x["const_ratio"])
@@ -431,7 +506,8 @@ def main():
     print(
         "Cell: min SQNR over outputs (dB) vs the float model on %d held-out photos · output/input "
         "file size / constant bytes. † = measured in tflq's interpreter (simulated quantization; "
-        "LiteRT has no kernel for the model's custom ops). ✗ = a check failed." % len(eval_files)
+        "LiteRT has no kernel for the model's custom ops). ≡ = `tflq run` gives LiteRT's built-in "
+        "kernels' output bytes exactly. ✗ = a check failed." % len(eval_files)
     )
     print()
     low = [x for x in results if x.get("sqnr_min") is not None and not x["sqnr_min"] >= 12]
