@@ -274,4 +274,30 @@ mod tests {
         assert_eq!(downscale_multiplier(1 << 30), 1 << 14);
         assert_eq!(downscale_multiplier(i32::MAX), i16::MAX);
     }
+
+    #[test]
+    fn reciprocal_and_sign_bits() {
+        assert_eq!([0, -1, 1, -2, i32::MIN, i32::MAX].map(leading_sign_bits), [31, 31, 30, 30, 0, 0]);
+        for d in 1..300 {
+            let (inv, shift) = reciprocal(d);
+            // inv / 2^31 · 2^-shift ≈ 1/d.
+            let approx = f64::from(inv) / 2f64.powi(31 + shift);
+            assert!((approx * f64::from(d) - 1.0).abs() < 1e-8, "{d}: {inv} {shift}");
+        }
+        assert_eq!(reciprocal(1).1, 0);
+        assert_eq!(reciprocal(3).1, 1);
+    }
+
+    #[test]
+    fn wide_divide_by_pot_as_compiled() {
+        assert_eq!(rdbpot_wide(5, 2), rdbpot(5, 2));
+        // Past 31 the mask is all ones: zero and positive values gain one, negatives do not.
+        assert_eq!(rdbpot_wide(0, 33), 1);
+        assert_eq!(rdbpot_wide(8, 33), 5);
+        assert_eq!(rdbpot_wide(-8, 33), -4);
+        assert_eq!(mbqm_i64_trunc(3, 1 << 30, 0), mbqm_i64(3, 1 << 30, 0));
+        // 2^39 wraps to 0 where the other overload saturates.
+        assert_eq!(mbqm_i64_trunc(1 << 40, 1 << 30, 0), 0);
+        assert_eq!(mbqm_i64(1 << 40, 1 << 30, 0), i32::MAX);
+    }
 }

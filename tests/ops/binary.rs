@@ -46,6 +46,15 @@ pub fn cases() -> Vec<Case> {
         compare("greater_equal", B::GREATER_EQUAL),
         compare("equal", B::EQUAL),
         compare("not_equal", B::NOT_EQUAL),
+        // Two inputs with their own ranges, broadcast.
+        Case {
+            out_types: vec![TensorType::BOOL],
+            ..case("greater_bcast", B::GREATER, Opt::NONE, vec![x(&S), pos(&[1, 1, 1, 4])], &S)
+        },
+        Case {
+            out_types: vec![TensorType::BOOL],
+            ..case("less_equal_bcast", B::LESS_EQUAL, Opt::NONE, vec![x(&[5, 1]), x(&[1, 6, 1, 4])], &[1, 6, 5, 4])
+        },
         case(
             "select_v2_bcast",
             B::SELECT_V2,

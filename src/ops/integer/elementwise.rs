@@ -108,7 +108,7 @@ pub(in crate::ops) fn div(ctx: &PrepareCtx) -> KResult<Prepared> {
     Ok(Prepared::one(move |ins| {
         let (x, y) = (inp(ins, 0)?, inp(ins, 1)?);
         let (xv, yv) = (ints(x)?, ints(y)?);
-        if yv.iter().any(|&v| v == qb.zp) {
+        if yv.contains(&qb.zp) {
             return Err("DIV: division by zero".into());
         }
         let (shape, pairs) = broadcast2(&x.shape, &y.shape)?;

@@ -162,20 +162,27 @@ pub(super) fn mean_hw(x: &Value, qi: Q, qo: Q) -> KResult<Value> {
 }
 
 /// The source row (column) of output index `v`, in 10-bit fixed point, and its two neighbours
-/// (`ComputeInterpolationValuesInteger`).
-fn source_10(v: i32, scale: i32, half_pixel: bool, size: i32) -> (i32, i32, i32) {
-    let src = if half_pixel { v * scale + scale / 2 - (1 << 9) } else { v * scale };
+/// (`ComputeInterpolationValuesInteger`). Very large upscales round the scale so far down
+/// that the lower neighbour leaves the input, where LiteRT reads past its buffer: refused.
+fn source_10(v: i32, scale: i32, half_pixel: bool, size: i32) -> KResult<(i32, i32, i32)> {
+    let mut src = v.wrapping_mul(scale);
+    if half_pixel {
+        src = src.wrapping_add(scale / 2 - (1 << 9));
+    }
     let lo = (src / (1 << 10)).max(0);
-    let hi = ((src + (1 << 10) - 1) / (1 << 10)).min(size - 1);
-    (src, lo, hi)
+    let hi = (src.saturating_add((1 << 10) - 1) / (1 << 10)).min(size - 1);
+    if lo >= size || hi < 0 {
+        return Err(format!("RESIZE_BILINEAR: output {v} reads row {lo} of {size}"));
+    }
+    Ok((src, lo, hi))
 }
 
 /// The 10-bit scale of one axis: in/out rounded, or (in−1)/(out−1) with align_corners.
 fn scale_10(input: i32, output: i32, align: bool) -> i32 {
     if align && output > 1 {
-        ((1 << 10) * (input - 1) + (output - 1) / 2) / (output - 1)
+        (input - 1).wrapping_mul(1 << 10).wrapping_add((output - 1) / 2) / (output - 1)
     } else {
-        ((1 << 10) * input + output / 2) / output
+        input.wrapping_mul(1 << 10).wrapping_add(output / 2) / output
     }
 }
 
@@ -199,15 +206,16 @@ pub(in crate::ops) fn resize_bilinear(ctx: &PrepareCtx) -> KResult<Prepared> {
             return Err(format!("RESIZE_BILINEAR to {oh}x{ow} from {h}x{w}"));
         }
         let xv = ints(x)?;
-        let (hi, wi) = (h as i32, w as i32);
+        let (hi, wi) =
+            (i32::try_from(h).map_err(|_| "input too tall")?, i32::try_from(w).map_err(|_| "input too wide")?);
         let (hs, ws) = (scale_10(hi, oh, align), scale_10(wi, ow, align));
-        let cols: Vec<(i32, i32, i32)> = (0..ow).map(|xo| source_10(xo, ws, half, wi)).collect();
+        let cols = (0..ow).map(|xo| source_10(xo, ws, half, wi)).collect::<KResult<Vec<_>>>()?;
         let mut out = Vec::with_capacity(n * oh as usize * ow as usize * c);
         let at =
             |b: usize, y: i32, xx: i32, ch: usize| i64::from(xv[((b * h + y as usize) * w + xx as usize) * c + ch]);
         for b in 0..n {
             for yo in 0..oh {
-                let (sy, y0, y1) = source_10(yo, hs, half, hi);
+                let (sy, y0, y1) = source_10(yo, hs, half, hi)?;
                 let (fy, gy) = (i64::from(sy - (1 << 10) * y0), i64::from((1 << 10) - (sy - (1 << 10) * y0)));
                 for &(sx, x0, x1) in &cols {
                     let (fx, gx) = (i64::from(sx - (1 << 10) * x0), i64::from((1 << 10) - (sx - (1 << 10) * x0)));
