@@ -62,8 +62,8 @@ pub fn cases() -> Vec<Case> {
             "reduce_prod_keep",
             B::REDUCE_PROD,
             Opt::ReducerOptions(Box::new(fb::ReducerOptionsT { keep_dims: true })),
-            vec![x(&S), ci(&[1, 3])],
-            &[1, 1, 5, 1],
+            vec![x(&S), ci(&[3])],
+            &[1, 6, 5, 1],
         ),
     ]
 }

@@ -38,21 +38,13 @@ pub(in crate::ops) fn compare(ctx: &PrepareCtx, op: Cmp) -> KResult<Prepared> {
         return Err("comparison inputs must have the same type".into());
     }
     let (sa, sb) = (input_scaling(a)?, input_scaling(b)?);
-    let f: fn(i32, i32) -> bool = match op {
-        Cmp::Less => |x, y| x < y,
-        Cmp::LessEq => |x, y| x <= y,
-        Cmp::Greater => |x, y| x > y,
-        Cmp::GreaterEq => |x, y| x >= y,
-        Cmp::Eq => |x, y| x == y,
-        Cmp::NotEq => |x, y| x != y,
+    let scaled = |v: &Value, (z, m, s): (i32, i32, i32)| -> KResult<Value> {
+        let q = ints(v)?.iter().map(|&q| fp::mbqm_smaller_than_one((q - z) << 8, m, s)).collect();
+        Ok(Value::new(v.shape.clone(), Values::I32(q)))
     };
-    let scaled = |q: i32, (z, m, s): (i32, i32, i32)| fp::mbqm_smaller_than_one((q - z) << 8, m, s);
     Ok(Prepared::one(move |ins| {
         let (x, y) = (inp(ins, 0)?, inp(ins, 1)?);
-        let (xv, yv) = (ints(x)?, ints(y)?);
-        let (shape, pairs) = broadcast2(&x.shape, &y.shape)?;
-        let out: Buf<bool> = pairs.iter().map(|&(i, j)| f(scaled(xv[i], sa), scaled(yv[j], sb))).collect();
-        Ok(Value::new(shape, Values::Bool(out)))
+        super::super::binary::compare(&scaled(x, sa)?, &scaled(y, sb)?, op)
     }))
 }
 

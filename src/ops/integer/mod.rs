@@ -703,7 +703,8 @@ pub(super) fn softmax(ctx: &PrepareCtx) -> KResult<Prepared> {
 }
 
 /// MEAN int8/int16 (`reference_ops::QuantizedMeanOrSum`, which LiteRT's built-in kernel runs
-/// except for int8 4-D means over H and W with keep_dims: [`reduce::mean_hw`]): MBQM(Σq − z·N, M', s') + zo with the multiplier of si/so divided by N.
+/// except for int8 4-D means over H and W with keep_dims, [`reduce::mean_hw`]):
+/// MBQM(Σq − z·N, M', s') + zo with the multiplier of si/so divided by N.
 pub(super) fn mean(ctx: &PrepareCtx) -> KResult<Prepared> {
     let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
     let keep = opts!(ctx, ReducerOptions).keep_dims;

@@ -42,21 +42,31 @@ fn reduction(shape: &[usize], axes: &Value, keep: bool) -> KResult<Reduction> {
     Ok(Reduction { shape: out_shape, target, outputs, count, copy: !red.iter().any(|&r| r) })
 }
 
-fn keep_dims(ctx: &PrepareCtx) -> bool {
-    match ctx.options() {
+/// What a quantized reduction reads at prepare time.
+struct Setup {
+    keep: bool,
+    qi: Q,
+    qo: Q,
+    /// The output type's range.
+    lo: i32,
+    hi: i32,
+    dtype: TensorType,
+}
+
+fn setup(ctx: &PrepareCtx) -> KResult<Setup> {
+    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
+    let keep = match ctx.options() {
         O::ReducerOptions(o) => o.keep_dims,
         _ => false,
-    }
+    };
+    let (lo, hi) = type_range(out.dtype)?;
+    Ok(Setup { keep, qi: q_of(input)?, qo: q_of(out)?, lo, hi, dtype: out.dtype })
 }
 
 /// SUM int8/int16 (`optimized_ops::QuantizedMeanOrSum` with compute_sum): the raw sum in
 /// int32, then round_half_away(f32(Σq)·(si/so) + (−zi·(si/so))·N) + zo, all in f32.
 pub(in crate::ops) fn sum(ctx: &PrepareCtx) -> KResult<Prepared> {
-    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
-    let keep = keep_dims(ctx);
-    let (qi, qo) = (q_of(input)?, q_of(out)?);
-    let (lo, hi) = type_range(out.dtype)?;
-    let dtype = out.dtype;
+    let Setup { keep, qi, qo, lo, hi, dtype } = setup(ctx)?;
     let scale = qi.scale / qo.scale;
     Ok(Prepared::one(move |ins| {
         let x = inp(ins, 0)?;
@@ -78,14 +88,10 @@ pub(in crate::ops) fn sum(ctx: &PrepareCtx) -> KResult<Prepared> {
 /// REDUCE_MAX and REDUCE_MIN: the largest (smallest) raw value; LiteRT requires the output's
 /// parameters to be the input's, so nothing is rescaled.
 pub(in crate::ops) fn reduce_max_min(ctx: &PrepareCtx, max: bool) -> KResult<Prepared> {
-    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
-    let (qi, qo) = (q_of(input)?, q_of(out)?);
+    let Setup { keep, qi, qo, lo, hi, dtype } = setup(ctx)?;
     if qi.scale != qo.scale || qi.zp != qo.zp {
         return Err("REDUCE_MAX/MIN: the output's parameters must be the input's".into());
     }
-    let keep = keep_dims(ctx);
-    let (lo, hi) = type_range(out.dtype)?;
-    let dtype = out.dtype;
     Ok(Prepared::one(move |ins| {
         let x = inp(ins, 0)?;
         let r = reduction(&x.shape, inp(ins, 1)?, keep)?;
@@ -102,11 +108,7 @@ pub(in crate::ops) fn reduce_max_min(ctx: &PrepareCtx, max: bool) -> KResult<Pre
 /// rescaled by QM(si / so^(1/N)) with the int64 MBQM, in input order; the product once more,
 /// plus zo. With no axis the input is copied unchanged.
 pub(in crate::ops) fn reduce_prod(ctx: &PrepareCtx) -> KResult<Prepared> {
-    let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
-    let keep = keep_dims(ctx);
-    let (qi, qo) = (q_of(input)?, q_of(out)?);
-    let (lo, hi) = type_range(out.dtype)?;
-    let dtype = out.dtype;
+    let Setup { keep, qi, qo, lo, hi, dtype } = setup(ctx)?;
     Ok(Prepared::one(move |ins| {
         let x = inp(ins, 0)?;
         let r = reduction(&x.shape, inp(ins, 1)?, keep)?;
