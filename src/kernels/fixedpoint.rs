@@ -123,6 +123,79 @@ pub fn round_away(x: f64) -> f64 {
     x.round()
 }
 
+/// The int64 `MultiplyByQuantizedMultiplier` as the double-rounding build returns it: the
+/// shifted result truncated to 32 bits, not clamped (REDUCE_PROD's running product).
+#[inline]
+pub fn mbqm_i64_trunc(x: i64, m: i32, shift: i32) -> i32 {
+    let m16 = if m >= 0x7FFF_0000 { 0x7FFF } else { (i64::from(m) + (1 << 15)) >> 16 };
+    let total = 15 - shift;
+    let round = if total > 0 { 1i64 << (total - 1) } else { 0 };
+    (x.wrapping_mul(m16).wrapping_add(round) >> total.max(0)) as i32
+}
+
+/// `CountLeadingSignBits` of an i32: the redundant sign bits (31 for 0 and −1).
+#[inline]
+pub fn leading_sign_bits(x: i32) -> i32 {
+    if x >= 0 {
+        x.leading_zeros() as i32 - 1
+    } else {
+        (!x).leading_zeros() as i32 - 1
+    }
+}
+
+/// gemmlowp's `RoundingHalfSum`: (a + b) / 2 rounded half away from zero.
+#[inline]
+fn rounding_half_sum(a: i32, b: i32) -> i32 {
+    let sum = i64::from(a) + i64::from(b);
+    let sign = if sum >= 0 { 1 } else { -1 };
+    ((sum + sign) / 2) as i32
+}
+
+/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for a positive exponent: a saturating left shift.
+#[inline]
+fn saturating_shl(x: i32, e: u32) -> i32 {
+    let threshold = (1i32 << (31 - e)) - 1;
+    if x > threshold {
+        i32::MAX
+    } else if x < -threshold {
+        i32::MIN
+    } else {
+        x << e
+    }
+}
+
+/// gemmlowp's `one_over_one_plus_x_for_x_in_0_1` on raw Q0.31 values: three Newton-Raphson
+/// steps in Q2.29 from the 48/17 − 32/17·d estimate.
+pub fn one_over_one_plus_x(a: i32) -> i32 {
+    let half_denominator = rounding_half_sum(a, i32::MAX);
+    let mut x = 1_515_870_810i32.wrapping_add(srdhm(half_denominator, -1_010_580_540));
+    for _ in 0..3 {
+        let one_minus = (1i32 << 29).wrapping_sub(srdhm(half_denominator, x));
+        x = x.wrapping_add(saturating_shl(srdhm(x, one_minus), 2));
+    }
+    saturating_shl(x, 1)
+}
+
+/// `GetReciprocal(x, 31, &shift)` for x ≥ 1: 1/x as a Q0.31 multiplier and the bits of x above one.
+pub fn reciprocal(x: i32) -> (i32, i32) {
+    let headroom_plus_one = (x as u32).leading_zeros();
+    let bits_over_unit = 31 - headroom_plus_one as i32;
+    let shifted_minus_one = ((x as u32).wrapping_shl(headroom_plus_one)).wrapping_sub(1 << 31) as i32;
+    (one_over_one_plus_x(shifted_minus_one), bits_over_unit)
+}
+
+/// gemmlowp's `RoundingDivideByPOT` as compiled for an exponent of 32 to 63, past its
+/// contract (DIV of a small dividend gets there): the mask `(1ll << e) − 1` truncates to all
+/// ones and the shift count wraps at 32, as x86's `sar` does.
+#[inline]
+pub fn rdbpot_wide(x: i32, e: u32) -> i32 {
+    if e < 32 {
+        return rdbpot(x, e as i32);
+    }
+    let threshold = -1 + i32::from(x < 0);
+    (x >> (e & 31)) + i32::from(x > threshold)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -200,5 +273,31 @@ mod tests {
         assert_eq!(mbqm_i64(10, 0x7FFF_FFFF, 0), 10);
         assert_eq!(downscale_multiplier(1 << 30), 1 << 14);
         assert_eq!(downscale_multiplier(i32::MAX), i16::MAX);
+    }
+
+    #[test]
+    fn reciprocal_and_sign_bits() {
+        assert_eq!([0, -1, 1, -2, i32::MIN, i32::MAX].map(leading_sign_bits), [31, 31, 30, 30, 0, 0]);
+        for d in 1..300 {
+            let (inv, shift) = reciprocal(d);
+            // inv / 2^31 · 2^-shift ≈ 1/d.
+            let approx = f64::from(inv) / 2f64.powi(31 + shift);
+            assert!((approx * f64::from(d) - 1.0).abs() < 1e-8, "{d}: {inv} {shift}");
+        }
+        assert_eq!(reciprocal(1).1, 0);
+        assert_eq!(reciprocal(3).1, 1);
+    }
+
+    #[test]
+    fn wide_divide_by_pot_as_compiled() {
+        assert_eq!(rdbpot_wide(5, 2), rdbpot(5, 2));
+        // Past 31 the mask is all ones: zero and positive values gain one, negatives do not.
+        assert_eq!(rdbpot_wide(0, 33), 1);
+        assert_eq!(rdbpot_wide(8, 33), 5);
+        assert_eq!(rdbpot_wide(-8, 33), -4);
+        assert_eq!(mbqm_i64_trunc(3, 1 << 30, 0), mbqm_i64(3, 1 << 30, 0));
+        // 2^39 wraps to 0 where the other overload saturates.
+        assert_eq!(mbqm_i64_trunc(1 << 40, 1 << 30, 0), 0);
+        assert_eq!(mbqm_i64(1 << 40, 1 << 30, 0), i32::MAX);
     }
 }

@@ -27,12 +27,20 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .version(mul_version, &[1, 2, 3])
         .activation(fused_activation!(MulOptions, absorbs: Always)));
     add(arith_op(B::DIV, Arith::Div)
+        .int_kernel(super::integer::div)
         .integer(IntegerRule::calibrated(false))
         .float_note("TF's converter keeps DIV float in 16x8")
         .activation(fused_activation!(DivOptions, absorbs: Never)));
-    add(arith_op(B::MAXIMUM, Arith::Max).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
-    add(arith_op(B::MINIMUM, Arith::Min).integer(IntegerRule::shared()).version(integer_2, &[1, 2]));
+    add(arith_op(B::MAXIMUM, Arith::Max)
+        .int_kernel(|ctx| super::integer::max_min(ctx, true))
+        .integer(IntegerRule::shared())
+        .version(integer_2, &[1, 2]));
+    add(arith_op(B::MINIMUM, Arith::Min)
+        .int_kernel(|ctx| super::integer::max_min(ctx, false))
+        .integer(IntegerRule::shared())
+        .version(integer_2, &[1, 2]));
     add(arith_op(B::SQUARED_DIFFERENCE, Arith::SqDiff)
+        .int_kernel(super::integer::squared_difference)
         .integer(IntegerRule::calibrated(false))
         .version(integer_2, &[1, 2]));
     add(arith_op(B::POW, Arith::Pow));
@@ -50,6 +58,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         // them at v2, and its 16x8 conversion fails to prepare (kernel facts §3.2).
         add(OpDef::builtin(op)
             .kernel(move |_| Ok(Prepared::one(move |ins| compare(inp(ins, 0)?, inp(ins, 1)?, c))))
+            .int_kernel(move |ctx| super::integer::compare(ctx, c))
             .integer(IntegerRule::calibrated(false))
             .version(integer_2, &[1, 2]));
     }
@@ -69,6 +78,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     // LiteRT's SELECT_V2 copies x or y unchanged: both share the output's parameters.
     add(OpDef::builtin(B::SELECT_V2)
         .kernel(select_op(false))
+        .int_same()
         .integer(IntegerRule::shared().int8_only())
         .version(|s| if s.integer(1) { 2 } else { 1 }, &[1, 2]));
 }

@@ -68,6 +68,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let symmetric = opts!(ctx, MirrorPadOptions).mode == MirrorPadMode::SYMMETRIC;
             Ok(Prepared::one(move |ins| mirror_pad(inp(ins, 0)?, &ints(inp(ins, 1)?)?, symmetric)))
         })
+        .int_same()
         .integer(IntegerRule::same_as_input(0))
         .version(integer_2, &[1, 2]));
 }

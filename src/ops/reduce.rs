@@ -22,10 +22,18 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             Reduce::Mean => {
                 def.int_kernel(super::integer::mean).integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2])
             }
-            Reduce::Sum => def.integer(IntegerRule::calibrated(false)).version(integer_2, &[1, 2]),
+            Reduce::Sum => {
+                def.int_kernel(super::integer::sum).integer(IntegerRule::calibrated(false)).version(integer_2, &[1, 2])
+            }
             // The largest (smallest) element keeps its input's parameters, as TF writes it.
-            Reduce::Max | Reduce::Min => def.integer(IntegerRule::same_as_input(0)).version(integer_2, &[1, 2]),
-            Reduce::Prod => def.integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2]),
+            Reduce::Max | Reduce::Min => def
+                .int_kernel(move |ctx| super::integer::reduce_max_min(ctx, r == Reduce::Max))
+                .integer(IntegerRule::same_as_input(0))
+                .version(integer_2, &[1, 2]),
+            Reduce::Prod => def
+                .int_kernel(super::integer::reduce_prod)
+                .integer(IntegerRule::calibrated(true))
+                .version(integer_2, &[1, 2]),
         });
     }
     for (op, any) in [(B::REDUCE_ANY, true), (B::REDUCE_ALL, false)] {

@@ -13,6 +13,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
                 resize_bilinear(inp(ins, 0)?, &ints(inp(ins, 1)?)?, o.align_corners, o.half_pixel_centers)
             }))
         })
+        .int_kernel(super::integer::resize_bilinear)
         .integer(IntegerRule::same_as_input(0))
         .version(resize_version, &[1, 2, 3]));
     add(OpDef::builtin(B::RESIZE_NEAREST_NEIGHBOR)

@@ -91,6 +91,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let bs = opts!(ctx, DepthToSpaceOptions).block_size;
             Ok(Prepared::one(move |ins| depth_to_space(inp(ins, 0)?, bs)))
         })
+        .int_same()
         .integer(IntegerRule::same_as_input(0).int8_only())
         .float_note(NO_INT16_SPACE_DEPTH)
         .version(integer_2, &[1, 2]));
@@ -99,6 +100,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let bs = opts!(ctx, SpaceToDepthOptions).block_size;
             Ok(Prepared::one(move |ins| space_to_depth(inp(ins, 0)?, bs)))
         })
+        .int_same()
         .integer(IntegerRule::same_as_input(0).int8_only())
         .float_note(NO_INT16_SPACE_DEPTH)
         .version(integer_2, &[1, 2]));
@@ -117,6 +119,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let i64_out = ctx.output(0)?.dtype == TensorType::INT64;
             Ok(Prepared::one(move |ins| Ok(shape_of(inp(ins, 0)?, i64_out))))
         })
+        .int_same()
         .integer(IntegerRule::calibrated(true)));
     add(OpDef::builtin(B::FILL).kernel(|_| Ok(Prepared::one(|ins| fill(inp(ins, 0)?, inp(ins, 1)?)))));
     add(OpDef::builtin(B::ZEROS_LIKE).kernel(|_| Ok(Prepared::one(|ins| Ok(zeros_like(inp(ins, 0)?))))));

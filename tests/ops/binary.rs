@@ -30,6 +30,15 @@ pub fn cases() -> Vec<Case> {
         ),
         case("maximum", B::MAXIMUM, Opt::NONE, vec![x(&S), cf(&[1, 1, 1, 4], 2)], &S),
         case("minimum", B::MINIMUM, Opt::NONE, vec![x(&S), x(&S)], &S),
+        case("maximum_bcast", B::MAXIMUM, Opt::NONE, vec![x(&S), x(&[1, 1, 5, 1])], &S),
+        case("minimum_bcast", B::MINIMUM, Opt::NONE, vec![x(&[6, 1, 4]), cf(&[1, 5, 1], 3)], &[1, 6, 5, 4]),
+        case(
+            "div_relu",
+            B::DIV,
+            Opt::DivOptions(Box::new(fb::DivOptionsT { fused_activation_function: Act::RELU })),
+            vec![x(&S), pos(&S)],
+            &S,
+        ),
         case("squared_difference", B::SQUARED_DIFFERENCE, Opt::NONE, vec![x(&S), x(&[4])], &S),
         compare("less", B::LESS),
         compare("less_equal", B::LESS_EQUAL),
@@ -37,6 +46,15 @@ pub fn cases() -> Vec<Case> {
         compare("greater_equal", B::GREATER_EQUAL),
         compare("equal", B::EQUAL),
         compare("not_equal", B::NOT_EQUAL),
+        // Two inputs with their own ranges, broadcast.
+        Case {
+            out_types: vec![TensorType::BOOL],
+            ..case("greater_bcast", B::GREATER, Opt::NONE, vec![x(&S), pos(&[1, 1, 1, 4])], &S)
+        },
+        Case {
+            out_types: vec![TensorType::BOOL],
+            ..case("less_equal_bcast", B::LESS_EQUAL, Opt::NONE, vec![x(&[5, 1]), x(&[1, 6, 1, 4])], &[1, 6, 5, 4])
+        },
         case(
             "select_v2_bcast",
             B::SELECT_V2,

@@ -34,6 +34,7 @@ fn npy_of(v: &Value) -> Option<(&'static str, Vec<u8>)> {
         Values::I16(x) => ("<i2", x.iter().flat_map(|a| a.to_le_bytes()).collect()),
         Values::I32(x) => ("<i4", x.iter().flat_map(|a| a.to_le_bytes()).collect()),
         Values::F32(x) => ("<f4", x.iter().flat_map(|a| a.to_le_bytes()).collect()),
+        Values::Bool(x) => ("|b1", x.iter().map(|&a| u8::from(a)).collect()),
         _ => return None,
     })
 }
@@ -42,6 +43,7 @@ fn npy_of(v: &Value) -> Option<(&'static str, Vec<u8>)> {
 fn npy_ints(descr: &str, bytes: &[u8]) -> Vec<i64> {
     match descr {
         "|i1" => bytes.iter().map(|&b| i64::from(b as i8)).collect(),
+        "|b1" => bytes.iter().map(|&b| i64::from(b)).collect(),
         "<i2" => bytes.chunks_exact(2).map(|c| i64::from(i16::from_le_bytes([c[0], c[1]]))).collect(),
         "<i4" => bytes.chunks_exact(4).map(|c| i64::from(i32::from_le_bytes(c.try_into().unwrap()))).collect(),
         _ => Vec::new(),
@@ -67,8 +69,7 @@ fn run_litert(resolver: &str, model: &Path, inputs: &Path, out: &Path) -> Result
 
 /// Cases (name, mode) whose integer form tflq has no kernel for yet: the interpreter must
 /// refuse them (not run them approximately).
-const NOT_YET: [(&str, &str); 4] =
-    [("logistic", "int16x8"), ("tanh", "int16x8"), ("softmax", "int16x8"), ("mean_keep", "int8")];
+const NOT_YET: [(&str, &str); 3] = [("logistic", "int16x8"), ("tanh", "int16x8"), ("softmax", "int16x8")];
 
 pub fn check(cases: Vec<Case>) {
     let dir = tempfile::tempdir().unwrap();
@@ -78,7 +79,9 @@ pub fn check(cases: Vec<Case>) {
     for (k, c) in cases.iter().enumerate() {
         let Some(def) = registry().builtin(c.op) else { continue };
         let Some(rule) = def.integer else { continue };
-        if def.int_kernel.is_none() || c.out_types.iter().any(|&t| t != TensorType::FLOAT32) {
+        // Float outputs become integer; BOOL (comparisons) and INT32 (SHAPE) outputs stay.
+        let kept = |t: TensorType| matches!(t, TensorType::FLOAT32 | TensorType::BOOL | TensorType::INT32);
+        if def.int_kernel.is_none() || !c.out_types.iter().all(|&t| kept(t)) {
             continue;
         }
         if c.inputs.iter().flatten().any(|(_, d)| matches!(d, Data::I8(..) | Data::Quantized(..) | Data::State)) {

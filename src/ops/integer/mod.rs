@@ -11,6 +11,8 @@ mod elementwise;
 mod matmul;
 mod reduce;
 
+pub(super) use elementwise::{compare, div, max_min, squared_difference};
+pub(super) use reduce::{reduce_max_min, reduce_prod, resize_bilinear, sum};
 pub(super) use matmul::{batch_matmul, transpose_conv};
 
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
@@ -702,8 +704,8 @@ pub(super) fn softmax(ctx: &PrepareCtx) -> KResult<Prepared> {
 }
 
 /// MEAN int8/int16 (`reference_ops::QuantizedMeanOrSum`, which LiteRT's built-in kernel runs
-/// except for int8 4-D means over H and W with keep_dims, which it computes otherwise and
-/// tflq refuses): MBQM(Σq − z·N, M', s') + zo with the multiplier of si/so divided by N.
+/// except for int8 4-D means over H and W with keep_dims, [`reduce::mean_hw`]):
+/// MBQM(Σq − z·N, M', s') + zo with the multiplier of si/so divided by N.
 pub(super) fn mean(ctx: &PrepareCtx) -> KResult<Prepared> {
     let (input, out) = (input_t(ctx, 0)?, ctx.output(0)?);
     let keep = opts!(ctx, ReducerOptions).keep_dims;
@@ -722,7 +724,7 @@ pub(super) fn mean(ctx: &PrepareCtx) -> KResult<Prepared> {
             }
         }
         if int8 && keep && rank == 4 && axes.len() == 2 && axes.contains(&1) && axes.contains(&2) {
-            return Err("int8 MEAN over H and W with keep_dims runs LiteRT's special kernel, not in tflq yet".into());
+            return reduce::mean_hw(x, qi, qo);
         }
         let xv = ints(x)?;
         let n: usize = axes.iter().map(|&a| x.shape[a]).product();
