@@ -11,6 +11,8 @@ mod elementwise;
 mod matmul;
 mod reduce;
 
+pub(super) use activation::{exp, gelu, l2_normalize, log, log_softmax, sigmoid_or_tanh, softmax_any};
+
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
 use super::{opts, KResult, PrepareCtx, Prepared};
 use crate::ir::{Buf, Tensor, Value, Values};
