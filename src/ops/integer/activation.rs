@@ -553,3 +553,58 @@ pub(in crate::ops) fn l2_normalize(ctx: &PrepareCtx) -> KResult<Prepared> {
         Ok(Value::new(x.shape.clone(), Values::I8(out)))
     }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lut16_interpolates_with_rounding() {
+        // A table rising by 128 per segment: the low 7 bits add one LSB each.
+        let mut lut = [0i16; 513];
+        for (i, e) in lut.iter_mut().enumerate() {
+            *e = (i as i32 * 128 - 32768).clamp(-32768, 32767) as i16;
+        }
+        assert_eq!(lut16_lookup(-32768, &lut), -32768);
+        assert_eq!(lut16_lookup(0, &lut), 0);
+        assert_eq!(lut16_lookup(5, &lut), 5);
+        assert_eq!(lut16_lookup(-3, &lut), -3);
+        // An identity table built by LUTPopulate stays within an LSB of the identity.
+        let id = lut16_f32(1.0 / 32768.0, 0, 1.0 / 32768.0, 0, |x| x);
+        for v in [-32768, -12345, -1, 0, 1, 777, 32767] {
+            assert!((lut16_lookup(v, &id) - v).abs() <= 1, "{v}");
+        }
+    }
+
+    #[test]
+    fn power_of_two_scales_are_recognised_loosely() {
+        assert_eq!(checked_log2(1.0 / 4096.0), (true, -12));
+        assert_eq!(checked_log2(1.0005 / 2048.0), (true, -11));
+        assert!(!checked_log2(1.0 / 3000.0).0);
+    }
+
+    #[test]
+    fn gemmlowp_tanh_and_logistic_track_the_functions() {
+        assert_eq!(Fx16::logistic(0), 16384);
+        assert_eq!(Fx16::tanh(0), 0);
+        for raw in (-32768..=32767).step_by(97) {
+            let x = f64::from(raw) / 4096.0;
+            let l = f64::from(Fx16::logistic(raw as i16)) / 32768.0;
+            let t = f64::from(Fx16::tanh(raw as i16)) / 32768.0;
+            assert!((l - 1.0 / (1.0 + (-x).exp())).abs() < 1e-3, "logistic {x}: {l}");
+            assert!((t - x.tanh()).abs() < 1e-3, "tanh {x}: {t}");
+        }
+    }
+
+    #[test]
+    fn inverse_square_root_multiplier() {
+        assert_eq!(inv_sqrt_multiplier(0), (i32::MAX, 0));
+        assert_eq!(inv_sqrt_multiplier(1), (i32::MAX, 0));
+        for x in [2, 3, 100, 16129, 1 << 20, 2_000_000_000] {
+            let (m, s) = inv_sqrt_multiplier(x);
+            let got = f64::from(m) * 2f64.powi(s - 31);
+            let want = 1.0 / f64::from(x).sqrt();
+            assert!((got / want - 1.0).abs() < 1e-5, "{x}: {got} vs {want}");
+        }
+    }
+}
