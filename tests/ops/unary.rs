@@ -52,7 +52,7 @@ pub fn cases() -> Vec<Case> {
         wide("logistic_pot2", B::LOGISTIC, Opt::NONE, -16.0, 16.0),
         wide("tanh_pot2", B::TANH, Opt::NONE, -16.0, 16.0),
         wide("exp_wide", B::EXP, Opt::NONE, -6.0, 2.5),
-        wide("log_wide", B::LOG, Opt::NONE, 0.001, 60.0),
+        wide("log_wide", B::LOG, Opt::NONE, 0.7, 60.0),
         wide(
             "gelu_exact_wide",
             B::GELU,
