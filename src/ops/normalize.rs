@@ -12,11 +12,12 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let beta = opts!(ctx, SoftmaxOptions).beta;
             Ok(Prepared::one(move |ins| softmax(inp(ins, 0)?, beta)))
         })
-        .int_kernel(super::integer::softmax)
+        .int_kernel(super::integer::softmax_any)
         .integer(IntegerRule::fixed((1.0 / 256.0, -128), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::LOG_SOFTMAX)
         .kernel(|_| Ok(Prepared::one(|ins| log_softmax(inp(ins, 0)?))))
+        .int_kernel(super::integer::log_softmax)
         .integer(IntegerRule::fixed((16.0 / 256.0, 127), None))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::L2_NORMALIZATION)
@@ -24,6 +25,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let act = opts!(ctx, L2NormOptions).fused_activation_function;
             Ok(Prepared::one(move |ins| l2_normalize(inp(ins, 0)?, act)))
         })
+        .int_kernel(super::integer::l2_normalize)
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), None))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::LOCAL_RESPONSE_NORMALIZATION).kernel(|ctx| {

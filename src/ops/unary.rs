@@ -30,12 +30,12 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::calibrated(false)));
     add(OpDef::builtin(B::LOGISTIC)
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Logistic))))
-        .int_kernel(|ctx| super::integer::lut8(ctx, super::integer::logistic))
+        .int_kernel(|ctx| super::integer::sigmoid_or_tanh(ctx, false))
         .integer(IntegerRule::fixed((1.0 / 256.0, -128), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(OpDef::builtin(B::TANH)
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Tanh))))
-        .int_kernel(|ctx| super::integer::lut8(ctx, super::integer::tanh))
+        .int_kernel(|ctx| super::integer::sigmoid_or_tanh(ctx, true))
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(un(B::HARD_SWISH, Unary::HardSwish)
@@ -47,15 +47,16 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             Ok(Prepared::one(move |ins| unary(inp(ins, 0)?, Unary::Gelu { approximate })))
         }),
         true,
-    ));
+    )
+    .int_kernel(super::integer::gelu));
     add(un(B::ELU, Unary::Elu));
     // SQRT: TF keeps it float in 16x8, although LiteRT's kernel would take int16.
     add(int2(un(B::SQRT, Unary::Sqrt), false).float_note("TF's converter keeps SQRT float in 16x8"));
     add(int2(un(B::RSQRT, Unary::Rsqrt), true));
     // Each with its own calibrated output range, as TF quantizes them.
-    for (op, u) in [(B::ABS, Unary::Abs), (B::EXP, Unary::Exp), (B::LOG, Unary::Log)] {
-        add(int2(un(op, u), true));
-    }
+    add(int2(un(B::ABS, Unary::Abs), true));
+    add(int2(un(B::EXP, Unary::Exp), true).int_kernel(super::integer::exp));
+    add(int2(un(B::LOG, Unary::Log), true).int_kernel(super::integer::log));
     // TF 2.21's TFLITE_BUILTINS_INT8 conversion of a layer norm keeps its NEG float (testdata/strict/encoder.tf_int8io.tflite).
     add(un(B::NEG, Unary::Neg).float_in_tf(
         "LiteRT's NEG negates the stored integers without requantizing, which is wrong for \

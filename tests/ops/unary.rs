@@ -40,5 +40,37 @@ pub fn cases() -> Vec<Case> {
         unary("exp", B::EXP),
         case("log", B::LOG, Opt::NONE, vec![pos(&S)], &S),
         unary("neg", B::NEG),
+        // Ranges past the int16 tables' saturation (|x| > 10.7), and narrow ones (large shifts).
+        wide("logistic_wide", B::LOGISTIC, Opt::NONE, -14.0, 14.0),
+        wide("tanh_wide", B::TANH, Opt::NONE, -14.0, 14.0),
+        wide("logistic_narrow", B::LOGISTIC, Opt::NONE, -0.3, 0.2),
+        wide("tanh_narrow", B::TANH, Opt::NONE, -0.2, 0.3),
+        // Ranges of about ±8 and ±16 calibrate int16 input scales of (nearly) 2^−12 and 2^−11,
+        // for which LiteRT runs its gemmlowp kernels instead of the table.
+        wide("logistic_pot", B::LOGISTIC, Opt::NONE, -8.0, 8.0),
+        wide("tanh_pot", B::TANH, Opt::NONE, -8.0, 8.0),
+        wide("logistic_pot2", B::LOGISTIC, Opt::NONE, -16.0, 16.0),
+        wide("tanh_pot2", B::TANH, Opt::NONE, -16.0, 16.0),
+        wide("exp_wide", B::EXP, Opt::NONE, -6.0, 2.5),
+        wide("log_wide", B::LOG, Opt::NONE, 0.7, 60.0),
+        wide(
+            "gelu_exact_wide",
+            B::GELU,
+            Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: false })),
+            -9.0,
+            7.0,
+        ),
+        wide(
+            "gelu_approx_wide",
+            B::GELU,
+            Opt::GeluOptions(Box::new(fb::GeluOptionsT { approximate: true })),
+            -9.0,
+            7.0,
+        ),
     ]
+}
+
+/// A unary op over [2, 250] inputs in [lo, hi).
+fn wide(name: &'static str, op: BuiltinOperator, options: Opt, lo: f32, hi: f32) -> Case {
+    case(name, op, options, vec![Some((vec![2, 250], Data::Input(lo, hi)))], &[2, 250])
 }
