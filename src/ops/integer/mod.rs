@@ -9,6 +9,7 @@
 mod activation;
 mod elementwise;
 mod matmul;
+pub(super) mod pointwise;
 mod reduce;
 
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
