@@ -151,7 +151,7 @@ pub fn sdhm16(a: i16, b: i16) -> i16 {
     ((i32::from(a) * i32::from(b)) / (1 << 15)) as i16
 }
 
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for 0 ≤ e < 31: x·2^e, saturating beyond
+/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for 1 ≤ e ≤ 30: x·2^e, saturating beyond
 /// ±(2^(31−e) − 1).
 #[inline]
 pub fn saturating_shl(x: i32, e: i32) -> i32 {

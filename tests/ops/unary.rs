@@ -11,7 +11,7 @@ pub fn cases() -> Vec<Case> {
         unary("logistic", B::LOGISTIC),
         unary("tanh", B::TANH),
         unary("hard_swish", B::HARD_SWISH),
-        // Narrow and wide input ranges: the reluish rescale shifts right, then left.
+        // A narrow input range makes the reluish rescale shift right, a wide one further left.
         case("hard_swish_narrow", B::HARD_SWISH, Opt::NONE, vec![input(&S, -0.5, 0.5)], &S),
         case("hard_swish_wide", B::HARD_SWISH, Opt::NONE, vec![input(&S, -12.0, 9.0)], &S),
         unary("relu_0_to_1", B::RELU_0_TO_1),
