@@ -151,9 +151,38 @@ fn rounding_half_sum(a: i32, b: i32) -> i32 {
     ((sum + sign) / 2) as i32
 }
 
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for a positive exponent: a saturating left shift.
+/// `SaturatingLeftShift` of hard_swish.h: x·2^amount clamped to i16.
 #[inline]
-fn saturating_shl(x: i32, e: u32) -> i32 {
+pub fn saturating_shl16(x: i16, amount: i32) -> i16 {
+    // Past 2^40 every non-zero value saturates anyway.
+    let r = i64::from(x) * (1i64 << amount.clamp(0, 40));
+    r.clamp(i64::from(i16::MIN), i64::from(i16::MAX)) as i16
+}
+
+/// The 16-bit `RoundingDivideByPOT`, with gemmlowp's i16 mask: for e ≥ 16 the mask
+/// truncates to all ones.
+#[inline]
+pub fn rdbpot16(x: i16, e: i32) -> i16 {
+    let mask = ((1i64 << e) - 1) as i16;
+    let rem = x & mask;
+    let threshold = (mask >> 1).wrapping_add(i16::from(x < 0));
+    ((i32::from(x) >> e) as i16).wrapping_add(i16::from(rem > threshold))
+}
+
+/// `SaturatingDoublingHighMul` of hard_swish.h: a·b / 2^15 truncated toward zero (no
+/// rounding, unlike [`srdhm16`]), saturating (−2^15)².
+#[inline]
+pub fn sdhm16(a: i16, b: i16) -> i16 {
+    if a == i16::MIN && b == i16::MIN {
+        return i16::MAX;
+    }
+    ((i32::from(a) * i32::from(b)) / (1 << 15)) as i16
+}
+
+/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for 1 ≤ e ≤ 30: x·2^e, saturating beyond
+/// ±(2^(31−e) − 1).
+#[inline]
+pub fn saturating_shl(x: i32, e: i32) -> i32 {
     let threshold = (1i32 << (31 - e)) - 1;
     if x > threshold {
         i32::MAX
@@ -194,6 +223,39 @@ pub fn rdbpot_wide(x: i32, e: u32) -> i32 {
     }
     let threshold = -1 + i32::from(x < 0);
     (x >> (e & 31)) + i32::from(x > threshold)
+}
+
+/// `GetInvSqrtQuantizedMultiplierExp`: 1/√x as a multiplier and shift (x > 1; x ≤ 1 gives
+/// the largest multiplier), by five Newton-Raphson steps in Q3.28. `reverse_shift` −1 turns
+/// the right shift into a left one.
+pub fn inv_sqrt_multiplier_exp(x: i32, reverse_shift: i32) -> (i32, i32) {
+    if x <= 1 {
+        return (i32::MAX, 0);
+    }
+    let (mut x, mut shift) = (x, 11);
+    while x >= 1 << 29 {
+        x /= 4;
+        shift += 1;
+    }
+    let pairs = ((x as u32).leading_zeros() - 1) / 2 - 1;
+    shift -= pairs as i32;
+    x <<= 2 * pairs;
+    let input = x >> 1;
+    let half_input = rdbpot(input, 1);
+    let half_three = (1 << 28) + (1 << 27);
+    let mut y = 1 << 28;
+    for _ in 0..5 {
+        // Q3 · Q3 · Q3 is Q9, back to Q3; the difference of two Q6 products back to Q3.
+        let y3 = saturating_shl(srdhm(srdhm(y, y), y), 6);
+        y = saturating_shl(srdhm(half_three, y).wrapping_sub(srdhm(half_input, y3)), 3);
+    }
+    // Times √2/2 in Q0.31.
+    let mut y = srdhm(y, 1518500250);
+    if shift < 0 {
+        y = y.wrapping_shl((-shift) as u32);
+        shift = 0;
+    }
+    (y, shift * reverse_shift)
 }
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! CEIL, ROUND, SIGN).
 
 use super::binary::binary;
+use super::integer::pointwise;
 use super::util::{inp, integer_2};
 use super::{opts, IntegerRule, KResult, OpDef, Prepared};
 use crate::ir::{Buf, Value, Values};
@@ -24,9 +25,11 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
             let alpha = opts!(ctx, LeakyReluOptions).alpha;
             Ok(Prepared::one(move |ins| unary(inp(ins, 0)?, Unary::LeakyRelu(alpha))))
         })
+        .int_kernel(pointwise::leaky_relu)
         .integer(IntegerRule::calibrated(true)));
     add(OpDef::builtin(B::PRELU)
         .kernel(|_| Ok(Prepared::one(|ins| prelu(inp(ins, 0)?, inp(ins, 1)?))))
+        .int_kernel(pointwise::prelu)
         .integer(IntegerRule::calibrated(false)));
     add(OpDef::builtin(B::LOGISTIC)
         .kernel(|_| Ok(Prepared::one(|ins| unary(inp(ins, 0)?, Unary::Logistic))))
@@ -39,6 +42,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .integer(IntegerRule::fixed((1.0 / 128.0, 0), Some((1.0 / 32768.0, 0))))
         .version(integer_2, &[1, 2]));
     add(un(B::HARD_SWISH, Unary::HardSwish)
+        .int_kernel(pointwise::hard_swish)
         .integer(IntegerRule::calibrated(false))
         .float_note("LiteRT's HARD_SWISH prepares uint8 and int8 only; TF keeps it float in 16x8"));
     add(int2(
@@ -51,10 +55,12 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     .int_kernel(super::integer::gelu));
     add(un(B::ELU, Unary::Elu));
     // SQRT: TF keeps it float in 16x8, although LiteRT's kernel would take int16.
-    add(int2(un(B::SQRT, Unary::Sqrt), false).float_note("TF's converter keeps SQRT float in 16x8"));
-    add(int2(un(B::RSQRT, Unary::Rsqrt), true));
+    add(int2(un(B::SQRT, Unary::Sqrt), false)
+        .int_kernel(pointwise::sqrt)
+        .float_note("TF's converter keeps SQRT float in 16x8"));
+    add(int2(un(B::RSQRT, Unary::Rsqrt), true).int_kernel(pointwise::rsqrt));
     // Each with its own calibrated output range, as TF quantizes them.
-    add(int2(un(B::ABS, Unary::Abs), true));
+    add(int2(un(B::ABS, Unary::Abs), true).int_kernel(pointwise::abs));
     add(int2(un(B::EXP, Unary::Exp), true).int_kernel(super::integer::exp));
     add(int2(un(B::LOG, Unary::Log), true).int_kernel(super::integer::log));
     // TF 2.21's TFLITE_BUILTINS_INT8 conversion of a layer norm keeps its NEG float (testdata/strict/encoder.tf_int8io.tflite).

@@ -11,6 +11,9 @@ pub fn cases() -> Vec<Case> {
         unary("logistic", B::LOGISTIC),
         unary("tanh", B::TANH),
         unary("hard_swish", B::HARD_SWISH),
+        // A narrow input range makes the reluish rescale shift right, a wide one further left.
+        case("hard_swish_narrow", B::HARD_SWISH, Opt::NONE, vec![input(&S, -0.5, 0.5)], &S),
+        case("hard_swish_wide", B::HARD_SWISH, Opt::NONE, vec![input(&S, -12.0, 9.0)], &S),
         unary("relu_0_to_1", B::RELU_0_TO_1),
         case(
             "gelu_exact",
@@ -33,9 +36,22 @@ pub fn cases() -> Vec<Case> {
             vec![x(&S)],
             &S,
         ),
+        case(
+            "leaky_relu_negative",
+            B::LEAKY_RELU,
+            Opt::LeakyReluOptions(Box::new(fb::LeakyReluOptionsT { alpha: -0.3 })),
+            vec![x(&S)],
+            &S,
+        ),
+        // alpha per channel (broadcast), per element, and one for all.
         case("prelu", B::PRELU, Opt::NONE, vec![x(&S), cf(&[1, 1, 4], 3)], &S),
+        case("prelu_full", B::PRELU, Opt::NONE, vec![x(&S), cf(&S, 4)], &S),
+        case("prelu_one", B::PRELU, Opt::NONE, vec![x(&S), cf(&[1], 5)], &S),
         case("sqrt", B::SQRT, Opt::NONE, vec![pos(&S)], &S),
         case("rsqrt", B::RSQRT, Opt::NONE, vec![pos(&S)], &S),
+        case("rsqrt_wide", B::RSQRT, Opt::NONE, vec![input(&S, 0.01, 60.0)], &S),
+        case("sqrt_wide", B::SQRT, Opt::NONE, vec![input(&S, 0.0, 300.0)], &S),
+        case("abs_shifted", B::ABS, Opt::NONE, vec![input(&S, -1.0, 5.0)], &S),
         unary("abs", B::ABS),
         unary("exp", B::EXP),
         case("log", B::LOG, Opt::NONE, vec![pos(&S)], &S),
@@ -73,4 +89,9 @@ pub fn cases() -> Vec<Case> {
 /// A unary op over [2, 250] inputs in [lo, hi).
 fn wide(name: &'static str, op: BuiltinOperator, options: Opt, lo: f32, hi: f32) -> Case {
     case(name, op, options, vec![Some((vec![2, 250], Data::Input(lo, hi)))], &[2, 250])
+}
+
+/// A model input of `shape` filled with floats in [lo, hi).
+fn input(shape: &[i32], lo: f32, hi: f32) -> Option<(Vec<i32>, Data)> {
+    Some((shape.to_vec(), Data::Input(lo, hi)))
 }

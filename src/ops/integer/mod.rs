@@ -9,6 +9,7 @@
 mod activation;
 mod elementwise;
 mod matmul;
+pub(super) mod pointwise;
 mod reduce;
 
 pub(super) use activation::{exp, gelu, l2_normalize, log, log_softmax, sigmoid_or_tanh, softmax_any};
