@@ -152,7 +152,7 @@ pub(crate) fn quantize_asymmetric(x: &[f32], q: &mut [i8]) -> (f32, i32) {
 
 /// Each of `rows` rows of `x` quantized on its own: the int8 values, scales and zero points.
 fn quantize_rows(x: &[f32], rows: usize, asymmetric: bool) -> (Vec<i8>, Vec<f32>, Vec<i32>) {
-    let k = if rows == 0 { 0 } else { x.len() / rows };
+    let k = x.len().checked_div(rows).unwrap_or(0);
     let mut q = vec![0i8; x.len()];
     let (mut scales, mut zps) = (Vec::with_capacity(rows), Vec::with_capacity(rows));
     if k == 0 {
@@ -188,7 +188,7 @@ fn prepared(k: impl Kernel) -> Prepared {
 }
 
 /// The bias of `n` channels, checked.
-fn bias_of<'a>(bias: Option<&'a Value>, n: usize) -> KResult<Option<&'a [f32]>> {
+fn bias_of(bias: Option<&Value>, n: usize) -> KResult<Option<&[f32]>> {
     let Some(b) = bias else { return Ok(None) };
     let bv = f32s(b, "bias")?;
     if bv.len() != n {
@@ -274,11 +274,11 @@ impl Kernel for FullyConnected {
 // ---------------------------------------------------------------------------------------------
 // CONV_2D
 
-/// Hybrid CONV_2D. With per-channel scales that differ (LiteRT's `EvalHybridPerChannel`, im2col
-/// + GEMM): the input is quantized asymmetrically per batch, padding takes the zero point, and
-/// output = float(acc − zp·row sum) × (channel scale × input scale) + bias, clamped. With one
-/// scale (`EvalHybrid`): symmetric, padding 0, output = (0 + float(acc) × input scale·weight
-/// scale) + bias, clamped.
+/// Hybrid CONV_2D. With per-channel scales that differ (LiteRT's `EvalHybridPerChannel`,
+/// im2col and a GEMM), the input is quantized asymmetrically per batch, padding takes the zero
+/// point, and output = float(acc − zp·row sum) × (channel scale × input scale) + bias, clamped.
+/// With one scale (`EvalHybrid`), symmetrically, padding 0, and output =
+/// (0 + float(acc) × input scale·weight scale) + bias, clamped.
 struct Conv2d {
     p: ConvParams,
     scales: Vec<f32>,
@@ -376,8 +376,10 @@ pub(super) fn prepare_depthwise(ctx: &PrepareCtx, p: ConvParams, mult: i32) -> K
     let scales = weight_scales(ctx, 1, 3)?;
     let oc = ctx.input(1).and_then(|t| t.shape().get(3).copied()).unwrap_or(1);
     if scales.len() == 1 && oc != 1 {
-        // LiteRT's hybrid depthwise kernel refuses these too: it reads a scale per channel.
-        return Err(format!("hybrid DEPTHWISE_CONV_2D needs one weight scale per output channel ({oc}), got 1"));
+        // LiteRT's hybrid depthwise kernel reads a scale per channel, past the one there is.
+        return Err(format!(
+            "hybrid DEPTHWISE_CONV_2D needs one weight scale per output channel ({oc}), got 1 (LiteRT reads past it)"
+        ));
     }
     Ok(prepared(Depthwise { p, mult, scales }))
 }
