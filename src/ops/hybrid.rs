@@ -171,13 +171,33 @@ fn dot(a: &[i8], b: &[i8]) -> i32 {
     a.iter().zip(b).fold(0i32, |s, (&x, &y)| s.wrapping_add(i32::from(x) * i32::from(y)))
 }
 
-/// Σ of each of the first `rows` rows of width `k` (0 for rows `w` does not hold).
+/// Σ of each of the first `rows` rows of width `k` (0 for rows `w` does not hold), as LiteRT's
+/// SSE `ReductionSumVector` sums them: in eight i16 lanes that wrap (a pair of elements a lane
+/// per 16, then one element a lane for a block of 8), the lanes then added in i32 with the last
+/// `k mod 8` elements. Rows whose lanes pass ±32767 (long rows of one sign) come out wrapped,
+/// and so does LiteRT's zero-point correction.
 fn row_sums(w: &[i8], k: usize, rows: usize) -> Vec<i32> {
     let mut sums = vec![0i32; rows];
-    if k > 0 {
-        for (s, r) in sums.iter_mut().zip(w.chunks_exact(k)) {
-            *s = r.iter().fold(0i32, |s, &v| s.wrapping_add(i32::from(v)));
+    if k == 0 {
+        return sums;
+    }
+    for (s, r) in sums.iter_mut().zip(w.chunks_exact(k)) {
+        let mut lanes = [0i16; 8];
+        let mut blocks = r.chunks_exact(16);
+        for b in &mut blocks {
+            for (i, l) in lanes.iter_mut().enumerate() {
+                *l = l.wrapping_add(i16::from(b[2 * i]) + i16::from(b[2 * i + 1]));
+            }
         }
+        let mut rest = blocks.remainder();
+        if rest.len() >= 8 {
+            for (l, &v) in lanes.iter_mut().zip(&rest[..8]) {
+                *l = l.wrapping_add(i16::from(v));
+            }
+            rest = &rest[8..];
+        }
+        let lanes = lanes.iter().fold(0i32, |a, &l| a.wrapping_add(i32::from(l)));
+        *s = rest.iter().fold(lanes, |a, &v| a.wrapping_add(i32::from(v)));
     }
     sums
 }
@@ -724,12 +744,25 @@ mod tests {
     }
 
     #[test]
+    fn row_sums_wrap_in_i16_lanes_as_litert_sse() {
+        // 16·300 + 8 + 3 elements of 100: each lane gets 300 pairs (60000, wrapped to -5536)
+        // and 100 more; the tail of 3 adds in i32.
+        let w = vec![100i8; 16 * 300 + 8 + 3];
+        let lane = (60000i32 - 65536) + 100;
+        assert_eq!(row_sums(&w, w.len(), 1), [8 * lane + 300]);
+        // Short rows do not wrap; missing rows are 0.
+        assert_eq!(row_sums(&[1, -2, 3, 4, 5], 5, 2), [11, 0]);
+    }
+
+    #[test]
     fn asymmetric_quantization_nudges_the_zero_point() {
         let x: Vec<f32> = (0..10).map(|i| i as f32 * 0.5 - 1.0).collect();
         let mut q = vec![0i8; 10];
         let (s, zp) = quantize_asymmetric(&x, &mut q);
-        assert_eq!(s, (f64::from(4.5f32 - -1.0f32) / 255.0) as f32);
-        assert_eq!(zp, (-128.0 - f64::from(-1.0f32) / f64::from(5.5f32) * 255.0).round() as i32);
+        let scale = f64::from(3.5f32 - -1.0f32) / 255.0;
+        assert_eq!(s, scale as f32);
+        assert_eq!(zp, (-128.0 + 1.0 / scale).round() as i32);
+        assert_eq!(zp, -71);
         assert_eq!(q[0], -128);
         assert_eq!(q[9], 127);
         // An all-positive input still spans 0: min(x, 0) = 0 maps to -128.
