@@ -640,6 +640,7 @@ impl Kernel for BatchMatMul {
             return Err(format!("operands must have rank >= 2, got {:?} and {:?}", x.shape, y.shape));
         }
         let (mut xs, mut ys) = (x.shape.clone(), y.shape.clone());
+        let rows_out = if self.adj_x { xs[xs.len() - 1] } else { xs[xs.len() - 2] };
         // LiteRT folds x [.., Q, R, S] · y [.., 1, X, Y] into x [.., Q·R, S] · y [.., X, Y].
         if !self.adj_x && xs.len() > 2 && ys.len() > 2 && ys[ys.len() - 3] == 1 {
             let r = xs.len();
@@ -718,7 +719,7 @@ impl Kernel for BatchMatMul {
         }
         let ob: Vec<usize> = super::broadcast_shape(&x.shape[..x.shape.len() - 2], &y.shape[..y.shape.len() - 2])?;
         let mut shape = ob;
-        shape.push(m);
+        shape.push(rows_out);
         shape.push(nn);
         if super::checked_numel(&shape)? != numel {
             return Err(format!("output shape {shape:?} does not hold {numel} values"));

@@ -431,6 +431,22 @@ pub fn cases() -> Vec<Case> {
         ),
         case("hy_bmm", B::BATCH_MATMUL, bmm(false, false), vec![x(&[2, 3, 8]), cf(&[8, 5], 38)], &[2, 3, 5]),
         case("hy_bmm_adj", B::BATCH_MATMUL, bmm(true, true), vec![x(&[2, 8, 3]), cf(&[5, 8], 39)], &[2, 3, 5]),
+        // Two batch dimensions: LiteRT indexes the per-row input scales as b1·M + b2·M + row.
+        case(
+            "hy_bmm_two_batch_dims",
+            B::BATCH_MATMUL,
+            bmm(false, false),
+            vec![x(&[2, 3, 4, 8]), cf(&[8, 5], 57)],
+            &[2, 3, 4, 5],
+        ),
+        // y [1, K, N] folds x's two last batch dimensions into its rows first.
+        case(
+            "hy_bmm_folded",
+            B::BATCH_MATMUL,
+            bmm(false, false),
+            vec![x(&[2, 3, 4, 8]), cf(&[1, 8, 5], 58)],
+            &[2, 3, 4, 5],
+        ),
         case(
             "hy_bmm_batched_w",
             B::BATCH_MATMUL,
