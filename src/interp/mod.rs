@@ -20,7 +20,9 @@
 //! # Ok(()) }
 //! ```
 //! An integer op without an integer kernel in tflq is refused when the model is prepared
-//! (listed as "OP (integer)" in [`InterpError::UnsupportedOps`]).
+//! (listed as "OP (integer)" in [`InterpError::UnsupportedOps`]). A float op whose weights are
+//! INT8 constants (dynamic-range models) runs its hybrid kernel, which quantizes its input on
+//! the fly as LiteRT's hybrid kernel does, so that its float outputs are LiteRT's, bit for bit.
 //!
 //! [`Interpreter::new`] prepares a subgraph once: it checks that every operator has a kernel in
 //! the op registry, folds the ops whose only input is a constant (FLOAT16/INT8 behind

@@ -126,7 +126,7 @@ macro_rules! conv_params {
 
 impl ConvParams {
     /// The geometry of this convolution of an NHWC input by a kh×kw window to `oc` channels.
-    fn geom(&self, [n, h, wd, c]: [usize; 4], kh: usize, kw: usize, oc: usize) -> KResult<ConvGeom> {
+    pub(super) fn geom(&self, [n, h, wd, c]: [usize; 4], kh: usize, kw: usize, oc: usize) -> KResult<ConvGeom> {
         let (oh, pad_h) = out_and_pad(self.same, h, kh, self.stride_h, self.dilation_h)?;
         let (ow, pad_w) = out_and_pad(self.same, wd, kw, self.stride_w, self.dilation_w)?;
         let (sh, sw, dh, dw) =
@@ -170,6 +170,9 @@ struct Conv2d {
 fn prepare_conv2d(ctx: &PrepareCtx) -> KResult<Prepared> {
     let o = opts!(ctx, Conv2DOptions);
     let p = conv_params!(o);
+    if super::hybrid::is_hybrid(ctx, 1) {
+        return super::hybrid::prepare_conv2d(ctx, p);
+    }
     // The packed GEMM applies clamp activations as it stores; others run unpacked.
     let packed = match (clamp_of(p.act), ctx.constant_shape(1)) {
         (Some(_), Some(s)) if s.len() == 4 => {
@@ -285,6 +288,9 @@ struct Depthwise {
 
 fn prepare_depthwise(ctx: &PrepareCtx) -> KResult<Prepared> {
     let o = opts!(ctx, DepthwiseConv2DOptions);
+    if super::hybrid::is_hybrid(ctx, 1) {
+        return super::hybrid::prepare_depthwise(ctx, conv_params!(o), o.depth_multiplier);
+    }
     Ok(Prepared {
         kernel: Box::new(Depthwise { p: conv_params!(o), mult: o.depth_multiplier, isa: ctx.isa }),
         consumed: vec![],
@@ -331,6 +337,9 @@ fn prepare_transpose_conv(ctx: &PrepareCtx) -> KResult<Prepared> {
         dilation_w: 1,
         act: o.fused_activation_function,
     };
+    if super::hybrid::is_hybrid(ctx, 1) {
+        return super::hybrid::prepare_transpose_conv(ctx, p);
+    }
     Ok(Prepared::one(move |ins| transpose_conv(&ints(inp(ins, 0)?)?, inp(ins, 1)?, inp(ins, 2)?, opt_inp(ins, 3), &p)))
 }
 

@@ -88,6 +88,10 @@ fn prepare_fully_connected(ctx: &PrepareCtx) -> KResult<Prepared> {
     if o.weights_format.0 != 0 {
         return Err("shuffled weights are not supported".into());
     }
+    if super::hybrid::is_hybrid(ctx, 1) {
+        let (keep, act, asym) = (o.keep_num_dims, o.fused_activation_function, o.asymmetric_quantize_inputs);
+        return super::hybrid::prepare_fully_connected(ctx, keep, act, asym);
+    }
     let in_place = match (ctx.constant(1), ctx.constant_shape(1).as_deref()) {
         (Some(Constant::Raw(d)), Some(&[o, k])) if codec::f32_view(d.as_bytes()).is_some() => Some((d.clone(), [o, k])),
         _ => None,
@@ -143,6 +147,9 @@ impl super::Kernel for FullyConnected {
 
 fn prepare_batch_matmul(ctx: &PrepareCtx) -> KResult<Prepared> {
     let o = opts!(ctx, BatchMatMulOptions);
+    if super::hybrid::is_hybrid(ctx, 1) {
+        return super::hybrid::prepare_batch_matmul(ctx, o.adj_x, o.adj_y, o.asymmetric_quantize_inputs);
+    }
     Ok(Prepared::one(move |ins| batch_matmul(inp(ins, 0)?, inp(ins, 1)?, o.adj_x, o.adj_y)))
 }
 

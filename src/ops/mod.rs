@@ -11,6 +11,7 @@ pub mod conv;
 pub mod conv3d;
 pub mod detection;
 pub mod generate;
+mod hybrid;
 pub mod index;
 mod integer;
 pub use integer::quantize_to;

@@ -20,6 +20,7 @@ mod space;
 mod unary;
 
 mod exact;
+mod hybrid;
 mod integer;
 
 use common::{as_f32, npy_value, rel_diff};
@@ -338,4 +339,16 @@ fn integer_kernels_are_byte_identical_with_litert_builtin() {
 #[test]
 fn cnn_quantized_by_tflq_is_byte_identical_with_litert_builtin() {
     exact::cnn();
+}
+
+#[test]
+fn hybrid_kernels_are_bit_identical_with_litert_builtin() {
+    let mut cases = all_cases();
+    cases.extend(hybrid::cases());
+    hybrid::check(cases);
+}
+
+#[test]
+fn cnn_dynamic_is_bit_identical_with_litert_builtin() {
+    hybrid::cnn();
 }
