@@ -23,7 +23,7 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
                 def.int_kernel(super::integer::mean).integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2])
             }
             Reduce::Sum => {
-                def.int_kernel(super::integer::sum).integer(IntegerRule::calibrated(false)).version(integer_2, &[1, 2])
+                def.int_kernel(super::integer::sum).integer(IntegerRule::calibrated(true)).version(integer_2, &[1, 2])
             }
             // The largest (smallest) element keeps its input's parameters, as TF writes it.
             Reduce::Max | Reduce::Min => def

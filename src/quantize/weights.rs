@@ -7,7 +7,7 @@ use super::graph::{self, consumers};
 use super::numerics::{quantize_symmetric_int8, to_f16_bytes, SymmetricInt8};
 use super::report::{Quantized, Report, Skipped};
 use crate::ir::{codec, Model, Operator, QuantParams, Tensor};
-use crate::ops::{self, OpDef, Role};
+use crate::ops::{self, OpDef, OpKey, Role};
 use crate::schema::{BuiltinOperator, TensorType};
 use rayon::prelude::*;
 
@@ -93,10 +93,13 @@ struct Group {
     uses: Vec<WeightUse>,
 }
 
-fn groups(uses: &[WeightUse], rank: usize, per_tensor: bool) -> Vec<Group> {
+fn groups(uses: &[WeightUse], rank: usize, per_tensor: bool, hybrid: bool) -> Vec<Group> {
     let mut out: Vec<Group> = Vec::new();
     for &u in uses {
-        let axis = u.axis.filter(|&a| !per_tensor && a < rank);
+        // LiteRT's hybrid DEPTHWISE_CONV_2D reads one scale per channel whatever the tensor
+        // holds (past the end of a per-tensor array): it stays per channel under --per-tensor.
+        let channels_only = hybrid && u.def.key == OpKey::Builtin(BuiltinOperator::DEPTHWISE_CONV_2D);
+        let axis = u.axis.filter(|&a| (!per_tensor || channels_only) && a < rank);
         match out.iter_mut().find(|g| g.axis == axis) {
             Some(g) => g.uses.push(u),
             None => out.push(Group { axis, uses: vec![u] }),
@@ -132,10 +135,11 @@ struct Job {
 
 /// Which weights the int8 modes quantize, and why others are skipped. The
 /// conversions run in parallel; `apply` then rewrites each group in order, so
-/// the output does not depend on scheduling.
+/// the output does not depend on scheduling. `hybrid`: the weights feed hybrid kernels (dynamic).
 fn for_each_int8_weight(
     model: &mut Model,
     opts: &WeightOptions,
+    hybrid: bool,
     report: &mut Report,
     mut apply: impl FnMut(&mut Model, usize, usize, &Group, bool, &SymmetricInt8),
 ) {
@@ -166,7 +170,7 @@ fn for_each_int8_weight(
                 report.skipped.push(skip("data size does not match the shape".into(), first_op));
                 continue;
             };
-            let groups = groups(&u.weight, shape.len(), opts.per_tensor);
+            let groups = groups(&u.weight, shape.len(), opts.per_tensor, hybrid);
             let in_place = groups.len() == 1 && u.other.is_empty();
             jobs.push(Job { si, ti, shape, groups, in_place });
         }
@@ -233,7 +237,7 @@ pub fn quantize_dynamic(model: &mut Model, opts: &WeightOptions) -> Report {
     // (subgraph, operator, weight slot, per channel) of each rewired op; GATHER outputs to requantize.
     let mut rewired: Vec<(usize, usize, usize, bool)> = Vec::new();
     let mut gathers: Vec<(usize, usize)> = Vec::new();
-    for_each_int8_weight(model, opts, &mut report, |model, si, ti, g, in_place, q| {
+    for_each_int8_weight(model, opts, true, &mut report, |model, si, ti, g, in_place, q| {
         let qt = int8_tensor(model, si, ti, in_place, q, g.axis);
         for u in &g.uses {
             let op = &mut model.subgraphs[si].operators[u.op];
@@ -289,7 +293,7 @@ pub fn quantize_dynamic(model: &mut Model, opts: &WeightOptions) -> Report {
 pub fn quantize_weight_only(model: &mut Model, opts: &WeightOptions) -> Report {
     let mut report = Report::new("weight-int8");
     let mut prepend: Vec<(usize, Operator)> = Vec::new();
-    for_each_int8_weight(model, opts, &mut report, |model, si, ti, g, in_place, q| {
+    for_each_int8_weight(model, opts, false, &mut report, |model, si, ti, g, in_place, q| {
         let qt = int8_tensor(model, si, ti, in_place, q, g.axis);
         let sg = &mut model.subgraphs[si];
         let src = &sg.tensors[ti];
