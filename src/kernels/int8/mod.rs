@@ -27,7 +27,7 @@ use super::{Isa, KResult};
 /// Output channels per packed weight panel.
 pub const NR: usize = 16;
 /// Rows per GEMM micro-kernel call.
-pub const MR: usize = 4;
+pub const MR: usize = 6;
 
 /// Convolution geometry, NHWC: input `n×h×w×c`, filter `kh×kw`, `oc` output channels (a
 /// depthwise convolution's multiplier is `oc / c`), output `n×oh×ow×oc`.

@@ -92,7 +92,9 @@ pub(super) unsafe fn tile(t: &Tile, stage: &OutStage, out: &mut [i8], ldo: usize
             1 => micro::<1>(t, stage, out, ldo),
             2 => micro::<2>(t, stage, out, ldo),
             3 => micro::<3>(t, stage, out, ldo),
-            _ => micro::<4>(t, stage, out, ldo),
+            4 => micro::<4>(t, stage, out, ldo),
+            5 => micro::<5>(t, stage, out, ldo),
+            _ => micro::<6>(t, stage, out, ldo),
         }
     }
 }
@@ -156,33 +158,81 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
     // SAFETY: AVX2 is enabled here; every pointer below stays inside x.data, w32, bias and out
     // (Padded has every row and column the taps read; blocks·8 ≤ oc).
     unsafe {
-        let (zo, lo, hi) = bounds(stage.zo, stage.lo, stage.hi);
-        let xp = x.data.as_ptr();
-        let mut o = 0;
+        // One block of 8 channels over every pixel: its weights and output stage stay in
+        // registers (a 3×3 filter's nine weight vectors as an array of constant length).
+        for blk in 0..blocks {
+            let c = blk * 8;
+            if taps == 9 {
+                depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, out);
+            } else {
+                depthwise_block::<0>(g, x, &w32, &offs, bias, stage, c, out);
+            }
+        }
+    }
+    for c in blocks * 8..oc {
+        let mut o = c;
         for b in 0..g.n {
             for oy in 0..g.oh {
                 for ox in 0..g.ow {
                     let base = x.at(b, oy * g.sh, ox * g.sw);
-                    for blk in 0..blocks {
-                        let c = blk * 8;
-                        let mut acc = _mm256_loadu_si256(bias.as_ptr().add(c).cast());
-                        for (t, &off) in offs.iter().enumerate() {
-                            let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(xp.add(base + off + c).cast()));
-                            let wv = _mm256_loadu_si256(w32.as_ptr().add(t * oc + c).cast());
-                            acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, wv));
-                        }
-                        let r = requant(acc, &Stage8::at(stage, c), zo, lo, hi);
-                        let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
-                        let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
-                        _mm_storel_epi64(out.as_mut_ptr().add(o + c).cast(), _mm256_castsi256_si128(bytes));
+                    let mut acc = bias[c];
+                    for (t, &off) in offs.iter().enumerate() {
+                        acc = acc.wrapping_add(i32::from(x.data[base + off + c]) * i32::from(w[t * oc + c]));
                     }
-                    for c in blocks * 8..oc {
-                        let mut acc = bias[c];
-                        for (t, &off) in offs.iter().enumerate() {
-                            acc = acc.wrapping_add(i32::from(x.data[base + off + c]) * i32::from(w[t * oc + c]));
-                        }
-                        out[o + c] = stage.apply(acc, c) as i8;
+                    out[o] = stage.apply(acc, c) as i8;
+                    o += oc;
+                }
+            }
+        }
+    }
+}
+
+/// Channels `c..c + 8` of every output pixel. `T` is the number of taps when it is known at
+/// compile time (their weights then live in registers), else 0.
+///
+/// # Safety
+/// AVX2 is available; as [`depthwise`], with `c + 8 ≤ oc` and the stage vector-exact there.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+unsafe fn depthwise_block<const T: usize>(
+    g: &Geom,
+    x: &Padded,
+    w32: &[i32],
+    offs: &[usize],
+    bias: &[i32],
+    stage: &OutStage,
+    c: usize,
+    out: &mut [i8],
+) {
+    // SAFETY: as the caller vouches.
+    unsafe {
+        let oc = g.oc;
+        let (zo, lo, hi) = bounds(stage.zo, stage.lo, stage.hi);
+        let p = Stage8::at(stage, c);
+        let bv = _mm256_loadu_si256(bias.as_ptr().add(c).cast());
+        let wp = w32.as_ptr().add(c);
+        let mut fixed = [_mm256_setzero_si256(); T];
+        for (t, f) in fixed.iter_mut().enumerate() {
+            *f = _mm256_loadu_si256(wp.add(t * oc).cast());
+        }
+        let xp = x.data.as_ptr().add(c);
+        let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+        let mut o = c;
+        for b in 0..g.n {
+            for oy in 0..g.oh {
+                let row = x.at(b, oy * g.sh, 0);
+                for ox in 0..g.ow {
+                    let base = xp.add(row + ox * g.sw * oc);
+                    let mut acc = bv;
+                    for (t, &off) in offs.iter().enumerate() {
+                        let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(base.add(off).cast()));
+                        let w = if T > 0 { fixed[t] } else { _mm256_loadu_si256(wp.add(t * oc).cast()) };
+                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, w));
                     }
+                    let r = requant(acc, &p, zo, lo, hi);
+                    let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
+                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+                    _mm_storel_epi64(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(bytes));
                     o += oc;
                 }
             }
