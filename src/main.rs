@@ -467,15 +467,15 @@ fn run(args: &RunArgs) -> Result<Status> {
     let model = load(&args.model)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
     let samples = pipeline::exec::open(&model, &args.input, &image)?;
+    let run = || pipeline::run::run(&model, &samples).with_context(|| args.model.display().to_string());
     let outputs = match args.threads {
-        None => pipeline::run::run(&model, &samples),
+        None => run(),
         Some(n) => rayon::ThreadPoolBuilder::new()
             .num_threads(usize::from(n))
             .build()
             .context("cannot start the interpreter's threads")?
-            .install(|| pipeline::run::run(&model, &samples)),
-    }
-    .with_context(|| args.model.display().to_string())?;
+            .install(run),
+    }?;
     if let Some(path) = &args.output {
         let arrays: Vec<_> = outputs.iter().map(|o| o.to_npy()).collect();
         pipeline::exec::write_npz(path, &arrays)?;
