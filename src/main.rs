@@ -67,6 +67,10 @@ struct RunArgs {
     /// Image folders: per-channel standard deviation to divide by.
     #[arg(long, value_delimiter = ',')]
     std: Option<Vec<f32>>,
+    /// Run on at most N threads (samples run in parallel; default: one per core). `--threads 1`
+    /// runs one sample after another on one core, as a single-threaded interpreter would.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    threads: Option<u16>,
 }
 
 #[derive(clap::Args)]
@@ -463,7 +467,15 @@ fn run(args: &RunArgs) -> Result<Status> {
     let model = load(&args.model)?;
     let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
     let samples = pipeline::exec::open(&model, &args.input, &image)?;
-    let outputs = pipeline::run::run(&model, &samples).with_context(|| args.model.display().to_string())?;
+    let run = || pipeline::run::run(&model, &samples).with_context(|| args.model.display().to_string());
+    let outputs = match args.threads {
+        None => run(),
+        Some(n) => rayon::ThreadPoolBuilder::new()
+            .num_threads(usize::from(n))
+            .build()
+            .context("cannot start the interpreter's threads")?
+            .install(run),
+    }?;
     if let Some(path) = &args.output {
         let arrays: Vec<_> = outputs.iter().map(|o| o.to_npy()).collect();
         pipeline::exec::write_npz(path, &arrays)?;

@@ -293,7 +293,8 @@ fn fold_and_order(
 }
 
 /// Prepares every kernel (in parallel; the first failure in operator order is reported).
-/// Constants are offered decoded when folding made them, else as the model's FLOAT32 bytes.
+/// Constants are offered decoded when folding made them, else as the model's FLOAT32 or INT8
+/// bytes.
 fn prepare(
     model: &Model,
     sg: &Subgraph,
@@ -306,8 +307,15 @@ fn prepare(
             return Some(Constant::Value(v));
         }
         let tensor = &sg.tensors[t];
-        let raw = is_const[t] && tensor.dtype == TensorType::FLOAT32 && model.dense(tensor).is_ok();
-        raw.then(|| Constant::Raw(&model.buffers[tensor.buffer as usize].data))
+        if !is_const[t] || model.dense(tensor).is_err() {
+            return None;
+        }
+        let data = &model.buffers[tensor.buffer as usize].data;
+        match tensor.dtype {
+            TensorType::FLOAT32 => Some(Constant::Raw(data)),
+            TensorType::INT8 => Some(Constant::Int8(data)),
+            _ => None,
+        }
     };
     let isa = ops::Isa::best();
     planned

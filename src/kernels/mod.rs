@@ -6,6 +6,7 @@
 pub mod fixedpoint;
 pub mod frame;
 mod generic;
+pub mod int8;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 

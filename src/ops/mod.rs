@@ -199,6 +199,8 @@ pub enum Constant<'a> {
     Value(&'a Value),
     /// Dense FLOAT32 data still in the model's buffer, not decoded.
     Raw(&'a Data),
+    /// Dense INT8 data still in the model's buffer, not decoded (integer kernels pack it).
+    Int8(&'a Data),
 }
 
 /// What an op's prepare sees: its operator, the subgraph's tensors, its constant inputs, and
@@ -252,6 +254,19 @@ impl<'a> PrepareCtx<'a> {
         match self.constant(slot)? {
             Constant::Value(v) => v.as_f32().map(Cow::Borrowed),
             Constant::Raw(d) => Some(crate::ir::codec::f32s(d.as_bytes())),
+            Constant::Int8(_) => None,
+        }
+    }
+
+    /// An INT8 constant input's values.
+    pub fn constant_i8(&self, slot: usize) -> Option<Cow<'a, [i8]>> {
+        match self.constant(slot)? {
+            Constant::Value(v) => match &v.values {
+                crate::ir::Values::I8(x) => Some(Cow::Borrowed(&x[..])),
+                _ => None,
+            },
+            Constant::Int8(d) => Some(d.as_bytes().iter().map(|&b| b as i8).collect()),
+            Constant::Raw(_) => None,
         }
     }
 
@@ -259,7 +274,9 @@ impl<'a> PrepareCtx<'a> {
     pub fn constant_shape(&self, slot: usize) -> Option<Vec<usize>> {
         match self.constant(slot)? {
             Constant::Value(v) => Some(v.shape.clone()),
-            Constant::Raw(_) => self.input(slot)?.shape().iter().map(|&d| usize::try_from(d).ok()).collect(),
+            Constant::Raw(_) | Constant::Int8(_) => {
+                self.input(slot)?.shape().iter().map(|&d| usize::try_from(d).ok()).collect()
+            }
         }
     }
 }

@@ -1,0 +1,467 @@
+//! Integer kernels for int8 tensors: CONV_2D and FULLY_CONNECTED as one packed GEMM,
+//! DEPTHWISE_CONV_2D, and the elementwise ADD/SUB. Every variant computes exactly what the
+//! scalar definitions in [`reference`] compute (LiteRT's built-in kernels, bit for bit): the
+//! integer sums are the same sums in another order (i32 arithmetic wraps, and the reference
+//! truncates its sum to i32 before requantizing), and the requantization is the same integer
+//! function, vectorized.
+//!
+//! Two rewrites make the sums fast and stay exact:
+//! - **Zero points leave the inner loop.** `Σ w·(x − zi)` over the valid taps equals
+//!   `Σ w·x' − zi·Σw` over all taps, where `x'` is the input with the padding taps set to `zi`
+//!   (they add `w·zi − w·zi = 0`); `zi·Σw` is folded into the bias per output channel. The
+//!   weights' own zero point (per-tensor FULLY_CONNECTED) is subtracted when packing.
+//! - **Pairs of 16-bit products.** Inputs and weights are widened to i16 and multiplied two
+//!   taps at a time into i32 (`vpmaddwd`): |x·w| ≤ 2^15 for int8, so a pair never saturates.
+//!
+//! Layout: the portable loops (`generic`), the AVX2 ones (`x86_64`), and the drivers here
+//! (im2col blocks, padding, dispatch on [`Isa`]).
+
+mod generic;
+pub mod reference;
+#[cfg(target_arch = "x86_64")]
+mod x86_64;
+
+use super::fixedpoint as fp;
+use super::{Isa, KResult};
+
+/// Output channels per packed weight panel.
+pub const NR: usize = 16;
+/// Rows per GEMM micro-kernel call.
+pub const MR: usize = 6;
+
+/// Convolution geometry, NHWC: input `n×h×w×c`, filter `kh×kw`, `oc` output channels (a
+/// depthwise convolution's multiplier is `oc / c`), output `n×oh×ow×oc`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Geom {
+    pub n: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub oc: usize,
+    pub oh: usize,
+    pub ow: usize,
+    /// Padding before the first row and column.
+    pub ph: usize,
+    pub pw: usize,
+    pub sh: usize,
+    pub sw: usize,
+    pub dh: usize,
+    pub dw: usize,
+}
+
+impl Geom {
+    /// The input row read by output row `oy` at filter row `ky`, None in the padding.
+    #[inline]
+    fn in_row(&self, oy: usize, ky: usize) -> Option<usize> {
+        (oy * self.sh + ky * self.dh).checked_sub(self.ph).filter(|&y| y < self.h)
+    }
+
+    #[inline]
+    fn in_col(&self, ox: usize, kx: usize) -> Option<usize> {
+        (ox * self.sw + kx * self.dw).checked_sub(self.pw).filter(|&x| x < self.w)
+    }
+
+    fn check(&self, x: usize, out: usize) -> KResult<()> {
+        let ok = x == self.n * self.h * self.w * self.c
+            && out == self.n * self.oh * self.ow * self.oc
+            && [self.kh, self.kw, self.sh, self.sw, self.dh, self.dw, self.c].iter().all(|&v| v > 0);
+        if ok {
+            Ok(())
+        } else {
+            Err(format!("integer convolution operands do not match their geometry {self:?}"))
+        }
+    }
+}
+
+/// The output stage of a convolution or matrix product: accumulator → requantized (per output
+/// channel multiplier), plus the output zero point, clamped to the activation's range.
+#[derive(Clone, Debug)]
+pub struct OutStage {
+    /// Per channel: the multiplier and shift of `QuantizeMultiplier`.
+    mult: Vec<i32>,
+    shift: Vec<i32>,
+    /// Channels below this round the final shift half up (`mbqm_x86`, LiteRT's optimized
+    /// x86 kernels), the others half away from zero (`mbqm`, its reference code).
+    x86_below: usize,
+    zo: i32,
+    lo: i32,
+    hi: i32,
+    /// The same per channel, as the vector code uses it: left shift (count mod 32, as the
+    /// scalar code's wrapping shift), right shift, right shift − 1 and the rounding bit mask
+    /// (1, or 0 when there is no right shift).
+    left: Vec<i32>,
+    right: Vec<i32>,
+    right1: Vec<i32>,
+    rbit: Vec<i32>,
+}
+
+impl OutStage {
+    /// `params` holds one (multiplier, shift) per channel, or one for all `channels`.
+    pub fn new(params: &[(i32, i32)], channels: usize, x86_below: usize, zo: i32, lo: i32, hi: i32) -> KResult<Self> {
+        if params.is_empty() || (params.len() != 1 && params.len() != channels) {
+            return Err(format!("{} requantization parameters for {channels} channels", params.len()));
+        }
+        let at = |c: usize| params[c.min(params.len() - 1)];
+        let (mult, shift): (Vec<i32>, Vec<i32>) = (0..channels).map(at).unzip();
+        let left = shift.iter().map(|&s| s.max(0) & 31).collect();
+        let right: Vec<i32> = shift.iter().map(|&s| (-s).clamp(0, 31)).collect();
+        let right1 = right.iter().map(|&r| (r - 1).max(0)).collect();
+        let rbit = right.iter().map(|&r| i32::from(r > 0)).collect();
+        Ok(OutStage { mult, shift, x86_below, zo, lo, hi, left, right, right1, rbit })
+    }
+
+    pub fn channels(&self) -> usize {
+        self.mult.len()
+    }
+
+    /// Whether the vector code computes channel block `c0..c0 + 8` exactly as [`Self::apply`]:
+    /// the x86 rounding throughout (the one it implements) and no multiplier of −2^31 (which
+    /// `QuantizeMultiplier` never gives, and which needs the high multiply's saturation).
+    fn vector_ok(&self, c0: usize) -> bool {
+        c0 + 8 <= self.x86_below && self.mult[c0..c0 + 8].iter().all(|&m| m != i32::MIN)
+    }
+
+    /// One output: `acc` of channel `c` requantized, plus the zero point (saturating), clamped.
+    #[inline]
+    pub fn apply(&self, acc: i32, c: usize) -> i32 {
+        let (m, s) = (self.mult[c], self.shift[c]);
+        let r = if c < self.x86_below { fp::mbqm_x86(acc, m, s) } else { fp::mbqm(acc, m, s) };
+        r.saturating_add(self.zo).clamp(self.lo, self.hi)
+    }
+}
+
+/// GEMM weights `w[o][k]` (o < n, k < depth) minus their zero point, packed for the kernels:
+/// panels of [`NR`] output channels; in a panel, for each pair of k, the NR channels' two
+/// values side by side (i16, zero beyond n and depth). `sums` holds `Σ_k (w − zw)` per channel.
+#[derive(Clone, Debug)]
+pub struct PackedW8 {
+    pub n: usize,
+    pub depth: usize,
+    /// Pairs of k per panel (depth rounded up to even, halved).
+    pairs: usize,
+    data: Vec<i16>,
+    sums: Vec<i32>,
+}
+
+impl PackedW8 {
+    /// Packs row-major `w` (`n` rows of `depth`), minus `zw`.
+    pub fn new(w: &[i8], n: usize, depth: usize, zw: i32) -> KResult<Self> {
+        if w.len() != n * depth || depth == 0 {
+            return Err(format!("{} weights for {n} rows of {depth}", w.len()));
+        }
+        let pairs = depth.div_ceil(2);
+        let panels = n.div_ceil(NR);
+        let mut data = vec![0i16; panels * pairs * NR * 2];
+        for (o, row) in w.chunks_exact(depth).enumerate() {
+            let (p, l) = (o / NR, o % NR);
+            for (k, &v) in row.iter().enumerate() {
+                data[((p * pairs + k / 2) * NR + l) * 2 + k % 2] = (i32::from(v) - zw) as i16;
+            }
+        }
+        let sums = w.chunks_exact(depth).map(|r| r.iter().map(|&v| i32::from(v) - zw).sum()).collect();
+        Ok(PackedW8 { n, depth, pairs, data, sums })
+    }
+
+    fn panel(&self, p: usize) -> &[i16] {
+        &self.data[p * self.pairs * NR * 2..][..self.pairs * NR * 2]
+    }
+}
+
+/// Bias per output channel with the input zero point folded in: `bias − zi·Σw` (wrapping,
+/// as every sum here).
+fn folded_bias(bias: Option<&[i32]>, sums: &[i32], zi: i32) -> KResult<Vec<i32>> {
+    if bias.is_some_and(|b| b.len() != sums.len()) {
+        return Err("bias length differs from the output channels".into());
+    }
+    Ok(sums.iter().enumerate().map(|(o, &s)| bias.map_or(0, |b| b[o]).wrapping_sub(zi.wrapping_mul(s))).collect())
+}
+
+/// One block of GEMM rows: `rows` rows of `pairs·2` i16 (a multiple of [`MR`] rows, the
+/// padding rows' outputs dropped), written to `out` (`valid` rows of stride `ldo`).
+struct Rows<'a> {
+    a: &'a [i16],
+    valid: usize,
+}
+
+/// `out[r·ldo + o] = stage(bias[o] + Σ_k a[r][k]·w[o][k])` for the rows of `a` and every
+/// channel of `pw`.
+fn gemm_rows(isa: Isa, rows: Rows, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8], ldo: usize) {
+    let kp = pw.pairs * 2;
+    debug_assert!(rows.a.len() % (MR * kp) == 0 && rows.a.len() / kp >= rows.valid);
+    for p in 0..pw.n.div_ceil(NR) {
+        let panel = pw.panel(p);
+        let c0 = p * NR;
+        let cols = NR.min(pw.n - c0);
+        for (g, a) in rows.a.chunks_exact(MR * kp).enumerate() {
+            let r0 = g * MR;
+            if r0 >= rows.valid {
+                break;
+            }
+            let tile = Tile { a, kp, panel, bias: &bias[c0..c0 + cols], c0, cols, rows: MR.min(rows.valid - r0) };
+            let o = &mut out[r0 * ldo + c0..];
+            match isa {
+                Isa::Portable => generic::tile(&tile, stage, o, ldo),
+                // SAFETY: Avx2Fma is only made by Isa::best on a CPU with AVX2; the tile's
+                // slices hold what x86_64::tile reads (MR rows of kp, pairs·NR·2 weights), and
+                // `o` the rows·ldo outputs it writes (checked by the caller's sizes).
+                #[cfg(target_arch = "x86_64")]
+                Isa::Avx2Fma => unsafe { x86_64::tile(&tile, stage, o, ldo) },
+            }
+        }
+    }
+}
+
+/// One micro-kernel call: [`MR`] rows of `a` against one weight panel.
+struct Tile<'a> {
+    a: &'a [i16],
+    kp: usize,
+    panel: &'a [i16],
+    /// The bias of the panel's valid channels.
+    bias: &'a [i32],
+    /// First channel of the panel, and how many of its NR are real.
+    c0: usize,
+    cols: usize,
+    /// Rows to store (≤ MR).
+    rows: usize,
+}
+
+/// Rows per im2col block: about 16 KiB of i16, a multiple of MR.
+fn block_rows(kp: usize) -> usize {
+    ((8192 / kp.max(1)) / MR).max(1) * MR
+}
+
+/// CONV_2D, int8: `x` NHWC with zero point `zi`, weights packed from `[oc][kh][kw][c]`,
+/// `bias` int32 per output channel; every output written.
+#[allow(clippy::too_many_arguments)]
+pub fn conv(
+    isa: Isa,
+    g: &Geom,
+    x: &[i8],
+    zi: i32,
+    pw: &PackedW8,
+    bias: Option<&[i32]>,
+    stage: &OutStage,
+    out: &mut [i8],
+) -> KResult<()> {
+    g.check(x.len(), out.len())?;
+    if pw.n != g.oc || pw.depth != g.kh * g.kw * g.c || stage.channels() != g.oc {
+        return Err("integer convolution weights do not match the geometry".into());
+    }
+    let bias = folded_bias(bias, &pw.sums, zi)?;
+    let kp = pw.pairs * 2;
+    let m = g.n * g.oh * g.ow;
+    let per = block_rows(kp);
+    let mut a = vec![0i16; per * kp];
+    let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kp];
+        if pointwise && g.oh == g.h && g.ow == g.w {
+            for (r, row) in block.chunks_exact_mut(kp).enumerate().take(valid) {
+                let px = &x[(r0 + r) * g.c..][..g.c];
+                widen(px, &mut row[..g.c]);
+            }
+        } else {
+            for (r, row) in block.chunks_exact_mut(kp).enumerate().take(valid) {
+                im2col_row(g, x, zi, r0 + r, row);
+            }
+        }
+        gemm_rows(isa, Rows { a: block, valid }, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
+        r0 += valid;
+    }
+    Ok(())
+}
+
+fn widen(x: &[i8], out: &mut [i16]) {
+    for (o, &v) in out.iter_mut().zip(x) {
+        *o = i16::from(v);
+    }
+}
+
+/// The im2col row of output pixel `r` (batch-major): `kh·kw·c` inputs in filter order, the
+/// padding taps set to `zi` (see the module notes); the row's tail (to an even length) stays 0.
+fn im2col_row(g: &Geom, x: &[i8], zi: i32, r: usize, row: &mut [i16]) {
+    let (b, rest) = (r / (g.oh * g.ow), r % (g.oh * g.ow));
+    let (oy, ox) = (rest / g.ow, rest % g.ow);
+    let pad = zi as i16;
+    let mut k = 0;
+    for ky in 0..g.kh {
+        let iy = g.in_row(oy, ky);
+        for kx in 0..g.kw {
+            let dst = &mut row[k..k + g.c];
+            match (iy, g.in_col(ox, kx)) {
+                (Some(iy), Some(ix)) => widen(&x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c], dst),
+                _ => dst.fill(pad),
+            }
+            k += g.c;
+        }
+    }
+}
+
+/// FULLY_CONNECTED, int8: `batches` rows of `x` (depth `pw.depth`, zero point `zi`) times the
+/// packed weights, `bias` int32 per unit.
+pub fn fully_connected(
+    isa: Isa,
+    x: &[i8],
+    zi: i32,
+    pw: &PackedW8,
+    bias: Option<&[i32]>,
+    stage: &OutStage,
+    out: &mut [i8],
+) -> KResult<()> {
+    let (depth, units) = (pw.depth, pw.n);
+    if x.len() % depth != 0 || out.len() != x.len() / depth * units || stage.channels() != units {
+        return Err(format!("input of {} values for depth {depth} and {units} units", x.len()));
+    }
+    let bias = folded_bias(bias, &pw.sums, zi)?;
+    let m = x.len() / depth;
+    let kp = pw.pairs * 2;
+    let per = block_rows(kp);
+    let mut a = vec![0i16; per.min(m.div_ceil(MR) * MR) * kp];
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kp];
+        for (r, row) in block.chunks_exact_mut(kp).enumerate().take(valid) {
+            widen(&x[(r0 + r) * depth..][..depth], &mut row[..depth]);
+        }
+        gemm_rows(isa, Rows { a: block, valid }, pw, &bias, stage, &mut out[r0 * units..], units);
+        r0 += valid;
+    }
+    Ok(())
+}
+
+/// DEPTHWISE_CONV_2D, int8: `x` NHWC (zero point `zi`), `w` the `[1][kh][kw][oc]` filter,
+/// `bias` int32 per output channel (output channel `o` reads input channel `o / (oc / c)`).
+#[allow(clippy::too_many_arguments)]
+pub fn depthwise(
+    isa: Isa,
+    g: &Geom,
+    x: &[i8],
+    zi: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutStage,
+    out: &mut [i8],
+) -> KResult<()> {
+    g.check(x.len(), out.len())?;
+    if g.oc % g.c != 0 || w.len() != g.kh * g.kw * g.oc || stage.channels() != g.oc {
+        return Err("integer depthwise operands do not match the geometry".into());
+    }
+    if bias.is_some_and(|b| b.len() != g.oc) {
+        return Err("bias length differs from the output channels".into());
+    }
+    let zero = vec![0i32; g.oc];
+    let bias = bias.unwrap_or(&zero);
+    let padded = Padded::new(g, x, zi);
+    let w16: Vec<i16> = w.iter().map(|&v| i16::from(v)).collect();
+    match isa {
+        Isa::Portable => generic::depthwise(g, &padded, &w16, bias, stage, out),
+        // SAFETY: Avx2Fma is only made by Isa::best on a CPU with AVX2; the lengths were
+        // checked above and Padded holds every row and column the taps read.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma => unsafe { x86_64::depthwise(g, &padded, &w16, bias, stage, out) },
+    }
+    Ok(())
+}
+
+/// A depthwise convolution's input as the taps read it: `x − zi` as i16, the padding rows and
+/// columns 0 (so a padding tap adds nothing, as the reference skips it), and each input channel
+/// repeated for its `oc / c` output channels. Row `r` is input row `r − ph`.
+struct Padded {
+    data: Vec<i16>,
+    /// Rows and columns per image.
+    rows: usize,
+    cols: usize,
+    oc: usize,
+}
+
+impl Padded {
+    fn new(g: &Geom, x: &[i8], zi: i32) -> Padded {
+        let rows = (g.oh.max(1) - 1) * g.sh + (g.kh - 1) * g.dh + 1;
+        let cols = (g.ow.max(1) - 1) * g.sw + (g.kw - 1) * g.dw + 1;
+        let mult = g.oc / g.c;
+        let mut data = vec![0i16; g.n * rows * cols * g.oc];
+        for b in 0..g.n {
+            for r in 0..rows {
+                let Some(iy) = r.checked_sub(g.ph).filter(|&y| y < g.h) else { continue };
+                for col in 0..cols {
+                    let Some(ix) = col.checked_sub(g.pw).filter(|&v| v < g.w) else { continue };
+                    let src = &x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c];
+                    let dst = &mut data[((b * rows + r) * cols + col) * g.oc..][..g.oc];
+                    if mult == 1 {
+                        for (d, &v) in dst.iter_mut().zip(src) {
+                            *d = (i32::from(v) - zi) as i16;
+                        }
+                    } else {
+                        for (o, d) in dst.iter_mut().enumerate() {
+                            *d = (i32::from(src[o / mult]) - zi) as i16;
+                        }
+                    }
+                }
+            }
+        }
+        Padded { data, rows, cols, oc: g.oc }
+    }
+
+    /// The values of image `b`, padded row `r`, column `col` (all oc channels onward).
+    #[inline]
+    fn at(&self, b: usize, r: usize, col: usize) -> usize {
+        ((b * self.rows + r) * self.cols + col) * self.oc
+    }
+}
+
+/// How ADD and SUB turn int8 inputs into an int8 output (`reference_integer_ops::Add`):
+/// each input rescaled to a common scale with `left` bits of headroom, summed, rescaled.
+#[derive(Clone, Copy, Debug)]
+pub struct AddParams {
+    pub za: i32,
+    pub zb: i32,
+    pub left: i32,
+    pub ma: (i32, i32),
+    pub mb: (i32, i32),
+    pub mo: (i32, i32),
+    pub zo: i32,
+    pub lo: i32,
+    pub hi: i32,
+    pub sub: bool,
+}
+
+impl AddParams {
+    /// One output from one element of each input.
+    #[inline]
+    pub fn apply(&self, x: i32, y: i32) -> i32 {
+        let a = fp::mbqm_smaller_than_one((x - self.za) << self.left, self.ma.0, self.ma.1);
+        let b = fp::mbqm_smaller_than_one((y - self.zb) << self.left, self.mb.0, self.mb.1);
+        let sum = if self.sub { a - b } else { a + b };
+        let (m, s) = self.mo;
+        let r = if s > 0 { fp::mbqm(sum, m, s) } else { fp::mbqm_smaller_than_one(sum, m, s) };
+        r.saturating_add(self.zo).clamp(self.lo, self.hi)
+    }
+}
+
+/// ADD or SUB of two int8 tensors of the same shape.
+pub fn add_same_shape(isa: Isa, p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) -> KResult<()> {
+    if x.len() != y.len() || out.len() != x.len() {
+        return Err("ADD operands differ in size".into());
+    }
+    let vector = p.left == 20
+        && [p.ma.1, p.mb.1].iter().all(|&s| (-31..=0).contains(&s))
+        && (-31..=31).contains(&p.mo.1)
+        && [p.ma.0, p.mb.0, p.mo.0].iter().all(|&m| m != i32::MIN);
+    match isa {
+        // SAFETY: Avx2Fma is only made by Isa::best on a CPU with AVX2; the lengths are equal.
+        #[cfg(target_arch = "x86_64")]
+        Isa::Avx2Fma if vector => unsafe { x86_64::add(p, x, y, out) },
+        _ => generic::add(p, x, y, out),
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
