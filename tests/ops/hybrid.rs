@@ -171,7 +171,8 @@ pub fn check(cases: Vec<Case>) {
                 let w = sg.tensors.iter().find(|t| t.dtype == TensorType::INT8 && !loaded.tensor_bytes(t).is_empty());
                 let scales = w.and_then(|t| t.quantization.as_ref()).map_or(0, |q| q.scales().len());
                 if scales < 2 {
-                    failures.push(format!("{} {}: depthwise weights written with {scales} scale(s)", c.name, mode.name));
+                    failures
+                        .push(format!("{} {}: depthwise weights written with {scales} scale(s)", c.name, mode.name));
                     continue;
                 }
             }

@@ -14,8 +14,8 @@ mod reduce;
 
 pub(super) use activation::{exp, gelu, l2_normalize, log, log_softmax, sigmoid_or_tanh, softmax_any};
 pub(super) use elementwise::{compare, div, max_min, squared_difference};
-pub(super) use reduce::{reduce_max_min, reduce_prod, resize_bilinear, sum};
 pub(super) use matmul::{batch_matmul, transpose_conv};
+pub(super) use reduce::{reduce_max_min, reduce_prod, resize_bilinear, sum};
 
 use super::util::{broadcast_shape, broadcast_strides, dims4, inp, opt_inp};
 use super::Isa;
