@@ -2,7 +2,8 @@
 //!
 //! - **Outputs** are matched by position (their shapes must agree). SQNR, cosine similarity
 //!   and the errors are computed over every element of every sample together; top-1 agreement
-//!   is reported when an output holds one score vector per sample (last dimension above 1).
+//!   is reported when an output holds one score vector per sample (last dimension above 1)
+//!   made by SOFTMAX, LOG_SOFTMAX or FULLY_CONNECTED.
 //! - **Tensors**: every tensor an operator of QUANT computes is matched by name to the float
 //!   tensor it stands for (QUANT's twins, named with the suffixes `_int8`, `_quantized`,
 //!   `_dequantized`, `_requantized` and `_int16`, perhaps followed by `_N`, map back to the
@@ -284,6 +285,25 @@ fn shape_of(t: &Tensor) -> Vec<i32> {
     t.shape_signature.clone().filter(|s| s.len() == t.shape().len()).unwrap_or_else(|| t.shape().to_vec())
 }
 
+/// Whether FLOAT's output `t` holds class scores: made by SOFTMAX, LOG_SOFTMAX or
+/// FULLY_CONNECTED (logits), perhaps through reshapes. A landmark or box regressor's last
+/// dimension is no class axis, so top-1 agreement would mean nothing there.
+fn is_scores(model: &Model, sg: &Subgraph, t: i32) -> bool {
+    let mut t = t;
+    for _ in 0..8 {
+        let Some(i) = sg.operators.iter().position(|o| o.outputs.contains(&t)) else { return false };
+        match builtin(model, sg, i) {
+            BuiltinOperator::SOFTMAX | BuiltinOperator::LOG_SOFTMAX | BuiltinOperator::FULLY_CONNECTED => return true,
+            BuiltinOperator::RESHAPE | BuiltinOperator::SQUEEZE | BuiltinOperator::DEQUANTIZE => {
+                let Some(&x) = sg.operators[i].inputs.first() else { return false };
+                t = x;
+            }
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// Checks that QUANT has FLOAT's inputs and outputs (count and shapes); warnings for names.
 fn check_pair(float: &Model, quant: &Model) -> Result<Vec<String>, ExecError> {
     let (Some(f), Some(q)) = (float.subgraphs.first(), quant.subgraphs.first()) else {
@@ -555,6 +575,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
         }
     }
     let n_out = f.outputs.len();
+    let scores: Vec<bool> = f.outputs.iter().map(|&t| is_scores(float, f, t)).collect();
     let empty = || (vec![Acc::default(); n_out], vec![Acc::default(); pairs.len()], vec![Acc::default(); pairs.len()]);
     let one = |index: usize| -> Result<Sums, ExecError> {
         let sample_err = |source| ExecError::Sample { index, source };
@@ -592,7 +613,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
             }
             acc.add(&x, &y);
             let classes = fo[k].shape.last().copied().unwrap_or(0);
-            if classes > 1 && x.len() == classes {
+            if scores[k] && classes > 1 && x.len() == classes {
                 let argmax = |v: &[f32]| v.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i);
                 acc.top1_n += 1;
                 acc.top1_same += u64::from(argmax(&x) == argmax(&y));
