@@ -21,7 +21,10 @@ pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
         .fold(dequantize_constant)
         .version(dequantize_version, &[1, 2, 3, 5]));
     // A DENSIFY of a computed tensor: the value is already dense.
-    add(OpDef::builtin(B::DENSIFY).kernel(|_| Ok(Prepared::one(|ins| Ok(inp(ins, 0)?.clone())))).fold(|_, v| Ok(v)));
+    add(OpDef::builtin(B::DENSIFY)
+        .kernel(|_| Ok(Prepared::one(|ins| Ok(inp(ins, 0)?.clone()))))
+        .int_same()
+        .fold(|_, v| Ok(v)));
     add(OpDef::builtin(B::FAKE_QUANT).kernel(|ctx| {
         let o = super::opts!(ctx, FakeQuantOptions);
         if o.narrow_range {

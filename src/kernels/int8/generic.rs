@@ -50,7 +50,18 @@ pub(super) fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], stage: &O
     }
 }
 
+/// Same-shape ADD/SUB: LiteRT's vector-lane formula for its blocks of 16, the reference one
+/// for the rest.
 pub(super) fn add(p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) {
+    let n = p.lanes(x.len());
+    for ((d, &a), &b) in out[..n].iter_mut().zip(x).zip(y) {
+        *d = p.apply_lane(i32::from(a), i32::from(b)) as i8;
+    }
+    add_reference(p, &x[n..], &y[n..], &mut out[n..]);
+}
+
+/// [`AddParams::apply`] per element.
+pub(super) fn add_reference(p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) {
     for ((d, &a), &b) in out.iter_mut().zip(x).zip(y) {
         *d = p.apply(i32::from(a), i32::from(b)) as i8;
     }

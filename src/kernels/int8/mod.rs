@@ -445,6 +445,38 @@ impl AddParams {
     }
 }
 
+impl AddParams {
+    /// The elements of an `n`-element same-shape int8 or int16 ADD that LiteRT's optimized
+    /// kernel (`AddElementwiseInt8`/`Int16`, NEON-on-SSE) computes in vector lanes: whole blocks
+    /// of 16. SUB always runs the reference kernel.
+    pub fn lanes(&self, n: usize) -> usize {
+        if self.sub || !matches!(self.left, 15 | 20) || self.mo.1 > 0 {
+            0
+        } else {
+            n / 16 * 16
+        }
+    }
+
+    /// One ADD output as LiteRT's vector lanes compute it: each input's shift folded into its
+    /// left shift (one rounding, not two); for int8 the result is narrowed to 16 bits before
+    /// the output offset is added, then saturated.
+    #[inline]
+    pub fn apply_lane(&self, x: i32, y: i32) -> i32 {
+        let scale = |v: i32, (m, s): (i32, i32)| {
+            let e = self.left + s;
+            let v = if e >= 0 { v.wrapping_shl(e as u32) } else { v >> (-e).min(31) };
+            fp::srdhm(v, m)
+        };
+        let sum = scale(x - self.za, self.ma).wrapping_add(scale(y - self.zb, self.mb));
+        let r = fp::rdbpot(fp::srdhm(sum, self.mo.0), -self.mo.1);
+        if self.left == 15 {
+            // int16: the offset added in 32 bits.
+            return r.wrapping_add(self.zo).clamp(self.lo, self.hi);
+        }
+        i32::from((r as i16).wrapping_add(self.zo as i16)).clamp(self.lo, self.hi)
+    }
+}
+
 /// ADD or SUB of two int8 tensors of the same shape.
 pub fn add_same_shape(isa: Isa, p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) -> KResult<()> {
     if x.len() != y.len() || out.len() != x.len() {

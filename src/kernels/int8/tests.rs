@@ -171,7 +171,21 @@ fn add_matches_the_reference() {
             hi,
             sub: k % 2 == 1,
         };
-        let want: Vec<i32> = x.iter().zip(&y).map(|(&a, &b)| p.apply(i32::from(a), i32::from(b))).collect();
+        // LiteRT's ADD: its vector-lane formula for whole blocks of 16, the reference one after.
+        let lanes = p.lanes(n);
+        let want: Vec<i32> = x
+            .iter()
+            .zip(&y)
+            .enumerate()
+            .map(|(i, (&a, &b))| {
+                let (a, b) = (i32::from(a), i32::from(b));
+                if i < lanes {
+                    p.apply_lane(a, b)
+                } else {
+                    p.apply(a, b)
+                }
+            })
+            .collect();
         for isa in Isa::available() {
             let mut got = vec![0i8; n];
             add_same_shape(isa, &p, &x, &y, &mut got).unwrap();
@@ -207,4 +221,26 @@ fn the_vector_high_multiply_is_the_scalar_one() {
             assert_eq!(got, want, "{isa:?} multiplier {m:?} {acc:?}");
         }
     }
+}
+
+#[test]
+fn add_lanes_round_once_where_the_reference_rounds_twice() {
+    // iris_landmark's add_11 (int8): inputs 0.0734/-50 and 0.0975/92, output 0.117/45. Both
+    // formulas agree on most pairs; LiteRT's vector lanes and its reference differ on some.
+    let [sa, sb, so] = [0.073_411_02f32, 0.097_496_45, 0.116_991_9].map(f64::from);
+    let twice = 2.0 * sa.max(sb);
+    let p = AddParams {
+        za: -50,
+        zb: 92,
+        left: 20,
+        ma: fp::quantize_multiplier(sa / twice),
+        mb: fp::quantize_multiplier(sb / twice),
+        mo: fp::quantize_multiplier(twice / ((1i64 << 20) as f64 * so)),
+        zo: 45,
+        lo: -128,
+        hi: 127,
+        sub: false,
+    };
+    // LiteRT's builtin kernel gave 36 for this pair inside a block of 16 (the reference: 37).
+    assert_eq!((p.apply_lane(-33, 69), p.apply(-33, 69)), (36, 37));
 }

@@ -268,6 +268,12 @@ unsafe fn scaled(v: __m256i, z: __m256i, m: __m256i, s: i32) -> __m256i {
 /// shifts are in −31..=0 and the output shift at most 31.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn add(p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) {
+    let lanes = p.lanes(x.len());
+    if lanes > 0 {
+        // SAFETY: AVX2 is enabled here; lanes ≤ len.
+        unsafe { add_lanes(p, &x[..lanes], &y[..lanes], &mut out[..lanes]) };
+        return super::generic::add_reference(p, &x[lanes..], &y[lanes..], &mut out[lanes..]);
+    }
     let n = x.len() / 8 * 8;
     // SAFETY: AVX2 is enabled here; the loads and stores cover elements below n ≤ len.
     unsafe {
@@ -288,5 +294,40 @@ pub(super) unsafe fn add(p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) {
             _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm256_castsi256_si128(bytes));
         }
     }
-    super::generic::add(p, &x[n..], &y[n..], &mut out[n..]);
+    super::generic::add_reference(p, &x[n..], &y[n..], &mut out[n..]);
+}
+
+/// [`AddParams::apply_lane`] on every element, 8 at a time.
+///
+/// # Safety
+/// AVX2 is available; the lengths are equal and a multiple of 8; [`AddParams::lanes`] is
+/// non-zero for `p` (ADD, left shift 20, output shift ≤ 0) and no multiplier is i32::MIN.
+#[target_feature(enable = "avx2")]
+unsafe fn add_lanes(p: &AddParams, x: &[i8], y: &[i8], out: &mut [i8]) {
+    // SAFETY: AVX2 is enabled here; the loads and stores cover elements below len.
+    unsafe {
+        let (za, zb, zo) = (_mm256_set1_epi32(p.za), _mm256_set1_epi32(p.zb), _mm256_set1_epi32(p.zo));
+        let (ma, mb, mo) = (_mm256_set1_epi32(p.ma.0), _mm256_set1_epi32(p.mb.0), _mm256_set1_epi32(p.mo.0));
+        let (lo, hi) = (_mm256_set1_epi32(p.lo), _mm256_set1_epi32(p.hi));
+        let shift = |v: __m256i, e: i32| {
+            if e >= 0 {
+                _mm256_sll_epi32(v, _mm_cvtsi32_si128(e))
+            } else {
+                _mm256_sra_epi32(v, _mm_cvtsi32_si128((-e).min(31)))
+            }
+        };
+        let (ea, eb) = (p.left + p.ma.1, p.left + p.mb.1);
+        // Sign-extends the low 16 bits of each lane (NEON's narrowing to int16).
+        let wrap16 = |v: __m256i| _mm256_srai_epi32(_mm256_slli_epi32(v, 16), 16);
+        for i in (0..x.len()).step_by(8) {
+            let a = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64(x.as_ptr().add(i).cast())), za);
+            let b = _mm256_sub_epi32(_mm256_cvtepi8_epi32(_mm_loadl_epi64(y.as_ptr().add(i).cast())), zb);
+            let sum = _mm256_add_epi32(high_mul(shift(a, ea), ma), high_mul(shift(b, eb), mb));
+            let r = wrap16(_mm256_add_epi32(wrap16(divide_by_pot(high_mul(sum, mo), -p.mo.1)), zo));
+            let r = _mm256_min_epi32(_mm256_max_epi32(r, lo), hi);
+            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
+            let bytes = _mm256_permutevar8x32_epi32(bytes, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+            _mm_storel_epi64(out.as_mut_ptr().add(i).cast(), _mm256_castsi256_si128(bytes));
+        }
+    }
 }

@@ -622,7 +622,21 @@ pub(super) fn add_sub(ctx: &PrepareCtx, sub: bool) -> KResult<Prepared> {
         }
         let (xv, yv) = (ints(x)?, ints(y)?);
         let (shape, pairs) = broadcast2(&x.shape, &y.shape)?;
-        wrap(dtype, shape, pairs.iter().map(|&(i, j)| p.apply(xv[i], yv[j])))
+        // Same-shape int16 ADD: LiteRT's vector lanes for its blocks of 16 (int8: above).
+        let lanes = if x.shape == y.shape && dtype == TensorType::INT16 { p.lanes(pairs.len()) } else { 0 };
+        wrap(
+            dtype,
+            shape,
+            pairs.iter().enumerate().map(
+                |(k, &(i, j))| {
+                    if k < lanes {
+                        p.apply_lane(xv[i], yv[j])
+                    } else {
+                        p.apply(xv[i], yv[j])
+                    }
+                },
+            ),
+        )
     }))
 }
 
