@@ -19,6 +19,8 @@
 mod generic;
 pub mod reference;
 #[cfg(target_arch = "x86_64")]
+mod vnni;
+#[cfg(target_arch = "x86_64")]
 mod x86_64;
 
 use super::fixedpoint as fp;
@@ -143,11 +145,27 @@ pub struct PackedW8 {
     pairs: usize,
     data: Vec<i16>,
     sums: Vec<i32>,
+    /// The same weights as bytes for `vpdpbusd` (when the CPU has AVX-VNNI and every
+    /// `w − zw` fits in i8): panels of [`NR`] channels; in a panel, for each group of 4 k, the
+    /// NR channels' four values side by side (zero beyond n and depth).
+    quads: Option<Vec<i8>>,
+    /// Groups of 4 k per panel (depth rounded up to a multiple of 4, over 4).
+    groups: usize,
 }
 
 impl PackedW8 {
-    /// Packs row-major `w` (`n` rows of `depth`), minus `zw`.
+    /// Packs row-major `w` (`n` rows of `depth`), minus `zw`; also for the VNNI kernel when
+    /// this CPU runs it.
     pub fn new(w: &[i8], n: usize, depth: usize, zw: i32) -> KResult<Self> {
+        #[cfg(target_arch = "x86_64")]
+        let vnni = vnni::available();
+        #[cfg(not(target_arch = "x86_64"))]
+        let vnni = false;
+        Self::pack(w, n, depth, zw, vnni)
+    }
+
+    /// As [`Self::new`], with the VNNI layout only if `vnni` (and the weights fit in i8).
+    fn pack(w: &[i8], n: usize, depth: usize, zw: i32, vnni: bool) -> KResult<Self> {
         if w.len() != n * depth || depth == 0 {
             return Err(format!("{} weights for {n} rows of {depth}", w.len()));
         }
@@ -161,7 +179,25 @@ impl PackedW8 {
             }
         }
         let sums = w.chunks_exact(depth).map(|r| r.iter().map(|&v| i32::from(v) - zw).sum()).collect();
-        Ok(PackedW8 { n, depth, pairs, data, sums })
+        let groups = depth.div_ceil(4);
+        let fits = w.iter().all(|&v| i8::try_from(i32::from(v) - zw).is_ok());
+        let quads = (vnni && fits).then(|| {
+            let mut q = vec![0i8; panels * groups * NR * 4];
+            for (o, row) in w.chunks_exact(depth).enumerate() {
+                let (p, l) = (o / NR, o % NR);
+                for (k, &v) in row.iter().enumerate() {
+                    q[((p * groups + k / 4) * NR + l) * 4 + k % 4] = (i32::from(v) - zw) as i8;
+                }
+            }
+            q
+        });
+        Ok(PackedW8 { n, depth, pairs, data, sums, quads, groups })
+    }
+
+    /// The VNNI panel `p`, when packed.
+    fn quad_panel(&self, p: usize) -> Option<&[i8]> {
+        let len = self.groups * NR * 4;
+        self.quads.as_ref().map(|q| &q[p * len..][..len])
     }
 
     fn panel(&self, p: usize) -> &[i16] {
@@ -213,11 +249,12 @@ fn gemm_rows(isa: Isa, rows: Rows, pw: &PackedW8, bias: &[i32], stage: &OutStage
     }
 }
 
-/// One micro-kernel call: [`MR`] rows of `a` against one weight panel.
-struct Tile<'a> {
-    a: &'a [i16],
+/// One micro-kernel call: [`MR`] rows of `a` against one weight panel (i16 pairs, or for the
+/// VNNI kernel u8 rows against i8 quads, `kp` then a multiple of 4).
+struct Tile<'a, A = i16, W = i16> {
+    a: &'a [A],
     kp: usize,
-    panel: &'a [i16],
+    panel: &'a [W],
     /// The bias of the panel's valid channels.
     bias: &'a [i32],
     /// First channel of the panel, and how many of its NR are real.
@@ -250,6 +287,11 @@ pub fn conv(
         return Err("integer convolution weights do not match the geometry".into());
     }
     let bias = folded_bias(bias, &pw.sums, zi)?;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && pw.quads.is_some() && (-128..=127).contains(&zi) {
+        conv_vnni(g, x, zi, pw, &bias, stage, out);
+        return Ok(());
+    }
     let kp = pw.pairs * 2;
     let m = g.n * g.oh * g.ow;
     let per = block_rows(kp);
@@ -267,7 +309,7 @@ pub fn conv(
             }
         } else {
             for (r, row) in block.chunks_exact_mut(kp).enumerate().take(valid) {
-                im2col_row(g, x, zi, r0 + r, row);
+                im2col_row(g, x, zi as i16, r0 + r, row, i16::from);
             }
         }
         gemm_rows(isa, Rows { a: block, valid }, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
@@ -282,23 +324,121 @@ fn widen(x: &[i8], out: &mut [i16]) {
     }
 }
 
-/// The im2col row of output pixel `r` (batch-major): `kh·kw·c` inputs in filter order, the
-/// padding taps set to `zi` (see the module notes); the row's tail (to an even length) stays 0.
-fn im2col_row(g: &Geom, x: &[i8], zi: i32, r: usize, row: &mut [i16]) {
+/// The im2col row of output pixel `r` (batch-major): `kh·kw·c` inputs in filter order, each
+/// as `f` makes it, the padding taps set to `pad` (`zi` so made, see the module notes); the
+/// row's tail (to the packed depth) stays 0.
+fn im2col_row<T: Copy>(g: &Geom, x: &[i8], pad: T, r: usize, row: &mut [T], f: impl Fn(i8) -> T) {
     let (b, rest) = (r / (g.oh * g.ow), r % (g.oh * g.ow));
     let (oy, ox) = (rest / g.ow, rest % g.ow);
-    let pad = zi as i16;
     let mut k = 0;
     for ky in 0..g.kh {
         let iy = g.in_row(oy, ky);
         for kx in 0..g.kw {
             let dst = &mut row[k..k + g.c];
             match (iy, g.in_col(ox, kx)) {
-                (Some(iy), Some(ix)) => widen(&x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c], dst),
+                (Some(iy), Some(ix)) => {
+                    for (d, &v) in dst.iter_mut().zip(&x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c]) {
+                        *d = f(v);
+                    }
+                }
                 _ => dst.fill(pad),
             }
             k += g.c;
         }
+    }
+}
+
+/// An int8 input as the VNNI kernel's unsigned operand: `x + 128`.
+#[inline]
+fn biased(v: i8) -> u8 {
+    (v as u8) ^ 0x80
+}
+
+/// Rows per VNNI im2col block: about 16 KiB of u8, a multiple of MR.
+fn block_rows_u8(kq: usize) -> usize {
+    ((16384 / kq.max(1)) / MR).max(1) * MR
+}
+
+/// The VNNI bias: `vpdpbusd` sums `w·(x' + 128)`, so `128·Σw` comes off the folded bias too.
+#[cfg(target_arch = "x86_64")]
+fn vnni_bias(bias: &[i32], sums: &[i32]) -> Vec<i32> {
+    bias.iter().zip(sums).map(|(&b, &s)| b.wrapping_sub(s.wrapping_mul(128))).collect()
+}
+
+/// [`gemm_rows`] for the VNNI kernel: `rows` rows (a multiple of [`MR`]) of `pw.groups·4`
+/// bytes `x' + 128`, `bias` from [`vnni_bias`]. `pw` has its VNNI panels.
+#[cfg(target_arch = "x86_64")]
+fn gemm_rows_vnni(a: &[u8], valid: usize, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8], ldo: usize) {
+    let kq = pw.groups * 4;
+    debug_assert!(a.len() % (MR * kq) == 0 && a.len() / kq >= valid);
+    for p in 0..pw.n.div_ceil(NR) {
+        let Some(panel) = pw.quad_panel(p) else { return };
+        let c0 = p * NR;
+        let cols = NR.min(pw.n - c0);
+        for (g, a) in a.chunks_exact(MR * kq).enumerate() {
+            let r0 = g * MR;
+            if r0 >= valid {
+                break;
+            }
+            let tile = Tile { a, kp: kq, panel, bias: &bias[c0..c0 + cols], c0, cols, rows: MR.min(valid - r0) };
+            // SAFETY: the VNNI panels are only packed when vnni::available() (AVX2 and
+            // AVX-VNNI); the tile holds MR rows of kq bytes and groups·NR·4 weights, and `o`
+            // the rows·ldo outputs written (the caller's sizes).
+            unsafe { vnni::tile(&tile, stage, &mut out[r0 * ldo + c0..], ldo) };
+        }
+    }
+}
+
+/// [`conv`] on the VNNI kernel (`bias` folded, `zi` in i8 range so that `zi + 128` is a byte).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn conv_vnni(g: &Geom, x: &[i8], zi: i32, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+    let bias = vnni_bias(bias, &pw.sums);
+    let kq = pw.groups * 4;
+    let m = g.n * g.oh * g.ow;
+    let per = block_rows_u8(kq);
+    let mut a = vec![0u8; per.min(m.div_ceil(MR) * MR) * kq];
+    let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    let pad = (zi + 128) as u8;
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kq];
+        for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
+            if pointwise && g.oh == g.h && g.ow == g.w {
+                for (d, &v) in row.iter_mut().zip(&x[(r0 + r) * g.c..][..g.c]) {
+                    *d = biased(v);
+                }
+            } else {
+                im2col_row(g, x, pad, r0 + r, row, biased);
+            }
+        }
+        gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
+        r0 += valid;
+    }
+}
+
+/// [`fully_connected`] on the VNNI kernel (`bias` folded).
+#[cfg(target_arch = "x86_64")]
+fn fully_connected_vnni(x: &[i8], pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+    let bias = vnni_bias(bias, &pw.sums);
+    let (depth, units, kq) = (pw.depth, pw.n, pw.groups * 4);
+    let m = x.len() / depth;
+    let per = block_rows_u8(kq);
+    let mut a = vec![0u8; per.min(m.div_ceil(MR) * MR) * kq];
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kq];
+        for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
+            for (d, &v) in row.iter_mut().zip(&x[(r0 + r) * depth..][..depth]) {
+                *d = biased(v);
+            }
+        }
+        gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * units..], units);
+        r0 += valid;
     }
 }
 
@@ -318,6 +458,12 @@ pub fn fully_connected(
         return Err(format!("input of {} values for depth {depth} and {units} units", x.len()));
     }
     let bias = folded_bias(bias, &pw.sums, zi)?;
+    // Any zi works here: it only enters the bias (no padding taps).
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && pw.quads.is_some() {
+        fully_connected_vnni(x, pw, &bias, stage, out);
+        return Ok(());
+    }
     let m = x.len() / depth;
     let kp = pw.pairs * 2;
     let per = block_rows(kp);

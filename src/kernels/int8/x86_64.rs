@@ -24,7 +24,7 @@ unsafe fn high_mul(x: __m256i, m: __m256i) -> __m256i {
 }
 
 /// Per-lane output-stage parameters of 8 channels.
-struct Stage8 {
+pub(super) struct Stage8 {
     mult: __m256i,
     left: __m256i,
     right: __m256i,
@@ -35,7 +35,7 @@ struct Stage8 {
 impl Stage8 {
     /// Channels `c0..c0 + 8` of `s` (which must have them).
     #[inline(always)]
-    unsafe fn at(s: &OutStage, c0: usize) -> Stage8 {
+    pub(super) unsafe fn at(s: &OutStage, c0: usize) -> Stage8 {
         let ld = |v: &[i32]| {
             debug_assert!(v.len() >= c0 + 8);
             // SAFETY: the caller guarantees 8 channels from c0; AVX2 is enabled in every caller.
@@ -50,7 +50,7 @@ impl Stage8 {
 /// so that it cannot overflow; the clamp to `[lo − zo, hi − zo]` before adding `zo` is the
 /// saturating add's clamp.
 #[inline(always)]
-unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+pub(super) unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe {
         let r = high_mul(_mm256_sllv_epi32(acc, p.left), p.mult);
@@ -62,14 +62,14 @@ unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256
 
 /// The zero point and the clamp bounds less the zero point, as vectors.
 #[inline(always)]
-unsafe fn bounds(zo: i32, lo: i32, hi: i32) -> (__m256i, __m256i, __m256i) {
+pub(super) unsafe fn bounds(zo: i32, lo: i32, hi: i32) -> (__m256i, __m256i, __m256i) {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe { (_mm256_set1_epi32(zo), _mm256_set1_epi32(lo - zo), _mm256_set1_epi32(hi - zo)) }
 }
 
 /// 16 i32 lanes (already in i8 range) as 16 bytes, in order.
 #[inline(always)]
-unsafe fn pack16(lo: __m256i, hi: __m256i) -> __m128i {
+pub(super) unsafe fn pack16(lo: __m256i, hi: __m256i) -> __m128i {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe {
         // The packs work within 128-bit lanes: the dwords come out as lo0-3 hi0-3 0 0 |
