@@ -151,6 +151,18 @@ pub struct PackedW8 {
     quads: Option<Vec<i8>>,
     /// Groups of 4 k per panel (depth rounded up to a multiple of 4, over 4).
     groups: usize,
+    /// Whether the quads go to the AVX-512 kernel (two panels a call), not the AVX-VNNI one.
+    wide: bool,
+}
+
+/// The VNNI kernel, if any, that [`PackedW8`] packs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vnni {
+    Off,
+    /// 256-bit AVX-VNNI.
+    Avx,
+    /// 512-bit AVX512-VNNI.
+    Avx512,
 }
 
 impl PackedW8 {
@@ -158,14 +170,20 @@ impl PackedW8 {
     /// this CPU runs it.
     pub fn new(w: &[i8], n: usize, depth: usize, zw: i32) -> KResult<Self> {
         #[cfg(target_arch = "x86_64")]
-        let vnni = vnni::available();
+        let vnni = if vnni::wide_available() {
+            Vnni::Avx512
+        } else if vnni::available() {
+            Vnni::Avx
+        } else {
+            Vnni::Off
+        };
         #[cfg(not(target_arch = "x86_64"))]
-        let vnni = false;
+        let vnni = Vnni::Off;
         Self::pack(w, n, depth, zw, vnni)
     }
 
-    /// As [`Self::new`], with the VNNI layout only if `vnni` (and the weights fit in i8).
-    fn pack(w: &[i8], n: usize, depth: usize, zw: i32, vnni: bool) -> KResult<Self> {
+    /// As [`Self::new`], with the VNNI layout for `vnni` (when the weights fit in i8).
+    fn pack(w: &[i8], n: usize, depth: usize, zw: i32, vnni: Vnni) -> KResult<Self> {
         if w.len() != n * depth || depth == 0 {
             return Err(format!("{} weights for {n} rows of {depth}", w.len()));
         }
@@ -181,7 +199,7 @@ impl PackedW8 {
         let sums = w.chunks_exact(depth).map(|r| r.iter().map(|&v| i32::from(v) - zw).sum()).collect();
         let groups = depth.div_ceil(4);
         let fits = w.iter().all(|&v| i8::try_from(i32::from(v) - zw).is_ok());
-        let quads = (vnni && fits).then(|| {
+        let quads = (vnni != Vnni::Off && fits).then(|| {
             let mut q = vec![0i8; panels * groups * NR * 4];
             for (o, row) in w.chunks_exact(depth).enumerate() {
                 let (p, l) = (o / NR, o % NR);
@@ -191,7 +209,7 @@ impl PackedW8 {
             }
             q
         });
-        Ok(PackedW8 { n, depth, pairs, data, sums, quads, groups })
+        Ok(PackedW8 { n, depth, pairs, data, sums, quads, groups, wide: vnni == Vnni::Avx512 })
     }
 
     /// The VNNI panel `p`, when packed.
@@ -371,7 +389,35 @@ fn vnni_bias(bias: &[i32], sums: &[i32]) -> Vec<i32> {
 fn gemm_rows_vnni(a: &[u8], valid: usize, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8], ldo: usize) {
     let kq = pw.groups * 4;
     debug_assert!(a.len() % (MR * kq) == 0 && a.len() / kq >= valid);
-    for p in 0..pw.n.div_ceil(NR) {
+    let panels = pw.n.div_ceil(NR);
+    if pw.wide {
+        for p in (0..panels).step_by(2) {
+            let (Some(w0), w1) = (pw.quad_panel(p), (p + 1 < panels).then(|| pw.quad_panel(p + 1)).flatten()) else {
+                return;
+            };
+            let c0 = p * NR;
+            let c1 = c0 + NR;
+            for (g, a) in a.chunks_exact(MR * kq).enumerate() {
+                let r0 = g * MR;
+                if r0 >= valid {
+                    break;
+                }
+                let rows = MR.min(valid - r0);
+                let cols0 = NR.min(pw.n - c0);
+                let t0 = Tile { a, kp: kq, panel: w0, bias: &bias[c0..c0 + cols0], c0, cols: cols0, rows };
+                let t1 = w1.map(|w1| {
+                    let cols = NR.min(pw.n - c1);
+                    Tile { a, kp: kq, panel: w1, bias: &bias[c1..c1 + cols], c0: c1, cols, rows }
+                });
+                // SAFETY: wide panels are only packed when vnni::wide_available(); the tiles
+                // hold MR rows of kq bytes and groups·NR·4 weights each, and `out` from
+                // column c0 the rows·ldo outputs written (the caller's sizes).
+                unsafe { vnni::tile_wide(&t0, t1.as_ref(), stage, &mut out[r0 * ldo + c0..], ldo) };
+            }
+        }
+        return;
+    }
+    for p in 0..panels {
         let Some(panel) = pw.quad_panel(p) else { return };
         let c0 = p * NR;
         let cols = NR.min(pw.n - c0);

@@ -6,13 +6,18 @@
 
 use super::*;
 
-/// Every GEMM variant this CPU runs: the ISA, and whether the weights are packed for the VNNI
-/// kernel (which the AVX2 ISA then runs).
-fn gemm_variants() -> Vec<(Isa, bool)> {
-    let mut v: Vec<(Isa, bool)> = Isa::available().into_iter().map(|isa| (isa, false)).collect();
+/// Every GEMM variant this CPU runs: the ISA, and the VNNI kernel the weights are packed for
+/// (which the AVX2 ISA then runs).
+fn gemm_variants() -> Vec<(Isa, Vnni)> {
+    let mut v: Vec<(Isa, Vnni)> = Isa::available().into_iter().map(|isa| (isa, Vnni::Off)).collect();
     #[cfg(target_arch = "x86_64")]
-    if vnni::available() && v.contains(&(Isa::Avx2Fma, false)) {
-        v.push((Isa::Avx2Fma, true));
+    if v.contains(&(Isa::Avx2Fma, Vnni::Off)) {
+        if vnni::available() {
+            v.push((Isa::Avx2Fma, Vnni::Avx));
+        }
+        if vnni::wide_available() {
+            v.push((Isa::Avx2Fma, Vnni::Avx512));
+        }
     }
     v
 }
@@ -97,19 +102,19 @@ fn check_conv(rng: &mut Rng, g: Geom, depthwise: bool) {
     let bias64: Option<Vec<i64>> = bias.as_ref().map(|b| b.iter().map(|&v| i64::from(v)).collect());
     let want = reference::conv(&g, &xi, zi, &w, bias64.as_deref(), depthwise, |a, o| stage.apply(a as i32, o));
     let variants =
-        if depthwise { Isa::available().into_iter().map(|isa| (isa, false)).collect() } else { gemm_variants() };
+        if depthwise { Isa::available().into_iter().map(|isa| (isa, Vnni::Off)).collect() } else { gemm_variants() };
     for (isa, vnni) in variants {
         let mut got = vec![0i8; g.n * g.oh * g.ow * g.oc];
         if depthwise {
             depthwise_fn(isa, &g, &x, zi, &w, bias.as_deref(), &stage, &mut got).unwrap();
         } else {
             let pw = PackedW8::pack(&w, g.oc, g.kh * g.kw * g.c, 0, vnni).unwrap();
-            assert_eq!(pw.quads.is_some(), vnni);
+            assert_eq!(pw.quads.is_some(), vnni != Vnni::Off);
             conv(isa, &g, &x, zi, &pw, bias.as_deref(), &stage, &mut got).unwrap();
         }
         let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
         let what = if depthwise { "depthwise" } else { "conv" };
-        assert_eq!(got, want, "{isa:?} vnni {vnni} {what} {g:?} zi {zi}");
+        assert_eq!(got, want, "{isa:?} vnni {vnni:?} {what} {g:?} zi {zi}");
     }
 }
 
@@ -159,7 +164,7 @@ fn fully_connected_matches_the_reference() {
             let mut got = vec![0i8; batches * units];
             fully_connected(isa, &x, zi, &pw, bias.as_deref(), &stage, &mut got).unwrap();
             let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
-            assert_eq!(got, want, "{isa:?} vnni {vnni} {batches}x{depth} -> {units}, zi {zi} zw {zw}");
+            assert_eq!(got, want, "{isa:?} vnni {vnni:?} {batches}x{depth} -> {units}, zi {zi} zw {zw}");
         }
     }
 }
@@ -243,7 +248,7 @@ fn extreme_products_do_not_saturate() {
             let mut got = vec![0i8; batches * units];
             fully_connected(isa, &x, zi, &pw, None, &stage, &mut got).unwrap();
             let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
-            assert_eq!(got, want, "{isa:?} vnni {vnni} x {xv} w {wv} zi {zi}");
+            assert_eq!(got, want, "{isa:?} vnni {vnni:?} x {xv} w {wv} zi {zi}");
         }
     }
 }

@@ -10,8 +10,16 @@
 //! around it is AVX2 intrinsics, and the output stage is the AVX2 kernel's.
 
 use super::x86_64::{bounds, pack16, requant, Stage8};
-use super::{OutStage, Tile, NR};
+use super::{OutStage, Tile, MR, NR};
 use std::arch::x86_64::*;
+
+/// Whether this CPU runs [`tile_wide`]: AVX512F (the OS saving the zmm registers) and
+/// AVX512-VNNI, besides [`available`]'s AVX2.
+pub(super) fn wide_available() -> bool {
+    std::is_x86_feature_detected!("avx2")
+        && std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512vnni")
+}
 
 /// Whether this CPU runs [`tile`]: AVX2 (which also means the OS saves the ymm registers) and
 /// AVX-VNNI, CPUID leaf 7 subleaf 1, EAX bit 4 (`is_x86_feature_detected!("avxvnni")` is not
@@ -89,18 +97,37 @@ unsafe fn micro<const R: usize>(t: &Tile<u8, i8>, stage: &OutStage, out: &mut [i
                 c1[r] = dpbusd(c1[r], a, w1);
             }
         }
+        finish(t, &c0, &c1, stage, out, ldo);
+    }
+}
+
+/// The output stage of a tile's first `t.rows` rows: `c0[r]`, `c1[r]` the sums of channels
+/// 0..8 and 8..16 of row `r`.
+#[inline(always)]
+unsafe fn finish<const R: usize>(
+    t: &Tile<u8, i8>,
+    c0: &[__m256i; R],
+    c1: &[__m256i; R],
+    stage: &OutStage,
+    out: &mut [i8],
+    ldo: usize,
+) {
+    let rows = t.rows.min(R);
+    // SAFETY: AVX2 is enabled in every caller; `out` holds the rows·ldo outputs (the tile's
+    // caller vouches), the bias and stage the tile's channels.
+    unsafe {
         if t.cols == NR && stage.vector_ok(t.c0) && stage.vector_ok(t.c0 + 8) {
             let (p0, p1) = (Stage8::at(stage, t.c0), Stage8::at(stage, t.c0 + 8));
             let b0 = _mm256_loadu_si256(t.bias.as_ptr().cast());
             let b1 = _mm256_loadu_si256(t.bias.as_ptr().add(8).cast());
             let (zo, lo, hi) = bounds(stage.zo, stage.lo, stage.hi);
-            for r in 0..R {
+            for r in 0..rows {
                 let v0 = requant(_mm256_add_epi32(c0[r], b0), &p0, zo, lo, hi);
                 let v1 = requant(_mm256_add_epi32(c1[r], b1), &p1, zo, lo, hi);
                 _mm_storeu_si128(out.as_mut_ptr().add(r * ldo).cast(), pack16(v0, v1));
             }
         } else {
-            for r in 0..R {
+            for r in 0..rows {
                 let mut s = [0i32; NR];
                 _mm256_storeu_si256(s.as_mut_ptr().cast(), c0[r]);
                 _mm256_storeu_si256(s.as_mut_ptr().add(8).cast(), c1[r]);
@@ -109,5 +136,126 @@ unsafe fn micro<const R: usize>(t: &Tile<u8, i8>, stage: &OutStage, out: &mut [i
                 }
             }
         }
+    }
+}
+
+/// Two panels' GEMM tiles at once on AVX512-VNNI (`t1` the next panel's, or None), 6 rows ×
+/// 32 channels in zmm registers; the outputs of `t1` go to `out` from column NR on.
+///
+/// # Safety
+/// [`wide_available`] is true; as [`tile`] for each tile, and both have [`MR`] rows of `a`
+/// (the padding rows of a block are read, not stored).
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn tile_wide(
+    t0: &Tile<u8, i8>,
+    t1: Option<&Tile<u8, i8>>,
+    stage: &OutStage,
+    out: &mut [i8],
+    ldo: usize,
+) {
+    debug_assert!(t0.a.len() >= MR * t0.kp && t0.panel.len() >= t0.kp * NR && t0.kp % 4 == 0);
+    let mut acc = Acc([[0; 2 * NR]; MR]);
+    // A lone last panel runs as both halves; its second copy is not stored.
+    let w1 = t1.unwrap_or(t0).panel.as_ptr();
+    // SAFETY: as the caller vouches: 6 rows of kp bytes from t0.a, kp / 4 groups of 64 weight
+    // bytes in each panel, and `acc` takes the 12 sums.
+    unsafe { sums_6x32(t0.a.as_ptr(), t0.kp, t0.panel.as_ptr(), w1, &mut acc) };
+    for (h, t) in [Some(t0), t1].into_iter().enumerate() {
+        let Some(t) = t else { continue };
+        // SAFETY: AVX2 is enabled here; the loads read the accumulator rows.
+        unsafe {
+            let ld = |r: usize, c: usize| _mm256_loadu_si256(acc.0[r][h * NR + c..].as_ptr().cast());
+            let c0: [__m256i; MR] = std::array::from_fn(|r| ld(r, 0));
+            let c1: [__m256i; MR] = std::array::from_fn(|r| ld(r, 8));
+            finish(t, &c0, &c1, stage, &mut out[h * NR..], ldo);
+        }
+    }
+}
+
+/// Per row, the sums of the two panels' 16 channels side by side.
+#[repr(align(64))]
+struct Acc([[i32; 2 * NR]; MR]);
+
+/// `acc[r][16h + l] = Σ_j Σ_{i<4} a[r·kq + 4j + i]·w_h[64j + 4l + i]`, rows r < 6: the whole
+/// sum loop in assembly, since zmm operands need the `avx512f` target feature, which the MSRV
+/// does not have. zmm0–11 hold the 12 accumulators (zmm 2r + h: row r, panel h), zmm12–13
+/// the panels' weights of a group, zmm14 a row's broadcast quad.
+///
+/// # Safety
+/// AVX512F and AVX512-VNNI are available; `a` has 6 rows of `kq` (a positive multiple of 4)
+/// bytes, `w0` and `w1` `kq / 4` groups of 64 bytes.
+#[target_feature(enable = "avx2")]
+unsafe fn sums_6x32(a: *const u8, kq: usize, w0: *const i8, w1: *const i8, acc: &mut Acc) {
+    debug_assert!(kq >= 4 && kq % 4 == 0);
+    // SAFETY: as the caller vouches; the loop reads only those bytes, the stores write `acc`,
+    // and the clobbers cover every vector register used (vzeroupper: all of zmm0–15's upper
+    // halves, which spares legacy-SSE code the transition penalty after it).
+    unsafe {
+        core::arch::asm!(
+            "vpxord zmm0, zmm0, zmm0",
+            "vpxord zmm1, zmm1, zmm1",
+            "vpxord zmm2, zmm2, zmm2",
+            "vpxord zmm3, zmm3, zmm3",
+            "vpxord zmm4, zmm4, zmm4",
+            "vpxord zmm5, zmm5, zmm5",
+            "vpxord zmm6, zmm6, zmm6",
+            "vpxord zmm7, zmm7, zmm7",
+            "vpxord zmm8, zmm8, zmm8",
+            "vpxord zmm9, zmm9, zmm9",
+            "vpxord zmm10, zmm10, zmm10",
+            "vpxord zmm11, zmm11, zmm11",
+            "2:",
+            "vmovdqu64 zmm12, zmmword ptr [{w0}]",
+            "vmovdqu64 zmm13, zmmword ptr [{w1}]",
+            "vpbroadcastd zmm14, dword ptr [{a}]",
+            "vpdpbusd zmm0, zmm14, zmm12",
+            "vpdpbusd zmm1, zmm14, zmm13",
+            "vpbroadcastd zmm14, dword ptr [{a} + {kq}]",
+            "vpdpbusd zmm2, zmm14, zmm12",
+            "vpdpbusd zmm3, zmm14, zmm13",
+            "vpbroadcastd zmm14, dword ptr [{a} + {kq}*2]",
+            "vpdpbusd zmm4, zmm14, zmm12",
+            "vpdpbusd zmm5, zmm14, zmm13",
+            "vpbroadcastd zmm14, dword ptr [{a3}]",
+            "vpdpbusd zmm6, zmm14, zmm12",
+            "vpdpbusd zmm7, zmm14, zmm13",
+            "vpbroadcastd zmm14, dword ptr [{a3} + {kq}]",
+            "vpdpbusd zmm8, zmm14, zmm12",
+            "vpdpbusd zmm9, zmm14, zmm13",
+            "vpbroadcastd zmm14, dword ptr [{a3} + {kq}*2]",
+            "vpdpbusd zmm10, zmm14, zmm12",
+            "vpdpbusd zmm11, zmm14, zmm13",
+            "add {a}, 4",
+            "add {a3}, 4",
+            "add {w0}, 64",
+            "add {w1}, 64",
+            "dec {n}",
+            "jnz 2b",
+            "vmovdqu64 zmmword ptr [{acc}], zmm0",
+            "vmovdqu64 zmmword ptr [{acc} + 64], zmm1",
+            "vmovdqu64 zmmword ptr [{acc} + 128], zmm2",
+            "vmovdqu64 zmmword ptr [{acc} + 192], zmm3",
+            "vmovdqu64 zmmword ptr [{acc} + 256], zmm4",
+            "vmovdqu64 zmmword ptr [{acc} + 320], zmm5",
+            "vmovdqu64 zmmword ptr [{acc} + 384], zmm6",
+            "vmovdqu64 zmmword ptr [{acc} + 448], zmm7",
+            "vmovdqu64 zmmword ptr [{acc} + 512], zmm8",
+            "vmovdqu64 zmmword ptr [{acc} + 576], zmm9",
+            "vmovdqu64 zmmword ptr [{acc} + 640], zmm10",
+            "vmovdqu64 zmmword ptr [{acc} + 704], zmm11",
+            "vzeroupper",
+            a = inout(reg) a => _,
+            a3 = inout(reg) a.add(3 * kq) => _,
+            kq = in(reg) kq,
+            w0 = inout(reg) w0 => _,
+            w1 = inout(reg) w1 => _,
+            n = inout(reg) kq / 4 => _,
+            acc = in(reg) acc.0.as_mut_ptr(),
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nostack),
+        );
     }
 }
