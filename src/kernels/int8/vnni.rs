@@ -127,11 +127,24 @@ unsafe fn finish<const R: usize>(
                 _mm_storeu_si128(out.as_mut_ptr().add(r * ldo).cast(), pack16(v0, v1));
             }
         } else {
+            // A part panel (say 24 channels' second one) still runs its first 8 in vectors.
+            let vec8 = t.cols >= 8 && stage.vector_ok(t.c0);
+            let (p0, b0) = if vec8 {
+                (Some(Stage8::at(stage, t.c0)), _mm256_loadu_si256(t.bias.as_ptr().cast()))
+            } else {
+                (None, _mm256_setzero_si256())
+            };
+            let (zo, lo, hi) = bounds(stage.zo, stage.lo, stage.hi);
             for r in 0..rows {
+                if let Some(p0) = &p0 {
+                    let v = requant(_mm256_add_epi32(c0[r], b0), p0, zo, lo, hi);
+                    _mm_storel_epi64(out.as_mut_ptr().add(r * ldo).cast(), pack16(v, v));
+                }
                 let mut s = [0i32; NR];
                 _mm256_storeu_si256(s.as_mut_ptr().cast(), c0[r]);
                 _mm256_storeu_si256(s.as_mut_ptr().add(8).cast(), c1[r]);
-                for (l, &v) in s.iter().enumerate().take(t.cols) {
+                let from = if vec8 { 8 } else { 0 };
+                for (l, &v) in s.iter().enumerate().take(t.cols).skip(from) {
                     out[r * ldo + l] = stage.apply(v.wrapping_add(t.bias[l]), t.c0 + l) as i8;
                 }
             }

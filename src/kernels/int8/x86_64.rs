@@ -158,14 +158,19 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
     // SAFETY: AVX2 is enabled here; every pointer below stays inside x.data, w32, bias and out
     // (Padded has every row and column the taps read; blocks·8 ≤ oc).
     unsafe {
-        // One block of 8 channels over every pixel: its weights and output stage stay in
-        // registers (a 3×3 filter's nine weight vectors as an array of constant length).
-        for blk in 0..blocks {
-            let c = blk * 8;
-            if taps == 9 {
-                depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, out);
-            } else {
-                depthwise_block::<0>(g, x, &w32, &offs, bias, stage, c, out);
+        // One output row at a time, all its blocks of 8 channels (the row's input rows stay in
+        // cache); in a block, its weights and output stage stay in registers (a 3×3 filter's
+        // nine weight vectors as an array of constant length).
+        for b in 0..g.n {
+            for oy in 0..g.oh {
+                for blk in 0..blocks {
+                    let c = blk * 8;
+                    if taps == 9 {
+                        depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, (b, oy), out);
+                    } else {
+                        depthwise_block::<0>(g, x, &w32, &offs, bias, stage, c, (b, oy), out);
+                    }
+                }
             }
         }
     }
@@ -187,8 +192,8 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
     }
 }
 
-/// Channels `c..c + 8` of every output pixel. `T` is the number of taps when it is known at
-/// compile time (their weights then live in registers), else 0.
+/// Channels `c..c + 8` of output row `oy` of image `b`. `T` is the number of taps when it is
+/// known at compile time (their weights then live in registers), else 0.
 ///
 /// # Safety
 /// AVX2 is available; as [`depthwise`], with `c + 8 ≤ oc` and the stage vector-exact there.
@@ -202,6 +207,7 @@ unsafe fn depthwise_block<const T: usize>(
     bias: &[i32],
     stage: &OutStage,
     c: usize,
+    (b, oy): (usize, usize),
     out: &mut [i8],
 ) {
     // SAFETY: as the caller vouches.
@@ -217,25 +223,21 @@ unsafe fn depthwise_block<const T: usize>(
         }
         let xp = x.data.as_ptr().add(c);
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        let mut o = c;
-        for b in 0..g.n {
-            for oy in 0..g.oh {
-                let row = x.at(b, oy * g.sh, 0);
-                for ox in 0..g.ow {
-                    let base = xp.add(row + ox * g.sw * oc);
-                    let mut acc = bv;
-                    for (t, &off) in offs.iter().enumerate() {
-                        let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(base.add(off).cast()));
-                        let w = if T > 0 { fixed[t] } else { _mm256_loadu_si256(wp.add(t * oc).cast()) };
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, w));
-                    }
-                    let r = requant(acc, &p, zo, lo, hi);
-                    let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
-                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-                    _mm_storel_epi64(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(bytes));
-                    o += oc;
-                }
+        let mut o = ((b * g.oh + oy) * g.ow) * oc + c;
+        let row = x.at(b, oy * g.sh, 0);
+        for ox in 0..g.ow {
+            let base = xp.add(row + ox * g.sw * oc);
+            let mut acc = bv;
+            for (t, &off) in offs.iter().enumerate() {
+                let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(base.add(off).cast()));
+                let w = if T > 0 { fixed[t] } else { _mm256_loadu_si256(wp.add(t * oc).cast()) };
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, w));
             }
+            let r = requant(acc, &p, zo, lo, hi);
+            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            _mm_storel_epi64(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(bytes));
+            o += oc;
         }
     }
 }
