@@ -97,6 +97,9 @@ pub struct OutStage {
     right: Vec<i32>,
     right1: Vec<i32>,
     rbit: Vec<i32>,
+    /// `mult[c + 1]` (0 after the last): the odd lanes' multipliers in the low half of each
+    /// 64-bit lane, for the 512-bit high multiply (which multiplies the low halves).
+    mult_odd: Vec<i32>,
 }
 
 impl OutStage {
@@ -111,7 +114,8 @@ impl OutStage {
         let right: Vec<i32> = shift.iter().map(|&s| (-s).clamp(0, 31)).collect();
         let right1 = right.iter().map(|&r| (r - 1).max(0)).collect();
         let rbit = right.iter().map(|&r| i32::from(r > 0)).collect();
-        Ok(OutStage { mult, shift, x86_below, zo, lo, hi, left, right, right1, rbit })
+        let mult_odd = mult.iter().skip(1).copied().chain([0]).collect();
+        Ok(OutStage { mult, shift, x86_below, zo, lo, hi, left, right, right1, rbit, mult_odd })
     }
 
     pub fn channels(&self) -> usize {

@@ -173,8 +173,17 @@ pub(super) unsafe fn tile_wide(
     // SAFETY: as the caller vouches: 6 rows of kp bytes from t0.a, kp / 4 groups of 64 weight
     // bytes in each panel, and `acc` takes the 12 sums.
     unsafe { sums_6x32(t0.a.as_ptr(), t0.kp, t0.panel.as_ptr(), w1, &mut acc) };
+    let k = Consts { nudge: 1 << 30, low: 0xffff_ffff, lo: stage.lo - stage.zo, hi: stage.hi - stage.zo, zo: stage.zo };
     for (h, t) in [Some(t0), t1].into_iter().enumerate() {
         let Some(t) = t else { continue };
+        if t.cols == NR && stage.vector_ok(t.c0) && stage.vector_ok(t.c0 + 8) {
+            for r in 0..t.rows.min(MR) {
+                // SAFETY: AVX512F is available; 16 channels from t.c0 in the stage and bias,
+                // and 16 outputs from column 16h of row r in `out` (the caller's sizes).
+                unsafe { requant16(&acc.0[r][h * NR..], t, stage, &k, out[r * ldo + h * NR..][..NR].as_mut_ptr()) };
+            }
+            continue;
+        }
         // SAFETY: AVX2 is enabled here; the loads read the accumulator rows.
         unsafe {
             let ld = |r: usize, c: usize| _mm256_loadu_si256(acc.0[r][h * NR + c..].as_ptr().cast());
@@ -269,6 +278,76 @@ unsafe fn sums_6x32(a: *const u8, kq: usize, w0: *const i8, w1: *const i8, acc: 
             out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
             out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
             options(nostack),
+        );
+    }
+}
+
+/// The output stage's constants, for broadcasts from memory: the high multiply's nudge, the
+/// mask of each 64-bit lane's low half, the clamp bounds less the zero point, the zero point.
+#[repr(C)]
+struct Consts {
+    nudge: i64,
+    low: i64,
+    lo: i32,
+    hi: i32,
+    zo: i32,
+}
+
+/// The 512-bit output stage of 16 sums `acc` of channels `t.c0..t.c0 + 16`: the AVX2
+/// [`requant`] step for step (the high multiply of the even and the odd lanes, merged by a
+/// bitwise select on the low-half mask), then the clamp and a narrowing store (`vpmovdb`,
+/// exact: the values are in i8 range by then).
+///
+/// # Safety
+/// AVX512F is available; `acc` holds 16 sums, the stage's and `t.bias`'s 16 channels from
+/// `t.c0` exist and are vector-exact ([`OutStage::vector_ok`]), `out` takes 16 bytes.
+#[inline]
+unsafe fn requant16(acc: &[i32], t: &Tile<u8, i8>, stage: &OutStage, k: &Consts, out: *mut i8) {
+    debug_assert!(acc.len() >= NR && t.bias.len() >= NR && stage.mult.len() >= t.c0 + NR);
+    let c = t.c0;
+    // SAFETY: as the caller vouches; the asm reads those 16-lane vectors and `k`, writes the
+    // 16 bytes at `out`, and clobbers only zmm12–13 (vzeroupper: the upper halves of all).
+    unsafe {
+        core::arch::asm!(
+            "vmovdqu32 zmm12, zmmword ptr [{acc}]",
+            "vpaddd zmm12, zmm12, zmmword ptr [{bias}]",
+            "vpsllvd zmm12, zmm12, zmmword ptr [{left}]",
+            // x·m + 2^30 in 64 bits, the even lanes and (shifted down) the odd ones.
+            "vpsrlq zmm13, zmm12, 32",
+            "vpmuldq zmm12, zmm12, zmmword ptr [{mult}]",
+            "vpmuldq zmm13, zmm13, zmmword ptr [{mult_odd}]",
+            "vpaddq zmm12, zmm12, qword ptr [{k}]{{1to8}}",
+            "vpaddq zmm13, zmm13, qword ptr [{k}]{{1to8}}",
+            // Bits 31..62: to the low half of the even lanes, the high half of the odd ones;
+            // select (0xE4: mask ? even : odd) by the low-half mask.
+            "vpsrlq zmm12, zmm12, 31",
+            "vpsllq zmm13, zmm13, 1",
+            "vpternlogq zmm12, zmm13, qword ptr [{k} + 8]{{1to8}}, 0xE4",
+            // (r >> s) + ((r >> (s − 1)) & rbit): the right shift rounded half up.
+            "vpsravd zmm13, zmm12, zmmword ptr [{right1}]",
+            "vpandd zmm13, zmm13, zmmword ptr [{rbit}]",
+            "vpsravd zmm12, zmm12, zmmword ptr [{right}]",
+            "vpaddd zmm12, zmm12, zmm13",
+            "vpmaxsd zmm12, zmm12, dword ptr [{k} + 16]{{1to16}}",
+            "vpminsd zmm12, zmm12, dword ptr [{k} + 20]{{1to16}}",
+            "vpaddd zmm12, zmm12, dword ptr [{k} + 24]{{1to16}}",
+            "vpmovdb xmmword ptr [{out}], zmm12",
+            "vzeroupper",
+            acc = in(reg) acc.as_ptr(),
+            bias = in(reg) t.bias.as_ptr(),
+            left = in(reg) stage.left.as_ptr().add(c),
+            mult = in(reg) stage.mult.as_ptr().add(c),
+            mult_odd = in(reg) stage.mult_odd.as_ptr().add(c),
+            right1 = in(reg) stage.right1.as_ptr().add(c),
+            rbit = in(reg) stage.rbit.as_ptr().add(c),
+            right = in(reg) stage.right.as_ptr().add(c),
+            k = in(reg) k as *const Consts,
+            out = in(reg) out,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nostack, preserves_flags),
         );
     }
 }
