@@ -192,6 +192,19 @@ pub(super) unsafe fn tile_wide(
             finish(t, &c0, &c1, stage, &mut out[h * NR..], ldo);
         }
     }
+    // Once per tile, not per asm block (it would serialize them): clean upper halves spare
+    // legacy-SSE code after this the transition penalty of some CPUs.
+    // SAFETY: vzeroupper changes only the vector registers, all declared clobbered.
+    unsafe {
+        core::arch::asm!(
+            "vzeroupper",
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nomem, nostack, preserves_flags),
+        );
+    }
 }
 
 /// Per row, the sums of the two panels' 16 channels side by side.
@@ -210,8 +223,7 @@ struct Acc([[i32; 2 * NR]; MR]);
 unsafe fn sums_6x32(a: *const u8, kq: usize, w0: *const i8, w1: *const i8, acc: &mut Acc) {
     debug_assert!(kq >= 4 && kq % 4 == 0);
     // SAFETY: as the caller vouches; the loop reads only those bytes, the stores write `acc`,
-    // and the clobbers cover every vector register used (vzeroupper: all of zmm0–15's upper
-    // halves, which spares legacy-SSE code the transition penalty after it).
+    // and the clobbers cover every vector register used.
     unsafe {
         core::arch::asm!(
             "vpxord zmm0, zmm0, zmm0",
@@ -265,7 +277,6 @@ unsafe fn sums_6x32(a: *const u8, kq: usize, w0: *const i8, w1: *const i8, acc: 
             "vmovdqu64 zmmword ptr [{acc} + 576], zmm9",
             "vmovdqu64 zmmword ptr [{acc} + 640], zmm10",
             "vmovdqu64 zmmword ptr [{acc} + 704], zmm11",
-            "vzeroupper",
             a = inout(reg) a => _,
             a3 = inout(reg) a.add(3 * kq) => _,
             kq = in(reg) kq,
@@ -306,7 +317,7 @@ unsafe fn requant16(acc: &[i32], t: &Tile<u8, i8>, stage: &OutStage, k: &Consts,
     debug_assert!(acc.len() >= NR && t.bias.len() >= NR && stage.mult.len() >= t.c0 + NR);
     let c = t.c0;
     // SAFETY: as the caller vouches; the asm reads those 16-lane vectors and `k`, writes the
-    // 16 bytes at `out`, and clobbers only zmm12–13 (vzeroupper: the upper halves of all).
+    // 16 bytes at `out`, and clobbers only zmm12–13.
     unsafe {
         core::arch::asm!(
             "vmovdqu32 zmm12, zmmword ptr [{acc}]",
@@ -332,7 +343,6 @@ unsafe fn requant16(acc: &[i32], t: &Tile<u8, i8>, stage: &OutStage, k: &Consts,
             "vpminsd zmm12, zmm12, dword ptr [{k} + 20]{{1to16}}",
             "vpaddd zmm12, zmm12, dword ptr [{k} + 24]{{1to16}}",
             "vpmovdb xmmword ptr [{out}], zmm12",
-            "vzeroupper",
             acc = in(reg) acc.as_ptr(),
             bias = in(reg) t.bias.as_ptr(),
             left = in(reg) stage.left.as_ptr().add(c),
