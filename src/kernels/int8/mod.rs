@@ -545,6 +545,26 @@ pub fn depthwise(
     stage: &OutStage,
     out: &mut [i8],
 ) -> KResult<()> {
+    #[cfg(target_arch = "x86_64")]
+    let wide = vnni::wide_available();
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    depthwise_with(isa, wide, g, x, zi, w, bias, stage, out)
+}
+
+/// [`depthwise`], on the AVX-512 row kernel for 3×3 filters (`isa` AVX2) only if `wide`.
+#[allow(clippy::too_many_arguments)]
+fn depthwise_with(
+    isa: Isa,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] wide: bool,
+    g: &Geom,
+    x: &[i8],
+    zi: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutStage,
+    out: &mut [i8],
+) -> KResult<()> {
     g.check(x.len(), out.len())?;
     if g.oc % g.c != 0 || w.len() != g.kh * g.kw * g.oc || stage.channels() != g.oc {
         return Err("integer depthwise operands do not match the geometry".into());
@@ -561,7 +581,7 @@ pub fn depthwise(
         // SAFETY: Avx2Fma is only made by Isa::best on a CPU with AVX2; the lengths were
         // checked above and Padded holds every row and column the taps read.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { x86_64::depthwise(g, &padded, &w16, bias, stage, out) },
+        Isa::Avx2Fma => unsafe { x86_64::depthwise(g, &padded, &w16, bias, stage, out, wide) },
     }
     Ok(())
 }

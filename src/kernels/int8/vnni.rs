@@ -361,3 +361,149 @@ unsafe fn requant16(acc: &[i32], t: &Tile<u8, i8>, stage: &OutStage, k: &Consts,
         );
     }
 }
+
+/// A 16-channel block of a 3×3 depthwise convolution as [`depthwise_row16`] reads it, from
+/// one base address: the nine taps' weights (zero-extended to 32 bits, see
+/// [`super::x86_64::depthwise`]), the bias, the output stage per lane, then its constants.
+#[repr(C, align(64))]
+pub(super) struct Dw16 {
+    w: [[i32; 16]; 9],
+    bias: [i32; 16],
+    left: [i32; 16],
+    mult: [i32; 16],
+    mult_odd: [i32; 16],
+    right1: [i32; 16],
+    rbit: [i32; 16],
+    right: [i32; 16],
+    k: Consts,
+}
+
+impl Dw16 {
+    /// Channels `c..c + 16` (which the stage covers in vectors).
+    pub(super) fn new(w32: &[i32], oc: usize, bias: &[i32], s: &OutStage, c: usize) -> Dw16 {
+        let v = |a: &[i32]| -> [i32; 16] { std::array::from_fn(|l| a[c + l]) };
+        Dw16 {
+            w: std::array::from_fn(|t| v(&w32[t * oc..])),
+            bias: v(bias),
+            left: v(&s.left),
+            mult: v(&s.mult),
+            mult_odd: v(&s.mult_odd),
+            right1: v(&s.right1),
+            rbit: v(&s.rbit),
+            right: v(&s.right),
+            k: Consts { nudge: 1 << 30, low: 0xffff_ffff, lo: s.lo - s.zo, hi: s.hi - s.zo, zo: s.zo },
+        }
+    }
+}
+
+/// Channels `c..c + 16` of output row `oy` of image `b` of a 3×3 depthwise convolution: per
+/// pixel, the nine taps' `vpdpwssd` (i16 pairs multiplied and added to i32 lanes: a
+/// sign-extended input times a zero-extended weight is the plain product, and the sum wraps)
+/// onto the bias, then [`requant16`]'s output stage. The whole row loop is assembly (zmm
+/// operands need `avx512f`, not on the MSRV); the weights stay in zmm0–8.
+///
+/// # Safety
+/// [`wide_available`] is true; `g` is a 3×3 convolution with `ow > 0` whose lengths
+/// `super::depthwise` checked, `p` made for these channels, and `c + 16 ≤ oc`.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn depthwise_row16(
+    g: &super::Geom,
+    x: &super::Padded,
+    p: &Dw16,
+    c: usize,
+    (b, oy): (usize, usize),
+    out: &mut [i8],
+) {
+    let oc = g.oc;
+    debug_assert!(g.kh == 3 && g.kw == 3 && g.ow > 0 && c + 16 <= oc);
+    let o = ((b * g.oh + oy) * g.ow) * oc + c;
+    debug_assert!(out.len() >= o + (g.ow - 1) * oc + 16);
+    // SAFETY: as the caller vouches: Padded holds every row and column the taps of this
+    // output row read (rows oy·sh + ky·dh, columns ox·sw + kx·dw, 16 channels from c), and
+    // the stores write 16 bytes per pixel of the row inside `out`.
+    unsafe {
+        let r0 = x.data.as_ptr().add(x.at(b, oy * g.sh, 0) + c);
+        let rs = g.dh * x.cols * oc;
+        core::arch::asm!(
+            "vmovdqu32 zmm0, zmmword ptr [{p}]",
+            "vmovdqu32 zmm1, zmmword ptr [{p} + 64]",
+            "vmovdqu32 zmm2, zmmword ptr [{p} + 128]",
+            "vmovdqu32 zmm3, zmmword ptr [{p} + 192]",
+            "vmovdqu32 zmm4, zmmword ptr [{p} + 256]",
+            "vmovdqu32 zmm5, zmmword ptr [{p} + 320]",
+            "vmovdqu32 zmm6, zmmword ptr [{p} + 384]",
+            "vmovdqu32 zmm7, zmmword ptr [{p} + 448]",
+            "vmovdqu32 zmm8, zmmword ptr [{p} + 512]",
+            "2:",
+            "vmovdqu32 zmm9, zmmword ptr [{p} + 576]",
+            // Filter row ky from pointer r_ky, column kx at + kx·cs.
+            "vpmovsxwd zmm10, ymmword ptr [{r0}]",
+            "vpdpwssd zmm9, zmm10, zmm0",
+            "vpmovsxwd zmm11, ymmword ptr [{r0} + {cs}]",
+            "vpdpwssd zmm9, zmm11, zmm1",
+            "vpmovsxwd zmm10, ymmword ptr [{r0} + {cs}*2]",
+            "vpdpwssd zmm9, zmm10, zmm2",
+            "vpmovsxwd zmm11, ymmword ptr [{r1}]",
+            "vpdpwssd zmm9, zmm11, zmm3",
+            "vpmovsxwd zmm10, ymmword ptr [{r1} + {cs}]",
+            "vpdpwssd zmm9, zmm10, zmm4",
+            "vpmovsxwd zmm11, ymmword ptr [{r1} + {cs}*2]",
+            "vpdpwssd zmm9, zmm11, zmm5",
+            "vpmovsxwd zmm10, ymmword ptr [{r2}]",
+            "vpdpwssd zmm9, zmm10, zmm6",
+            "vpmovsxwd zmm11, ymmword ptr [{r2} + {cs}]",
+            "vpdpwssd zmm9, zmm11, zmm7",
+            "vpmovsxwd zmm10, ymmword ptr [{r2} + {cs}*2]",
+            "vpdpwssd zmm9, zmm10, zmm8",
+            // The output stage, as requant16 (offsets: the fields of Dw16).
+            "vpsllvd zmm9, zmm9, zmmword ptr [{p} + 640]",
+            "vpsrlq zmm10, zmm9, 32",
+            "vpmuldq zmm9, zmm9, zmmword ptr [{p} + 704]",
+            "vpmuldq zmm10, zmm10, zmmword ptr [{p} + 768]",
+            "vpaddq zmm9, zmm9, qword ptr [{p} + 1024]{{1to8}}",
+            "vpaddq zmm10, zmm10, qword ptr [{p} + 1024]{{1to8}}",
+            "vpsrlq zmm9, zmm9, 31",
+            "vpsllq zmm10, zmm10, 1",
+            "vpternlogq zmm9, zmm10, qword ptr [{p} + 1032]{{1to8}}, 0xE4",
+            "vpsravd zmm10, zmm9, zmmword ptr [{p} + 832]",
+            "vpandd zmm10, zmm10, zmmword ptr [{p} + 896]",
+            "vpsravd zmm9, zmm9, zmmword ptr [{p} + 960]",
+            "vpaddd zmm9, zmm9, zmm10",
+            "vpmaxsd zmm9, zmm9, dword ptr [{p} + 1040]{{1to16}}",
+            "vpminsd zmm9, zmm9, dword ptr [{p} + 1044]{{1to16}}",
+            "vpaddd zmm9, zmm9, dword ptr [{p} + 1048]{{1to16}}",
+            "vpmovdb xmmword ptr [{out}], zmm9",
+            "add {r0}, {step}",
+            "add {r1}, {step}",
+            "add {r2}, {step}",
+            "add {out}, {oc}",
+            "dec {n}",
+            "jnz 2b",
+            "vzeroupper",
+            p = in(reg) p as *const Dw16,
+            r0 = inout(reg) r0 => _,
+            r1 = inout(reg) r0.add(rs) => _,
+            r2 = inout(reg) r0.add(2 * rs) => _,
+            cs = in(reg) g.dw * oc * 2,
+            step = in(reg) g.sw * oc * 2,
+            out = inout(reg) out.as_mut_ptr().add(o) => _,
+            oc = in(reg) oc,
+            n = inout(reg) g.ow => _,
+            out("xmm0") _, out("xmm1") _, out("xmm2") _, out("xmm3") _,
+            out("xmm4") _, out("xmm5") _, out("xmm6") _, out("xmm7") _,
+            out("xmm8") _, out("xmm9") _, out("xmm10") _, out("xmm11") _,
+            out("xmm12") _, out("xmm13") _, out("xmm14") _, out("xmm15") _,
+            options(nostack),
+        );
+    }
+}
+
+// The offsets the assembly reads Dw16 at.
+const _: () = {
+    assert!(std::mem::offset_of!(Dw16, bias) == 576 && std::mem::offset_of!(Dw16, left) == 640);
+    assert!(std::mem::offset_of!(Dw16, mult) == 704 && std::mem::offset_of!(Dw16, mult_odd) == 768);
+    assert!(std::mem::offset_of!(Dw16, right1) == 832 && std::mem::offset_of!(Dw16, rbit) == 896);
+    assert!(std::mem::offset_of!(Dw16, right) == 960 && std::mem::offset_of!(Dw16, k) == 1024);
+    assert!(std::mem::offset_of!(Consts, low) == 8 && std::mem::offset_of!(Consts, lo) == 16);
+    assert!(std::mem::offset_of!(Consts, hi) == 20 && std::mem::offset_of!(Consts, zo) == 24);
+};

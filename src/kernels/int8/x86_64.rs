@@ -147,7 +147,19 @@ unsafe fn micro<const R: usize>(t: &Tile, stage: &OutStage, out: &mut [i8], ldo:
 /// # Safety
 /// AVX2 is available; the lengths are as `super::depthwise` checked them.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+///
+/// `wide`: a 3×3 filter's pairs of 8-channel blocks go to the AVX512-VNNI row kernel
+/// ([`super::vnni::depthwise_row16`]), which needs [`super::vnni::wide_available`].
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn depthwise(
+    g: &Geom,
+    x: &Padded,
+    w: &[i16],
+    bias: &[i32],
+    stage: &OutStage,
+    out: &mut [i8],
+    wide: bool,
+) {
     let oc = g.oc;
     let taps = g.kh * g.kw;
     // Weights zero-extended to 32 bits: `vpmaddwd` of a sign-extended input and such a weight
@@ -161,9 +173,18 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
         // One output row at a time, all its blocks of 8 channels (the row's input rows stay in
         // cache); in a block, its weights and output stage stay in registers (a 3×3 filter's
         // nine weight vectors as an array of constant length).
+        let wide = wide && g.kh == 3 && g.kw == 3 && g.ow > 0;
+        let blk16: Vec<super::vnni::Dw16> = if wide {
+            (0..blocks / 2).map(|i| super::vnni::Dw16::new(&w32, oc, bias, stage, i * 16)).collect()
+        } else {
+            Vec::new()
+        };
         for b in 0..g.n {
             for oy in 0..g.oh {
-                for blk in 0..blocks {
+                for (i, p) in blk16.iter().enumerate() {
+                    super::vnni::depthwise_row16(g, x, p, i * 16, (b, oy), out);
+                }
+                for blk in blk16.len() * 2..blocks {
                     let c = blk * 8;
                     if taps == 9 {
                         depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, (b, oy), out);
