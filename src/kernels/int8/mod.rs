@@ -376,6 +376,13 @@ fn biased(v: i8) -> u8 {
     (v as u8) ^ 0x80
 }
 
+/// `out = x + 128` as bytes, in a loop of its own (so that it vectorizes).
+fn biased_copy(x: &[i8], out: &mut [u8]) {
+    for (d, &v) in out.iter_mut().zip(x) {
+        *d = biased(v);
+    }
+}
+
 /// Rows per VNNI im2col block: about 16 KiB of u8, a multiple of MR.
 fn block_rows_u8(kq: usize) -> usize {
     ((16384 / kq.max(1)) / MR).max(1) * MR
@@ -455,13 +462,16 @@ fn conv_vnni(g: &Geom, x: &[i8], zi: i32, pw: &PackedW8, bias: &[i32], stage: &O
         let valid = per.min(m - r0);
         let used = valid.div_ceil(MR) * MR;
         let block = &mut a[..used * kq];
-        for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
-            if pointwise && g.oh == g.h && g.ow == g.w {
-                for (d, &v) in row.iter_mut().zip(&x[(r0 + r) * g.c..][..g.c]) {
-                    *d = biased(v);
+        if pointwise && g.oh == g.h && g.ow == g.w && kq == g.c {
+            // The rows are the input's pixels as they are: one copy.
+            biased_copy(&x[r0 * g.c..][..valid * g.c], &mut block[..valid * g.c]);
+        } else {
+            for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
+                if pointwise && g.oh == g.h && g.ow == g.w {
+                    biased_copy(&x[(r0 + r) * g.c..][..g.c], &mut row[..g.c]);
+                } else {
+                    im2col_row(g, x, pad, r0 + r, row, biased);
                 }
-            } else {
-                im2col_row(g, x, pad, r0 + r, row, biased);
             }
         }
         gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
@@ -483,9 +493,7 @@ fn fully_connected_vnni(x: &[i8], pw: &PackedW8, bias: &[i32], stage: &OutStage,
         let used = valid.div_ceil(MR) * MR;
         let block = &mut a[..used * kq];
         for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
-            for (d, &v) in row.iter_mut().zip(&x[(r0 + r) * depth..][..depth]) {
-                *d = biased(v);
-            }
+            biased_copy(&x[(r0 + r) * depth..][..depth], &mut row[..depth]);
         }
         gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * units..], units);
         r0 += valid;

@@ -306,8 +306,8 @@ struct Consts {
 
 /// The 512-bit output stage of 16 sums `acc` of channels `t.c0..t.c0 + 16`: the AVX2
 /// [`requant`] step for step (the high multiply of the even and the odd lanes, merged by a
-/// bitwise select on the low-half mask), then the clamp and a narrowing store (`vpmovdb`,
-/// exact: the values are in i8 range by then).
+/// bitwise select on the low-half mask), then the clamp and a narrowing (`vpmovdb`, exact:
+/// the values are in i8 range by then).
 ///
 /// # Safety
 /// AVX512F is available; `acc` holds 16 sums, the stage's and `t.bias`'s 16 channels from
@@ -342,7 +342,9 @@ unsafe fn requant16(acc: &[i32], t: &Tile<u8, i8>, stage: &OutStage, k: &Consts,
             "vpmaxsd zmm12, zmm12, dword ptr [{k} + 16]{{1to16}}",
             "vpminsd zmm12, zmm12, dword ptr [{k} + 20]{{1to16}}",
             "vpaddd zmm12, zmm12, dword ptr [{k} + 24]{{1to16}}",
-            "vpmovdb xmmword ptr [{out}], zmm12",
+            // Narrowed in a register, then stored: the memory form of vpmovdb is slow on some CPUs.
+            "vpmovdb xmm12, zmm12",
+            "vmovdqu xmmword ptr [{out}], xmm12",
             acc = in(reg) acc.as_ptr(),
             bias = in(reg) t.bias.as_ptr(),
             left = in(reg) stage.left.as_ptr().add(c),
@@ -472,7 +474,8 @@ pub(super) unsafe fn depthwise_row16(
             "vpmaxsd zmm9, zmm9, dword ptr [{p} + 1040]{{1to16}}",
             "vpminsd zmm9, zmm9, dword ptr [{p} + 1044]{{1to16}}",
             "vpaddd zmm9, zmm9, dword ptr [{p} + 1048]{{1to16}}",
-            "vpmovdb xmmword ptr [{out}], zmm9",
+            "vpmovdb xmm9, zmm9",
+            "vmovdqu xmmword ptr [{out}], xmm9",
             "add {r0}, {step}",
             "add {r1}, {step}",
             "add {r2}, {step}",
