@@ -352,9 +352,26 @@ fn widen(x: &[i8], out: &mut [i16]) {
 fn im2col_row<T: Copy>(g: &Geom, x: &[i8], pad: T, r: usize, row: &mut [T], f: impl Fn(i8) -> T) {
     let (b, rest) = (r / (g.oh * g.ow), r % (g.oh * g.ow));
     let (oy, ox) = (rest / g.ow, rest % g.ow);
+    // A window wholly inside the row, undilated: each filter row's taps are one run of x.
+    let inside = g.dw == 1 && (ox * g.sw).checked_sub(g.pw).is_some_and(|x0| x0 + g.kw <= g.w);
+    let run = g.kw * g.c;
     let mut k = 0;
     for ky in 0..g.kh {
         let iy = g.in_row(oy, ky);
+        if inside {
+            let dst = &mut row[k..k + run];
+            match iy {
+                Some(iy) => {
+                    let x0 = ox * g.sw - g.pw;
+                    for (d, &v) in dst.iter_mut().zip(&x[((b * g.h + iy) * g.w + x0) * g.c..][..run]) {
+                        *d = f(v);
+                    }
+                }
+                None => dst.fill(pad),
+            }
+            k += run;
+            continue;
+        }
         for kx in 0..g.kw {
             let dst = &mut row[k..k + g.c];
             match (iy, g.in_col(ox, kx)) {
