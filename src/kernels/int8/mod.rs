@@ -13,7 +13,14 @@
 //! - **Pairs of 16-bit products.** Inputs and weights are widened to i16 and multiplied two
 //!   taps at a time into i32 (`vpmaddwd`): |x·w| ≤ 2^15 for int8, so a pair never saturates.
 //!
-//! Layout: the portable loops (`generic`), the AVX2 ones (`x86_64`), and the drivers here
+//! - **Unsigned bytes for VNNI.** The VNNI kernels (`vnni`: `vpdpbusd`, 4 u8×i8 products per
+//!   i32 lane) take `x' + 128` and weights packed as i8 quads at prepare; `128·Σw` comes off
+//!   the bias, so the sums are the same. [`PackedW8::new`] packs for them when the CPU has
+//!   AVX512-VNNI (6×32 zmm tiles, and 3×3 depthwise rows of 16 channels) or AVX-VNNI (6×16
+//!   ymm tiles) and every `w − zw` fits in i8; the AVX2 ISA then runs them.
+//!
+//! Layout: the portable loops (`generic`), the AVX2 ones (`x86_64`), the VNNI ones (`vnni`,
+//! inline assembly, as their intrinsics are not stable on the MSRV), and the drivers here
 //! (im2col blocks, padding, dispatch on [`Isa`]).
 
 mod generic;
