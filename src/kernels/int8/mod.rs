@@ -13,11 +13,20 @@
 //! - **Pairs of 16-bit products.** Inputs and weights are widened to i16 and multiplied two
 //!   taps at a time into i32 (`vpmaddwd`): |x·w| ≤ 2^15 for int8, so a pair never saturates.
 //!
-//! Layout: the portable loops (`generic`), the AVX2 ones (`x86_64`), and the drivers here
+//! - **Unsigned bytes for VNNI.** The VNNI kernels (`vnni`: `vpdpbusd`, 4 u8×i8 products per
+//!   i32 lane) take `x' + 128` and weights packed as i8 quads at prepare; `128·Σw` comes off
+//!   the bias, so the sums are the same. [`PackedW8::new`] packs for them when the CPU has
+//!   AVX512-VNNI (6×32 zmm tiles, and 3×3 depthwise rows of 16 channels) or AVX-VNNI (6×16
+//!   ymm tiles) and every `w − zw` fits in i8; the AVX2 ISA then runs them.
+//!
+//! Layout: the portable loops (`generic`), the AVX2 ones (`x86_64`), the VNNI ones (`vnni`,
+//! inline assembly, as their intrinsics are not stable on the MSRV), and the drivers here
 //! (im2col blocks, padding, dispatch on [`Isa`]).
 
 mod generic;
 pub mod reference;
+#[cfg(target_arch = "x86_64")]
+mod vnni;
 #[cfg(target_arch = "x86_64")]
 mod x86_64;
 
@@ -95,6 +104,9 @@ pub struct OutStage {
     right: Vec<i32>,
     right1: Vec<i32>,
     rbit: Vec<i32>,
+    /// `mult[c + 1]` (0 after the last): the odd lanes' multipliers in the low half of each
+    /// 64-bit lane, for the 512-bit high multiply (which multiplies the low halves).
+    mult_odd: Vec<i32>,
 }
 
 impl OutStage {
@@ -109,7 +121,8 @@ impl OutStage {
         let right: Vec<i32> = shift.iter().map(|&s| (-s).clamp(0, 31)).collect();
         let right1 = right.iter().map(|&r| (r - 1).max(0)).collect();
         let rbit = right.iter().map(|&r| i32::from(r > 0)).collect();
-        Ok(OutStage { mult, shift, x86_below, zo, lo, hi, left, right, right1, rbit })
+        let mult_odd = mult.iter().skip(1).copied().chain([0]).collect();
+        Ok(OutStage { mult, shift, x86_below, zo, lo, hi, left, right, right1, rbit, mult_odd })
     }
 
     pub fn channels(&self) -> usize {
@@ -143,11 +156,45 @@ pub struct PackedW8 {
     pairs: usize,
     data: Vec<i16>,
     sums: Vec<i32>,
+    /// The same weights as bytes for `vpdpbusd` (when the CPU has AVX-VNNI and every
+    /// `w − zw` fits in i8): panels of [`NR`] channels; in a panel, for each group of 4 k, the
+    /// NR channels' four values side by side (zero beyond n and depth).
+    quads: Option<Vec<i8>>,
+    /// Groups of 4 k per panel (depth rounded up to a multiple of 4, over 4).
+    groups: usize,
+    /// Whether the quads go to the AVX-512 kernel (two panels a call), not the AVX-VNNI one.
+    wide: bool,
+}
+
+/// The VNNI kernel, if any, that [`PackedW8`] packs for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vnni {
+    Off,
+    /// 256-bit AVX-VNNI.
+    Avx,
+    /// 512-bit AVX512-VNNI.
+    Avx512,
 }
 
 impl PackedW8 {
-    /// Packs row-major `w` (`n` rows of `depth`), minus `zw`.
+    /// Packs row-major `w` (`n` rows of `depth`), minus `zw`; also for the VNNI kernel when
+    /// this CPU runs it.
     pub fn new(w: &[i8], n: usize, depth: usize, zw: i32) -> KResult<Self> {
+        #[cfg(target_arch = "x86_64")]
+        let vnni = if vnni::wide_available() {
+            Vnni::Avx512
+        } else if vnni::available() {
+            Vnni::Avx
+        } else {
+            Vnni::Off
+        };
+        #[cfg(not(target_arch = "x86_64"))]
+        let vnni = Vnni::Off;
+        Self::pack(w, n, depth, zw, vnni)
+    }
+
+    /// As [`Self::new`], with the VNNI layout for `vnni` (when the weights fit in i8).
+    fn pack(w: &[i8], n: usize, depth: usize, zw: i32, vnni: Vnni) -> KResult<Self> {
         if w.len() != n * depth || depth == 0 {
             return Err(format!("{} weights for {n} rows of {depth}", w.len()));
         }
@@ -161,7 +208,25 @@ impl PackedW8 {
             }
         }
         let sums = w.chunks_exact(depth).map(|r| r.iter().map(|&v| i32::from(v) - zw).sum()).collect();
-        Ok(PackedW8 { n, depth, pairs, data, sums })
+        let groups = depth.div_ceil(4);
+        let fits = w.iter().all(|&v| i8::try_from(i32::from(v) - zw).is_ok());
+        let quads = (vnni != Vnni::Off && fits).then(|| {
+            let mut q = vec![0i8; panels * groups * NR * 4];
+            for (o, row) in w.chunks_exact(depth).enumerate() {
+                let (p, l) = (o / NR, o % NR);
+                for (k, &v) in row.iter().enumerate() {
+                    q[((p * groups + k / 4) * NR + l) * 4 + k % 4] = (i32::from(v) - zw) as i8;
+                }
+            }
+            q
+        });
+        Ok(PackedW8 { n, depth, pairs, data, sums, quads, groups, wide: vnni == Vnni::Avx512 })
+    }
+
+    /// The VNNI panel `p`, when packed.
+    fn quad_panel(&self, p: usize) -> Option<&[i8]> {
+        let len = self.groups * NR * 4;
+        self.quads.as_ref().map(|q| &q[p * len..][..len])
     }
 
     fn panel(&self, p: usize) -> &[i16] {
@@ -213,11 +278,12 @@ fn gemm_rows(isa: Isa, rows: Rows, pw: &PackedW8, bias: &[i32], stage: &OutStage
     }
 }
 
-/// One micro-kernel call: [`MR`] rows of `a` against one weight panel.
-struct Tile<'a> {
-    a: &'a [i16],
+/// One micro-kernel call: [`MR`] rows of `a` against one weight panel (i16 pairs, or for the
+/// VNNI kernel u8 rows against i8 quads, `kp` then a multiple of 4).
+struct Tile<'a, A = i16, W = i16> {
+    a: &'a [A],
     kp: usize,
-    panel: &'a [i16],
+    panel: &'a [W],
     /// The bias of the panel's valid channels.
     bias: &'a [i32],
     /// First channel of the panel, and how many of its NR are real.
@@ -250,6 +316,11 @@ pub fn conv(
         return Err("integer convolution weights do not match the geometry".into());
     }
     let bias = folded_bias(bias, &pw.sums, zi)?;
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && pw.quads.is_some() && (-128..=127).contains(&zi) {
+        conv_vnni(g, x, zi, pw, &bias, stage, out);
+        return Ok(());
+    }
     let kp = pw.pairs * 2;
     let m = g.n * g.oh * g.ow;
     let per = block_rows(kp);
@@ -267,7 +338,7 @@ pub fn conv(
             }
         } else {
             for (r, row) in block.chunks_exact_mut(kp).enumerate().take(valid) {
-                im2col_row(g, x, zi, r0 + r, row);
+                im2col_row(g, x, zi as i16, r0 + r, row, i16::from);
             }
         }
         gemm_rows(isa, Rows { a: block, valid }, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
@@ -282,23 +353,174 @@ fn widen(x: &[i8], out: &mut [i16]) {
     }
 }
 
-/// The im2col row of output pixel `r` (batch-major): `kh·kw·c` inputs in filter order, the
-/// padding taps set to `zi` (see the module notes); the row's tail (to an even length) stays 0.
-fn im2col_row(g: &Geom, x: &[i8], zi: i32, r: usize, row: &mut [i16]) {
+/// The im2col row of output pixel `r` (batch-major): `kh·kw·c` inputs in filter order, each
+/// as `f` makes it, the padding taps set to `pad` (`zi` so made, see the module notes); the
+/// row's tail (to the packed depth) stays 0.
+fn im2col_row<T: Copy>(g: &Geom, x: &[i8], pad: T, r: usize, row: &mut [T], f: impl Fn(i8) -> T) {
     let (b, rest) = (r / (g.oh * g.ow), r % (g.oh * g.ow));
     let (oy, ox) = (rest / g.ow, rest % g.ow);
-    let pad = zi as i16;
+    // A window wholly inside the row, undilated: each filter row's taps are one run of x.
+    let inside = g.dw == 1 && (ox * g.sw).checked_sub(g.pw).is_some_and(|x0| x0 + g.kw <= g.w);
+    let run = g.kw * g.c;
     let mut k = 0;
     for ky in 0..g.kh {
         let iy = g.in_row(oy, ky);
+        if inside {
+            let dst = &mut row[k..k + run];
+            match iy {
+                Some(iy) => {
+                    let x0 = ox * g.sw - g.pw;
+                    for (d, &v) in dst.iter_mut().zip(&x[((b * g.h + iy) * g.w + x0) * g.c..][..run]) {
+                        *d = f(v);
+                    }
+                }
+                None => dst.fill(pad),
+            }
+            k += run;
+            continue;
+        }
         for kx in 0..g.kw {
             let dst = &mut row[k..k + g.c];
             match (iy, g.in_col(ox, kx)) {
-                (Some(iy), Some(ix)) => widen(&x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c], dst),
+                (Some(iy), Some(ix)) => {
+                    for (d, &v) in dst.iter_mut().zip(&x[((b * g.h + iy) * g.w + ix) * g.c..][..g.c]) {
+                        *d = f(v);
+                    }
+                }
                 _ => dst.fill(pad),
             }
             k += g.c;
         }
+    }
+}
+
+/// An int8 input as the VNNI kernel's unsigned operand: `x + 128`.
+#[inline]
+fn biased(v: i8) -> u8 {
+    (v as u8) ^ 0x80
+}
+
+/// `out = x + 128` as bytes, in a loop of its own (so that it vectorizes).
+fn biased_copy(x: &[i8], out: &mut [u8]) {
+    for (d, &v) in out.iter_mut().zip(x) {
+        *d = biased(v);
+    }
+}
+
+/// Rows per VNNI im2col block: about 16 KiB of u8, a multiple of MR.
+fn block_rows_u8(kq: usize) -> usize {
+    ((16384 / kq.max(1)) / MR).max(1) * MR
+}
+
+/// The VNNI bias: `vpdpbusd` sums `w·(x' + 128)`, so `128·Σw` comes off the folded bias too.
+#[cfg(target_arch = "x86_64")]
+fn vnni_bias(bias: &[i32], sums: &[i32]) -> Vec<i32> {
+    bias.iter().zip(sums).map(|(&b, &s)| b.wrapping_sub(s.wrapping_mul(128))).collect()
+}
+
+/// [`gemm_rows`] for the VNNI kernel: `rows` rows (a multiple of [`MR`]) of `pw.groups·4`
+/// bytes `x' + 128`, `bias` from [`vnni_bias`]. `pw` has its VNNI panels.
+#[cfg(target_arch = "x86_64")]
+fn gemm_rows_vnni(a: &[u8], valid: usize, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8], ldo: usize) {
+    let kq = pw.groups * 4;
+    debug_assert!(a.len() % (MR * kq) == 0 && a.len() / kq >= valid);
+    let panels = pw.n.div_ceil(NR);
+    if pw.wide {
+        for p in (0..panels).step_by(2) {
+            let (Some(w0), w1) = (pw.quad_panel(p), (p + 1 < panels).then(|| pw.quad_panel(p + 1)).flatten()) else {
+                return;
+            };
+            let c0 = p * NR;
+            let c1 = c0 + NR;
+            for (g, a) in a.chunks_exact(MR * kq).enumerate() {
+                let r0 = g * MR;
+                if r0 >= valid {
+                    break;
+                }
+                let rows = MR.min(valid - r0);
+                let cols0 = NR.min(pw.n - c0);
+                let t0 = Tile { a, kp: kq, panel: w0, bias: &bias[c0..c0 + cols0], c0, cols: cols0, rows };
+                let t1 = w1.map(|w1| {
+                    let cols = NR.min(pw.n - c1);
+                    Tile { a, kp: kq, panel: w1, bias: &bias[c1..c1 + cols], c0: c1, cols, rows }
+                });
+                // SAFETY: wide panels are only packed when vnni::wide_available(); the tiles
+                // hold MR rows of kq bytes and groups·NR·4 weights each, and `out` from
+                // column c0 the rows·ldo outputs written (the caller's sizes).
+                unsafe { vnni::tile_wide(&t0, t1.as_ref(), stage, &mut out[r0 * ldo + c0..], ldo) };
+            }
+        }
+        return;
+    }
+    for p in 0..panels {
+        let Some(panel) = pw.quad_panel(p) else { return };
+        let c0 = p * NR;
+        let cols = NR.min(pw.n - c0);
+        for (g, a) in a.chunks_exact(MR * kq).enumerate() {
+            let r0 = g * MR;
+            if r0 >= valid {
+                break;
+            }
+            let tile = Tile { a, kp: kq, panel, bias: &bias[c0..c0 + cols], c0, cols, rows: MR.min(valid - r0) };
+            // SAFETY: the VNNI panels are only packed when vnni::available() (AVX2 and
+            // AVX-VNNI); the tile holds MR rows of kq bytes and groups·NR·4 weights, and `o`
+            // the rows·ldo outputs written (the caller's sizes).
+            unsafe { vnni::tile(&tile, stage, &mut out[r0 * ldo + c0..], ldo) };
+        }
+    }
+}
+
+/// [`conv`] on the VNNI kernel (`bias` folded, `zi` in i8 range so that `zi + 128` is a byte).
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn conv_vnni(g: &Geom, x: &[i8], zi: i32, pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+    let bias = vnni_bias(bias, &pw.sums);
+    let kq = pw.groups * 4;
+    let m = g.n * g.oh * g.ow;
+    let per = block_rows_u8(kq);
+    let mut a = vec![0u8; per.min(m.div_ceil(MR) * MR) * kq];
+    let pointwise = g.kh == 1 && g.kw == 1 && g.sh == 1 && g.sw == 1 && g.ph == 0 && g.pw == 0;
+    let pad = (zi + 128) as u8;
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kq];
+        if pointwise && g.oh == g.h && g.ow == g.w && kq == g.c {
+            // The rows are the input's pixels as they are: one copy.
+            biased_copy(&x[r0 * g.c..][..valid * g.c], &mut block[..valid * g.c]);
+        } else {
+            for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
+                if pointwise && g.oh == g.h && g.ow == g.w {
+                    biased_copy(&x[(r0 + r) * g.c..][..g.c], &mut row[..g.c]);
+                } else {
+                    im2col_row(g, x, pad, r0 + r, row, biased);
+                }
+            }
+        }
+        gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * g.oc..], g.oc);
+        r0 += valid;
+    }
+}
+
+/// [`fully_connected`] on the VNNI kernel (`bias` folded).
+#[cfg(target_arch = "x86_64")]
+fn fully_connected_vnni(x: &[i8], pw: &PackedW8, bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+    let bias = vnni_bias(bias, &pw.sums);
+    let (depth, units, kq) = (pw.depth, pw.n, pw.groups * 4);
+    let m = x.len() / depth;
+    let per = block_rows_u8(kq);
+    let mut a = vec![0u8; per.min(m.div_ceil(MR) * MR) * kq];
+    let mut r0 = 0;
+    while r0 < m {
+        let valid = per.min(m - r0);
+        let used = valid.div_ceil(MR) * MR;
+        let block = &mut a[..used * kq];
+        for (r, row) in block.chunks_exact_mut(kq).enumerate().take(valid) {
+            biased_copy(&x[(r0 + r) * depth..][..depth], &mut row[..depth]);
+        }
+        gemm_rows_vnni(block, valid, pw, &bias, stage, &mut out[r0 * units..], units);
+        r0 += valid;
     }
 }
 
@@ -318,6 +540,12 @@ pub fn fully_connected(
         return Err(format!("input of {} values for depth {depth} and {units} units", x.len()));
     }
     let bias = folded_bias(bias, &pw.sums, zi)?;
+    // Any zi works here: it only enters the bias (no padding taps).
+    #[cfg(target_arch = "x86_64")]
+    if isa == Isa::Avx2Fma && pw.quads.is_some() {
+        fully_connected_vnni(x, pw, &bias, stage, out);
+        return Ok(());
+    }
     let m = x.len() / depth;
     let kp = pw.pairs * 2;
     let per = block_rows(kp);
@@ -349,6 +577,26 @@ pub fn depthwise(
     stage: &OutStage,
     out: &mut [i8],
 ) -> KResult<()> {
+    #[cfg(target_arch = "x86_64")]
+    let wide = vnni::wide_available();
+    #[cfg(not(target_arch = "x86_64"))]
+    let wide = false;
+    depthwise_with(isa, wide, g, x, zi, w, bias, stage, out)
+}
+
+/// [`depthwise`], on the AVX-512 row kernel for 3×3 filters (`isa` AVX2) only if `wide`.
+#[allow(clippy::too_many_arguments)]
+fn depthwise_with(
+    isa: Isa,
+    #[cfg_attr(not(target_arch = "x86_64"), allow(unused_variables))] wide: bool,
+    g: &Geom,
+    x: &[i8],
+    zi: i32,
+    w: &[i8],
+    bias: Option<&[i32]>,
+    stage: &OutStage,
+    out: &mut [i8],
+) -> KResult<()> {
     g.check(x.len(), out.len())?;
     if g.oc % g.c != 0 || w.len() != g.kh * g.kw * g.oc || stage.channels() != g.oc {
         return Err("integer depthwise operands do not match the geometry".into());
@@ -365,7 +613,7 @@ pub fn depthwise(
         // SAFETY: Avx2Fma is only made by Isa::best on a CPU with AVX2; the lengths were
         // checked above and Padded holds every row and column the taps read.
         #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { x86_64::depthwise(g, &padded, &w16, bias, stage, out) },
+        Isa::Avx2Fma => unsafe { x86_64::depthwise(g, &padded, &w16, bias, stage, out, wide) },
     }
     Ok(())
 }

@@ -6,6 +6,22 @@
 
 use super::*;
 
+/// Every GEMM variant this CPU runs: the ISA, and the VNNI kernel the weights are packed for
+/// (which the AVX2 ISA then runs).
+fn gemm_variants() -> Vec<(Isa, Vnni)> {
+    let mut v: Vec<(Isa, Vnni)> = Isa::available().into_iter().map(|isa| (isa, Vnni::Off)).collect();
+    #[cfg(target_arch = "x86_64")]
+    if v.contains(&(Isa::Avx2Fma, Vnni::Off)) {
+        if vnni::available() {
+            v.push((Isa::Avx2Fma, Vnni::Avx));
+        }
+        if vnni::wide_available() {
+            v.push((Isa::Avx2Fma, Vnni::Avx512));
+        }
+    }
+    v
+}
+
 /// A small deterministic generator.
 struct Rng(u64);
 
@@ -85,20 +101,22 @@ fn check_conv(rng: &mut Rng, g: Geom, depthwise: bool) {
     let xi: Vec<i32> = x.iter().map(|&v| i32::from(v)).collect();
     let bias64: Option<Vec<i64>> = bias.as_ref().map(|b| b.iter().map(|&v| i64::from(v)).collect());
     let want = reference::conv(&g, &xi, zi, &w, bias64.as_deref(), depthwise, |a, o| stage.apply(a as i32, o));
-    let pw = (!depthwise).then(|| PackedW8::new(&w, g.oc, g.kh * g.kw * g.c, 0).unwrap());
-    for isa in Isa::available() {
+    for (isa, vnni) in gemm_variants() {
         let mut got = vec![0i8; g.n * g.oh * g.ow * g.oc];
-        if let Some(pw) = &pw {
-            conv(isa, &g, &x, zi, pw, bias.as_deref(), &stage, &mut got).unwrap();
+        if depthwise {
+            // The AVX-512 variant runs 3×3 filters on its own row kernel.
+            let wide = vnni == Vnni::Avx512;
+            depthwise_with(isa, wide, &g, &x, zi, &w, bias.as_deref(), &stage, &mut got).unwrap();
         } else {
-            depthwise_fn(isa, &g, &x, zi, &w, bias.as_deref(), &stage, &mut got).unwrap();
+            let pw = PackedW8::pack(&w, g.oc, g.kh * g.kw * g.c, 0, vnni).unwrap();
+            assert_eq!(pw.quads.is_some(), vnni != Vnni::Off);
+            conv(isa, &g, &x, zi, &pw, bias.as_deref(), &stage, &mut got).unwrap();
         }
         let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
-        assert_eq!(got, want, "{isa:?} {} {g:?} zi {zi}", if depthwise { "depthwise" } else { "conv" });
+        let what = if depthwise { "depthwise" } else { "conv" };
+        assert_eq!(got, want, "{isa:?} vnni {vnni:?} {what} {g:?} zi {zi}");
     }
 }
-
-use super::depthwise as depthwise_fn;
 
 #[test]
 fn conv_matches_the_reference() {
@@ -121,6 +139,15 @@ fn depthwise_matches_the_reference() {
         let g = geom(&mut rng, true);
         check_conv(&mut rng, g, true);
     }
+    // 3×3 filters, which the AVX-512 variant runs 16 channels at a time.
+    for _ in 0..150 {
+        let g = geom(&mut rng, true);
+        let (h, w) = (g.h + 2, g.w + 2);
+        let same = rng.next() % 2 == 0;
+        let (oh, ph) = crate::kernels::out_and_pad(same, h, 3, g.sh as i32, g.dh as i32).unwrap();
+        let (ow, pw) = crate::kernels::out_and_pad(same, w, 3, g.sw as i32, g.dw as i32).unwrap();
+        check_conv(&mut rng, Geom { h, w, kh: 3, kw: 3, oh, ow, ph, pw, ..g }, true);
+    }
 }
 
 #[test]
@@ -138,12 +165,13 @@ fn fully_connected_matches_the_reference() {
         let bias64: Option<Vec<i64>> = bias.as_ref().map(|b| b.iter().map(|&v| i64::from(v)).collect());
         let want =
             reference::fully_connected(&xi, zi, &w, zw, depth, bias64.as_deref(), |a, o| stage.apply(a as i32, o));
-        let pw = PackedW8::new(&w, units, depth, zw).unwrap();
-        for isa in Isa::available() {
+        for (isa, vnni) in gemm_variants() {
+            // With a weight zero point, w − zw may leave i8: then there is no VNNI packing.
+            let pw = PackedW8::pack(&w, units, depth, zw, vnni).unwrap();
             let mut got = vec![0i8; batches * units];
             fully_connected(isa, &x, zi, &pw, bias.as_deref(), &stage, &mut got).unwrap();
             let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
-            assert_eq!(got, want, "{isa:?} {batches}x{depth} -> {units}, zi {zi} zw {zw}");
+            assert_eq!(got, want, "{isa:?} vnni {vnni:?} {batches}x{depth} -> {units}, zi {zi} zw {zw}");
         }
     }
 }
@@ -212,9 +240,9 @@ fn the_vector_high_multiply_is_the_scalar_one() {
         let zo = rng.int(-128, 127);
         let stage = OutStage::new(&[m], 16, usize::MAX, zo, -128, 127).unwrap();
         // A one-row GEMM of depth 2 with a = (1, 0) and w = (0, 0): the sums are the bias.
-        let pw = PackedW8::new(&[0i8; 32], 16, 2, 0).unwrap();
         let want: Vec<i32> = acc.iter().enumerate().map(|(c, &a)| stage.apply(a, c)).collect();
-        for isa in Isa::available() {
+        for (isa, vnni) in gemm_variants() {
+            let pw = PackedW8::pack(&[0i8; 32], 16, 2, 0, vnni).unwrap();
             let mut got = vec![0i8; 16];
             fully_connected(isa, &[1, 0], 0, &pw, Some(&acc), &stage, &mut got).unwrap();
             let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
@@ -243,4 +271,27 @@ fn add_lanes_round_once_where_the_reference_rounds_twice() {
     };
     // LiteRT's builtin kernel gave 36 for this pair inside a block of 16 (the reference: 37).
     assert_eq!((p.apply_lane(-33, 69), p.apply(-33, 69)), (36, 37));
+}
+
+#[test]
+fn extreme_products_do_not_saturate() {
+    // x = 127 is the byte 255 to vpdpbusd: four 255·−128 products per lane and long sums, and
+    // x = −128 (byte 0) against 127, all with the extreme zero points.
+    let mut rng = Rng(6);
+    for (xv, wv, zi, depth) in
+        [(127i8, -128i8, -128, 301), (127, 127, 127, 64), (-128, 127, -128, 7), (-128, -128, 127, 260)]
+    {
+        let (batches, units) = (7, 19);
+        let (x, w) = (vec![xv; batches * depth], vec![wv; units * depth]);
+        let (stage, _) = stage(&mut rng, units, usize::MAX);
+        let xi: Vec<i32> = x.iter().map(|&v| i32::from(v)).collect();
+        let want = reference::fully_connected(&xi, zi, &w, 0, depth, None, |a, o| stage.apply(a as i32, o));
+        for (isa, vnni) in gemm_variants() {
+            let pw = PackedW8::pack(&w, units, depth, 0, vnni).unwrap();
+            let mut got = vec![0i8; batches * units];
+            fully_connected(isa, &x, zi, &pw, None, &stage, &mut got).unwrap();
+            let got: Vec<i32> = got.iter().map(|&v| i32::from(v)).collect();
+            assert_eq!(got, want, "{isa:?} vnni {vnni:?} x {xv} w {wv} zi {zi}");
+        }
+    }
 }

@@ -24,7 +24,7 @@ unsafe fn high_mul(x: __m256i, m: __m256i) -> __m256i {
 }
 
 /// Per-lane output-stage parameters of 8 channels.
-struct Stage8 {
+pub(super) struct Stage8 {
     mult: __m256i,
     left: __m256i,
     right: __m256i,
@@ -35,7 +35,7 @@ struct Stage8 {
 impl Stage8 {
     /// Channels `c0..c0 + 8` of `s` (which must have them).
     #[inline(always)]
-    unsafe fn at(s: &OutStage, c0: usize) -> Stage8 {
+    pub(super) unsafe fn at(s: &OutStage, c0: usize) -> Stage8 {
         let ld = |v: &[i32]| {
             debug_assert!(v.len() >= c0 + 8);
             // SAFETY: the caller guarantees 8 channels from c0; AVX2 is enabled in every caller.
@@ -50,7 +50,7 @@ impl Stage8 {
 /// so that it cannot overflow; the clamp to `[lo − zo, hi − zo]` before adding `zo` is the
 /// saturating add's clamp.
 #[inline(always)]
-unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
+pub(super) unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256i) -> __m256i {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe {
         let r = high_mul(_mm256_sllv_epi32(acc, p.left), p.mult);
@@ -62,14 +62,14 @@ unsafe fn requant(acc: __m256i, p: &Stage8, zo: __m256i, lo: __m256i, hi: __m256
 
 /// The zero point and the clamp bounds less the zero point, as vectors.
 #[inline(always)]
-unsafe fn bounds(zo: i32, lo: i32, hi: i32) -> (__m256i, __m256i, __m256i) {
+pub(super) unsafe fn bounds(zo: i32, lo: i32, hi: i32) -> (__m256i, __m256i, __m256i) {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe { (_mm256_set1_epi32(zo), _mm256_set1_epi32(lo - zo), _mm256_set1_epi32(hi - zo)) }
 }
 
 /// 16 i32 lanes (already in i8 range) as 16 bytes, in order.
 #[inline(always)]
-unsafe fn pack16(lo: __m256i, hi: __m256i) -> __m128i {
+pub(super) unsafe fn pack16(lo: __m256i, hi: __m256i) -> __m128i {
     // SAFETY: AVX2 is enabled in every caller.
     unsafe {
         // The packs work within 128-bit lanes: the dwords come out as lo0-3 hi0-3 0 0 |
@@ -147,7 +147,19 @@ unsafe fn micro<const R: usize>(t: &Tile, stage: &OutStage, out: &mut [i8], ldo:
 /// # Safety
 /// AVX2 is available; the lengths are as `super::depthwise` checked them.
 #[target_feature(enable = "avx2")]
-pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], stage: &OutStage, out: &mut [i8]) {
+///
+/// `wide`: a 3×3 filter's pairs of 8-channel blocks go to the AVX512-VNNI row kernel
+/// ([`super::vnni::depthwise_row16`]), which needs [`super::vnni::wide_available`].
+#[allow(clippy::too_many_arguments)]
+pub(super) unsafe fn depthwise(
+    g: &Geom,
+    x: &Padded,
+    w: &[i16],
+    bias: &[i32],
+    stage: &OutStage,
+    out: &mut [i8],
+    wide: bool,
+) {
     let oc = g.oc;
     let taps = g.kh * g.kw;
     // Weights zero-extended to 32 bits: `vpmaddwd` of a sign-extended input and such a weight
@@ -158,14 +170,28 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
     // SAFETY: AVX2 is enabled here; every pointer below stays inside x.data, w32, bias and out
     // (Padded has every row and column the taps read; blocks·8 ≤ oc).
     unsafe {
-        // One block of 8 channels over every pixel: its weights and output stage stay in
-        // registers (a 3×3 filter's nine weight vectors as an array of constant length).
-        for blk in 0..blocks {
-            let c = blk * 8;
-            if taps == 9 {
-                depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, out);
-            } else {
-                depthwise_block::<0>(g, x, &w32, &offs, bias, stage, c, out);
+        // One output row at a time, all its blocks of 8 channels (the row's input rows stay in
+        // cache); in a block, its weights and output stage stay in registers (a 3×3 filter's
+        // nine weight vectors as an array of constant length).
+        let wide = wide && g.kh == 3 && g.kw == 3 && g.ow > 0;
+        let blk16: Vec<super::vnni::Dw16> = if wide {
+            (0..blocks / 2).map(|i| super::vnni::Dw16::new(&w32, oc, bias, stage, i * 16)).collect()
+        } else {
+            Vec::new()
+        };
+        for b in 0..g.n {
+            for oy in 0..g.oh {
+                for (i, p) in blk16.iter().enumerate() {
+                    super::vnni::depthwise_row16(g, x, p, i * 16, (b, oy), out);
+                }
+                for blk in blk16.len() * 2..blocks {
+                    let c = blk * 8;
+                    if taps == 9 {
+                        depthwise_block::<9>(g, x, &w32, &offs, bias, stage, c, (b, oy), out);
+                    } else {
+                        depthwise_block::<0>(g, x, &w32, &offs, bias, stage, c, (b, oy), out);
+                    }
+                }
             }
         }
     }
@@ -187,8 +213,8 @@ pub(super) unsafe fn depthwise(g: &Geom, x: &Padded, w: &[i16], bias: &[i32], st
     }
 }
 
-/// Channels `c..c + 8` of every output pixel. `T` is the number of taps when it is known at
-/// compile time (their weights then live in registers), else 0.
+/// Channels `c..c + 8` of output row `oy` of image `b`. `T` is the number of taps when it is
+/// known at compile time (their weights then live in registers), else 0.
 ///
 /// # Safety
 /// AVX2 is available; as [`depthwise`], with `c + 8 ≤ oc` and the stage vector-exact there.
@@ -202,6 +228,7 @@ unsafe fn depthwise_block<const T: usize>(
     bias: &[i32],
     stage: &OutStage,
     c: usize,
+    (b, oy): (usize, usize),
     out: &mut [i8],
 ) {
     // SAFETY: as the caller vouches.
@@ -217,25 +244,21 @@ unsafe fn depthwise_block<const T: usize>(
         }
         let xp = x.data.as_ptr().add(c);
         let order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
-        let mut o = c;
-        for b in 0..g.n {
-            for oy in 0..g.oh {
-                let row = x.at(b, oy * g.sh, 0);
-                for ox in 0..g.ow {
-                    let base = xp.add(row + ox * g.sw * oc);
-                    let mut acc = bv;
-                    for (t, &off) in offs.iter().enumerate() {
-                        let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(base.add(off).cast()));
-                        let w = if T > 0 { fixed[t] } else { _mm256_loadu_si256(wp.add(t * oc).cast()) };
-                        acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, w));
-                    }
-                    let r = requant(acc, &p, zo, lo, hi);
-                    let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
-                    let bytes = _mm256_permutevar8x32_epi32(bytes, order);
-                    _mm_storel_epi64(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(bytes));
-                    o += oc;
-                }
+        let mut o = ((b * g.oh + oy) * g.ow) * oc + c;
+        let row = x.at(b, oy * g.sh, 0);
+        for ox in 0..g.ow {
+            let base = xp.add(row + ox * g.sw * oc);
+            let mut acc = bv;
+            for (t, &off) in offs.iter().enumerate() {
+                let v = _mm256_cvtepi16_epi32(_mm_loadu_si128(base.add(off).cast()));
+                let w = if T > 0 { fixed[t] } else { _mm256_loadu_si256(wp.add(t * oc).cast()) };
+                acc = _mm256_add_epi32(acc, _mm256_madd_epi16(v, w));
             }
+            let r = requant(acc, &p, zo, lo, hi);
+            let bytes = _mm256_packs_epi16(_mm256_packs_epi32(r, r), _mm256_setzero_si256());
+            let bytes = _mm256_permutevar8x32_epi32(bytes, order);
+            _mm_storel_epi64(out.as_mut_ptr().add(o).cast(), _mm256_castsi256_si128(bytes));
+            o += oc;
         }
     }
 }
