@@ -100,30 +100,45 @@ impl Histogram {
     /// Adds the values of `v` (NaN and infinities are left out).
     pub fn add(&mut self, v: &[f32]) {
         // Its own pass: a kernel-tracked range need not bound the stored values exactly.
-        let (lo, hi) = v
-            .iter()
-            .filter(|x| x.is_finite())
-            .fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
-        if lo > hi {
-            return;
-        }
+        let Some((lo, hi)) = finite_min_max(v) else { return };
         self.fit(lo, hi, MIN_EXP);
-        let (inv, origin) = (pow2(-self.exp), self.origin);
-        let (mut zeros, mut total) = (0u64, 0u64);
-        for &x in v {
-            if !x.is_finite() {
-                continue;
-            }
-            total += 1;
+        let (inv, origin) = (pow2(-self.exp), self.origin as f64);
+        // x·inv − origin is exact and non-negative (the window spans at most BINS widths
+        // around 0), so truncating is flooring, without a libm call. Zeros and non-finite
+        // values go to two extra slots.
+        let (zero, skip) = (BINS, BINS + 1);
+        let slot = |x: f32| {
             if x == 0.0 {
-                zeros += 1;
-                continue;
+                zero
+            } else if x.is_finite() {
+                (f64::from(x) * inv - origin) as usize
+            } else {
+                skip
             }
-            let k = (f64::from(x) * inv).floor() as i64 - origin;
-            self.counts[k as usize] += 1;
+        };
+        // Four lanes of counts, so runs of equal bins do not wait on each other's stores.
+        const LANE: usize = BINS + 2;
+        let mut lanes = vec![0u32; 4 * LANE];
+        for part in v.chunks(1 << 30) {
+            let mut quads = part.chunks_exact(4);
+            for q in &mut quads {
+                lanes[slot(q[0])] += 1;
+                lanes[LANE + slot(q[1])] += 1;
+                lanes[2 * LANE + slot(q[2])] += 1;
+                lanes[3 * LANE + slot(q[3])] += 1;
+            }
+            for &x in quads.remainder() {
+                lanes[slot(x)] += 1;
+            }
+            for (k, c) in self.counts.iter_mut().enumerate() {
+                *c += (0..4).map(|l| u64::from(lanes[l * LANE + k])).sum::<u64>();
+            }
+            let zeros: u64 = (0..4).map(|l| u64::from(lanes[l * LANE + zero])).sum();
+            let skipped: u64 = (0..4).map(|l| u64::from(lanes[l * LANE + skip])).sum();
+            self.zeros += zeros;
+            self.total += part.len() as u64 - skipped;
+            lanes.iter_mut().for_each(|c| *c = 0);
         }
-        self.zeros += zeros;
-        self.total += total;
         self.min = self.min.min(lo);
         self.max = self.max.max(hi);
     }
@@ -180,6 +195,27 @@ impl Histogram {
         folded.sort_by(|x, y| x.0.total_cmp(&y.0).then(x.1.total_cmp(&y.1)));
         quantile(&folded, self.total, q).map(|x| x as f32)
     }
+}
+
+/// The smallest and largest finite values, over 8 lanes so the common case vectorizes.
+fn finite_min_max(v: &[f32]) -> Option<(f32, f32)> {
+    let (mut lo, mut hi) = ([f32::INFINITY; 8], [f32::NEG_INFINITY; 8]);
+    let mut chunks = v.chunks_exact(8);
+    for c in &mut chunks {
+        for i in 0..8 {
+            lo[i] = if c[i] < lo[i] { c[i] } else { lo[i] };
+            hi[i] = if c[i] > hi[i] { c[i] } else { hi[i] };
+        }
+    }
+    let lo = lo.iter().chain(chunks.remainder()).fold(f32::INFINITY, |a, &x| if x < a { x } else { a });
+    let hi = hi.iter().chain(chunks.remainder()).fold(f32::NEG_INFINITY, |a, &x| if x > a { x } else { a });
+    if lo.is_finite() && hi.is_finite() {
+        return Some((lo, hi));
+    }
+    // Infinities (rare): the finite extremes by a plain scan.
+    let (lo, hi) =
+        v.iter().filter(|x| x.is_finite()).fold((f32::INFINITY, f32::NEG_INFINITY), |(l, h), &x| (l.min(x), h.max(x)));
+    (lo <= hi).then_some((lo, hi))
 }
 
 fn abs_interval(a: f64, b: f64, c: u64) -> (f64, f64, u64) {
