@@ -149,6 +149,15 @@ struct ConvertArgs {
     /// errors from compounding over the iterations; int8 for hardware without int16 kernels.
     #[arg(long, value_enum, default_value_t = LoopActivations::Int16)]
     loop_activations: LoopActivations,
+    /// Full-integer modes: how activation ranges are chosen from calibration. minmax: the global
+    /// min/max, TF's rule (the default for now; an automatic per-tensor choice is planned);
+    /// percentile: clip each tail at --percentile (|x| for int16); mse: the range minimising the
+    /// expected rounding plus clipping error. Weights keep their own min/max per channel.
+    #[arg(long, value_enum)]
+    calibration_method: Option<CalibrationMethod>,
+    /// --calibration-method percentile: the percentile P, in (50, 100] (default 99.99).
+    #[arg(long, value_name = "P")]
+    percentile: Option<f64>,
     /// Write a JSON report: what was quantized, what was skipped and why, sizes, time.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
@@ -189,6 +198,16 @@ enum Io {
     Int8,
     Uint8,
     Int16,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CalibrationMethod {
+    /// Global min and max (TF's rule).
+    Minmax,
+    /// Clip at the --percentile P.
+    Percentile,
+    /// Minimise the expected quantization error.
+    Mse,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -310,7 +329,28 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
             }
         }
     };
-    Ok(quantize_calibrated(model, &samples, &opts, &progress)?)
+    let method = calibration_method(args)?;
+    Ok(quantize_calibrated(model, &samples, &opts, method, &progress)?)
+}
+
+/// `--calibration-method` and `--percentile` as a method (checked before any work is done).
+fn calibration_method(args: &ConvertArgs) -> Result<tflq::calibrate::Method> {
+    use tflq::calibrate::Method;
+    let method = args.calibration_method.unwrap_or(CalibrationMethod::Minmax);
+    if args.percentile.is_some() && method != CalibrationMethod::Percentile {
+        bail!("--percentile is only used by --calibration-method percentile");
+    }
+    Ok(match method {
+        CalibrationMethod::Minmax => Method::MinMax,
+        CalibrationMethod::Mse => Method::Mse,
+        CalibrationMethod::Percentile => {
+            let p = args.percentile.unwrap_or(99.99);
+            if !(p > 50.0 && p <= 100.0) {
+                bail!("--percentile {p}: must be above 50 and at most 100");
+            }
+            Method::Percentile(p)
+        }
+    })
 }
 
 /// One shape of `--input-shapes`: `1,224,224,3` → [1,224,224,3]; empty for a scalar.
@@ -346,6 +386,12 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
     }
     if tflite_input && args.input_shapes.is_some() && !full_integer {
         bail!("--input-shapes on a .tflite sets the calibration shapes, used by --quantize int8 and int16x8 only");
+    }
+    if !full_integer && (args.calibration_method.is_some() || args.percentile.is_some()) {
+        bail!("--calibration-method and --percentile apply to --quantize int8 and int16x8 only");
+    }
+    if full_integer {
+        calibration_method(args)?;
     }
     if !tflite_input {
         keep_freed_memory();

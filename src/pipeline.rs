@@ -6,7 +6,7 @@ pub mod compare;
 pub mod exec;
 pub mod run;
 
-use crate::calibrate::{self, data::SampleSet, CalibrateError};
+use crate::calibrate::{self, data::SampleSet, CalibrateError, Grid, Method};
 use crate::graphdef::{self, ImportError, ImportOptions};
 use crate::ir::Model;
 use crate::quantize::full_integer::{self, IntegerOptions};
@@ -54,19 +54,50 @@ fn looks_like_graphdef(head: &[u8]) -> bool {
 /// Full-integer quantization calibrated on `samples`: refuse quantized input, fold
 /// FLOAT16/sparse constants, run the float model over the samples, then rewrite the main
 /// subgraph to integers and recompute versions and metadata. `progress` is called with the
-/// number of samples calibrated so far.
+/// number of samples calibrated so far. `method` chooses activation ranges from what
+/// calibration saw (weights keep their own min/max per channel).
 pub fn quantize_calibrated(
     model: &mut Model,
     samples: &SampleSet,
     opts: &IntegerOptions,
+    method: Method,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report, CalibratedError> {
     let prepared = quantize::prepare(model)?;
     let start = std::time::Instant::now();
-    let calibration = calibrate::calibrate(model, samples, progress)?;
+    let calibration = calibrate::calibrate_with(model, samples, method.needs_histograms(), progress)?;
+    let grids: Vec<Grid> = full_integer::subgraph_activations(model, opts)
+        .into_iter()
+        .map(|a| match a {
+            full_integer::Activations::Int8 => Grid::Int8,
+            full_integer::Activations::Int16 => Grid::Int16,
+        })
+        .collect();
+    let chosen = calibration.choose(method, &grids);
     let seconds = start.elapsed().as_secs_f64();
-    let measured = full_integer::Measured { ranges: &calibration.ranges, blocked: &calibration.blocked };
+    let mut ranges = Vec::new();
+    for (g, (seen, chosen)) in calibration.ranges.iter().zip(&chosen).enumerate() {
+        for (t, (s, c)) in seen.iter().zip(chosen).enumerate() {
+            if let (Some(s), Some(c)) = (s, c) {
+                let name = model.subgraphs[g].tensors[t].name().to_string();
+                ranges.push(quantize::report::ActivationRange {
+                    subgraph: g,
+                    index: t,
+                    tensor: name,
+                    seen: *s,
+                    chosen: *c,
+                });
+            }
+        }
+    }
+    let measured = full_integer::Measured { ranges: &chosen, blocked: &calibration.blocked };
     let mut report = full_integer::quantize_full_integer(model, &measured, opts)?;
+    let percentile = match method {
+        Method::Percentile(p) => Some(p),
+        _ => None,
+    };
+    report.calibration_method = Some((method.name(), percentile));
+    report.activation_ranges = ranges;
     report.uncalibrated = calibration.skipped.iter().map(|s| (s.index, s.op.clone(), s.tensors)).collect();
     report.calibration = Some((samples.len(), seconds));
     if let Some(sg) = model.subgraphs.first() {

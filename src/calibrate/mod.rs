@@ -1,14 +1,19 @@
 //! Calibration: run the float model over the user's samples with the built-in
 //! interpreter and record the global min and max of every float tensor of the
 //! main subgraph, as TF's calibrator does (no averaging). Samples run in parallel.
+//! For the percentile and MSE methods the same pass also fills a bounded histogram per tensor.
 
 pub mod data;
+pub mod histogram;
+pub mod methods;
 pub mod npy;
 
 use crate::interp::{InterpError, Interpreter, Value, Values};
 use crate::ir::Model;
 use crate::schema::TensorType;
 use data::{InputSpec, SampleSet, SampleType};
+use histogram::Histogram;
+pub use methods::{Grid, Method};
 use rayon::prelude::*;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
@@ -111,6 +116,56 @@ pub struct Calibration {
     pub skipped: Vec<crate::interp::Skipped>,
     /// For each tensor of the main subgraph, the skipped operator it depends on.
     pub blocked: Vec<Option<usize>>,
+    /// Per subgraph, per tensor, when asked for: the histogram of every value seen.
+    pub histograms: Vec<Vec<Option<Histogram>>>,
+}
+
+impl Calibration {
+    /// The ranges `method` picks, per subgraph and tensor, for the grid each subgraph is
+    /// quantized to (`grids[subgraph]`; Int8 where absent). Min/max returns the ranges as seen.
+    pub fn choose(&self, method: Method, grids: &[Grid]) -> Vec<Ranges> {
+        if method == Method::MinMax {
+            return self.ranges.clone();
+        }
+        self.ranges
+            .iter()
+            .enumerate()
+            .map(|(g, ranges)| {
+                let grid = grids.get(g).copied().unwrap_or(Grid::Int8);
+                let hists = self.histograms.get(g);
+                ranges
+                    .par_iter()
+                    .enumerate()
+                    .map(|(t, r)| {
+                        let h = hists.and_then(|h| h.get(t)).and_then(Option::as_ref);
+                        r.map(|seen| methods::choose(method, seen, h, grid))
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// What one worker accumulates.
+struct Acc {
+    ranges: Vec<Ranges>,
+    histograms: Vec<Vec<Option<Histogram>>>,
+}
+
+impl Acc {
+    fn merge(mut self, other: Acc) -> Acc {
+        merge_all(&mut self.ranges, &other.ranges);
+        for (a, b) in self.histograms.iter_mut().zip(other.histograms) {
+            for (x, y) in a.iter_mut().zip(b) {
+                match (x.as_mut(), y) {
+                    (Some(x), Some(y)) => x.merge(&y),
+                    (None, y) => *x = y,
+                    (_, None) => {}
+                }
+            }
+        }
+        self
+    }
 }
 
 fn merge_all(into: &mut [Ranges], from: &[Ranges]) {
@@ -127,38 +182,61 @@ pub fn calibrate(
     samples: &SampleSet,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Calibration, CalibrateError> {
+    calibrate_with(model, samples, false, progress)
+}
+
+/// [`calibrate`], also filling [`Calibration::histograms`] when `histograms` is set. The
+/// histograms merge exactly in any order, so they do not depend on how samples were scheduled.
+pub fn calibrate_with(
+    model: &Model,
+    samples: &SampleSet,
+    histograms: bool,
+    progress: &(dyn Fn(usize) + Sync),
+) -> Result<Calibration, CalibrateError> {
     let interp = Interpreter::partial(model, 0)?;
     let sizes: Vec<usize> = model.subgraphs.iter().map(|sg| sg.tensors.len()).collect();
-    let empty = || sizes.iter().map(|&n| vec![None; n]).collect::<Vec<Ranges>>();
+    let empty = || Acc {
+        ranges: sizes.iter().map(|&n| vec![None; n]).collect(),
+        histograms: if histograms { sizes.iter().map(|&n| vec![None; n]).collect() } else { Vec::new() },
+    };
     let done = AtomicUsize::new(0);
-    let ranges = (0..samples.len())
+    let acc = (0..samples.len())
         .into_par_iter()
-        .map(|index| {
+        .try_fold(empty, |mut local, index| {
             // Decoded here, by the worker that runs it.
             let inputs = samples.get(index).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
-            let mut local = empty();
-            interp
-                .run_ranged(inputs, &mut |g, t, value, tracked| {
-                    // Kernels that tracked the range as they stored it save a pass; fused
-                    // intermediates come with their range only.
-                    let range = match value.map(|v| &v.values) {
-                        Some(Values::F32(v)) => tracked.or_else(|| min_max(v)),
-                        Some(_) => None,
-                        None => tracked,
-                    };
-                    if let Some(range) = range {
-                        merge_one(&mut local[g][t], range);
-                    }
-                })
-                .map_err(|source| CalibrateError::Sample { index, source })?;
+            let mut observe = |g: usize, t: usize, value: Option<&Value>, tracked: Option<(f32, f32)>| {
+                // Kernels that tracked the range as they stored it save a pass; fused
+                // intermediates come with their range only.
+                let range = match value.map(|v| &v.values) {
+                    Some(Values::F32(v)) => tracked.or_else(|| min_max(v)),
+                    Some(_) => None,
+                    None => tracked,
+                };
+                if let Some(range) = range {
+                    merge_one(&mut local.ranges[g][t], range);
+                }
+                if let (true, Some(Values::F32(v))) = (histograms, value.map(|v| &v.values)) {
+                    local.histograms[g][t].get_or_insert_with(Histogram::new).add(v);
+                }
+            };
+            // Histograms need every value, so no fused pair may keep its intermediate to itself.
+            let run = if histograms {
+                interp.run_ranged_unfused(inputs, &mut observe)
+            } else {
+                interp.run_ranged(inputs, &mut observe)
+            };
+            run.map_err(|source| CalibrateError::Sample { index, source })?;
             progress(done.fetch_add(1, Ordering::Relaxed) + 1);
-            Ok::<Vec<Ranges>, CalibrateError>(local)
+            Ok::<Acc, CalibrateError>(local)
         })
-        .try_reduce(empty, |mut a, b| {
-            merge_all(&mut a, &b);
-            Ok(a)
-        })?;
-    Ok(Calibration { ranges, skipped: interp.skipped().to_vec(), blocked: interp.blocked().to_vec() })
+        .try_reduce(empty, |a, b| Ok(a.merge(b)))?;
+    Ok(Calibration {
+        ranges: acc.ranges,
+        skipped: interp.skipped().to_vec(),
+        blocked: interp.blocked().to_vec(),
+        histograms: acc.histograms,
+    })
 }
 
 /// The smallest and largest values (NaN ignored), over 8 lanes so the loop vectorizes.

@@ -279,6 +279,12 @@ impl<'m> Interpreter<'m> {
         let mut run = Run { interp: self, observe, fuse: true, state: RunState::default(), depth: 0 };
         run.graph(self.main, inputs).map(|_| ())
     }
+
+    /// [`run_ranged`](Self::run_ranged) without fused pairs: every tensor comes with its value.
+    pub fn run_ranged_unfused(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<(), InterpError> {
+        let mut run = Run { interp: self, observe, fuse: false, state: RunState::default(), depth: 0 };
+        run.graph(self.main, inputs).map(|_| ())
+    }
 }
 
 fn not_computed(skipped: &[Skipped]) -> InterpError {

@@ -561,6 +561,17 @@ pub fn quantize_full_integer(
     Ok(report)
 }
 
+/// The activations each subgraph is quantized to under `opts` (loop bodies may differ).
+pub fn subgraph_activations(model: &Model, opts: &IntegerOptions) -> Vec<Activations> {
+    let loops = loop_bodies(model);
+    (0..model.subgraphs.len())
+        .map(|si| match si {
+            _ if si > 0 && loops.contains(&si) => opts.loop_activations.unwrap_or(opts.activations),
+            _ => opts.activations,
+        })
+        .collect()
+}
+
 /// The subgraphs that run as WHILE loop bodies, and every subgraph those call in turn.
 fn loop_bodies(model: &Model) -> Vec<usize> {
     let calls_of = |si: usize| -> Vec<usize> {

@@ -85,6 +85,16 @@ pub struct RelaxedActivation {
     pub to: String,
 }
 
+/// An activation tensor's range: seen by calibration, and chosen by the calibration method.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivationRange {
+    pub subgraph: usize,
+    pub index: usize,
+    pub tensor: String,
+    pub seen: (f32, f32),
+    pub chosen: (f32, f32),
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Report {
     pub mode: String,
@@ -97,6 +107,10 @@ pub struct Report {
     pub uncalibrated: Vec<(usize, String, usize)>,
     /// Calibration: samples used and seconds taken.
     pub calibration: Option<(usize, f64)>,
+    /// How activation ranges were chosen ("minmax", "percentile", "mse"), and the percentile.
+    pub calibration_method: Option<(&'static str, Option<f64>)>,
+    /// Every calibrated tensor's range, seen and chosen.
+    pub activation_ranges: Vec<ActivationRange>,
     /// The shapes calibration ran each model input at (one per input name; several when the
     /// input's shape signature leaves dimensions open).
     pub calibration_shapes: Vec<(String, Vec<Vec<usize>>)>,
@@ -181,7 +195,17 @@ impl Report {
             "calibration": self.calibration.map(|(n, s)| {
                 let shapes: serde_json::Map<String, Value> =
                     self.calibration_shapes.iter().map(|(name, v)| (name.clone(), json!(v))).collect();
-                json!({"samples": n, "seconds": s, "input_shapes": shapes})
+                let ranges: Vec<Value> = self
+                    .activation_ranges
+                    .iter()
+                    .map(|r| {
+                        json!({"subgraph": r.subgraph, "index": r.index, "tensor": r.tensor,
+                               "min": r.seen.0, "max": r.seen.1, "range_min": r.chosen.0, "range_max": r.chosen.1})
+                    })
+                    .collect();
+                let (method, percentile) = self.calibration_method.map_or((None, None), |(m, p)| (Some(m), p));
+                json!({"samples": n, "seconds": s, "input_shapes": shapes, "method": method,
+                       "percentile": percentile, "ranges": ranges})
             }),
             "folded": {"dequantize": self.folded_dequantize, "densify": self.densified,
                        "restored": self.restored, "stored_sparse": self.stored_sparse,
