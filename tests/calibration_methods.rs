@@ -126,7 +126,7 @@ fn histogram_merges_in_any_order_to_the_same_bins() {
 fn histogram_memory_is_bounded() {
     let mut h = Histogram::new();
     for e in -30..=30 {
-        let v: Vec<f32> = values(1_000, e as u64 + 100).into_iter().map(|x| x * 10f32.powi(e)).collect();
+        let v: Vec<f32> = values(1_000, (e + 100) as u64).into_iter().map(|x| x * 10f32.powi(e)).collect();
         h.add(&v);
         assert_eq!(h.bins(), BINS);
     }
