@@ -128,6 +128,15 @@ class Custom(Exception):
     pass
 
 
+def as_input(x, d):
+    """Float photo `x` as LiteRT input `d` takes it: quantized (half to even) for an integer input."""
+    if d["dtype"] == np.float32:
+        return x
+    s, zp = d["quantization"]
+    info = np.iinfo(d["dtype"])
+    return np.clip(np.round(x / s) + zp, info.min, info.max).astype(d["dtype"])
+
+
 def litert_run(path, photos):
     """Outputs of `path` in LiteRT for each photo, as float64 arrays (int8/int16 outputs
     dequantized, int8/int16 inputs quantized with the input tensor's scale and zero point).
@@ -149,11 +158,7 @@ def litert_run(path, photos):
     results = []
     for name in sorted(photos):
         x = photos[name]
-        if d["dtype"] != np.float32:
-            s, zp = d["quantization"]
-            info = np.iinfo(d["dtype"])
-            x = np.clip(np.round(x / s) + zp, info.min, info.max).astype(d["dtype"])
-        it.set_tensor(d["index"], x)
+        it.set_tensor(d["index"], as_input(x, d))
         it.invoke()
         row = []
         for o in outs:
@@ -185,12 +190,7 @@ def exact_check(tflq, path, photos, work):
     d = it.get_input_details()[0]
     xs = []
     for name in sorted(photos):
-        x = photos[name]
-        if d["dtype"] != np.float32:
-            s, zp = d["quantization"]
-            info = np.iinfo(d["dtype"])
-            x = np.clip(np.round(x / s) + zp, info.min, info.max).astype(d["dtype"])
-        xs.append(x)
+        xs.append(as_input(photos[name], d))
     want = []
     for x in xs:
         it.set_tensor(d["index"], x)

@@ -50,7 +50,8 @@ fn npy_ints(descr: &str, bytes: &[u8]) -> Vec<i64> {
     }
 }
 
-fn run_litert(resolver: &str, model: &Path, inputs: &Path, out: &Path) -> Result<(), String> {
+/// Runs `model` on the .npy inputs in `inputs` in LiteRT with `resolver`, outputs to `out`.
+pub(super) fn run_litert(resolver: &str, model: &Path, inputs: &Path, out: &Path) -> Result<(), String> {
     let r = std::process::Command::new(common::python())
         .arg(common::root().join("tests/oracle.py"))
         .args(["run", "--resolver", resolver, "--out"])

@@ -11,6 +11,7 @@
 //! LiteRT's two paths is printed per op and mode: large (around 10) only for the `deep_positive`
 //! cases, whose row sums LiteRT's builtin kernels wrap and XNNPACK does not.
 
+use super::exact::run_litert;
 use super::*;
 use common::{read_npy, tflq};
 use std::collections::BTreeMap;
@@ -85,23 +86,6 @@ pub fn ulps(a: f32, b: f32) -> u32 {
         }
     };
     (key(a) - key(b)).unsigned_abs().min(u64::from(u32::MAX)) as u32
-}
-
-fn run_litert(resolver: &str, model: &Path, inputs: &Path, out: &Path) -> Result<(), String> {
-    let r = std::process::Command::new(common::python())
-        .arg(common::root().join("tests/oracle.py"))
-        .args(["run", "--resolver", resolver, "--out"])
-        .arg(out)
-        .arg("--inputs")
-        .arg(inputs)
-        .arg(model)
-        .output()
-        .unwrap();
-    if r.status.success() {
-        Ok(())
-    } else {
-        Err(String::from_utf8_lossy(&r.stderr).trim().to_string())
-    }
 }
 
 fn f32s_of(bytes: &[u8]) -> Vec<f32> {

@@ -481,48 +481,6 @@ pub(in crate::ops) fn log_softmax(ctx: &PrepareCtx) -> KResult<Prepared> {
     }))
 }
 
-/// gemmlowp's `SaturatingRoundingMultiplyByPOT` for a left shift.
-fn sat_shl(x: i32, e: u32) -> i32 {
-    let threshold = (1i32 << (31 - e)) - 1;
-    if x > threshold {
-        i32::MAX
-    } else if x < -threshold {
-        i32::MIN
-    } else {
-        x << e
-    }
-}
-
-/// `GetInvSqrtQuantizedMultiplierExp` with the reverse shift −1: 1/√x as a multiplier and a
-/// (left) shift, by five Newton–Raphson steps in gemmlowp's Q3.28.
-fn inv_sqrt_multiplier(mut x: i32) -> (i32, i32) {
-    if x <= 1 {
-        return (i32::MAX, 0);
-    }
-    let mut shift = 11;
-    while x >= 1 << 29 {
-        x /= 4;
-        shift += 1;
-    }
-    let pairs = ((x as u32).leading_zeros() - 1) / 2 - 1;
-    shift -= pairs as i32;
-    x <<= 2 * pairs;
-    let input = x >> 1;
-    let half_input = fp::rdbpot(input, 1);
-    let half_three = (1 << 28) + (1 << 27);
-    let mut r = 1i32 << 28;
-    for _ in 0..5 {
-        let r3 = sat_shl(fp::srdhm(fp::srdhm(r, r), r), 6);
-        r = sat_shl(fp::srdhm(half_three, r).wrapping_sub(fp::srdhm(half_input, r3)), 3);
-    }
-    let mut m = fp::srdhm(r, 1518500250);
-    if shift < 0 {
-        m <<= -shift;
-        shift = 0;
-    }
-    (m, -shift)
-}
-
 /// L2_NORMALIZATION int8 (`reference_integer_ops::L2Normalization`): each row times
 /// 1/√Σ(q − z)² as a fixed-point multiplier, into the output's 1/128 scale.
 pub(in crate::ops) fn l2_normalize(ctx: &PrepareCtx) -> KResult<Prepared> {
@@ -547,7 +505,7 @@ pub(in crate::ops) fn l2_normalize(ctx: &PrepareCtx) -> KResult<Prepared> {
                 let d = i32::from(q) - qi.zp;
                 s.wrapping_add(d * d)
             });
-            let (m, s) = inv_sqrt_multiplier(acc);
+            let (m, s) = fp::inv_sqrt_multiplier_exp(acc, -1);
             out.extend(row.iter().map(|&q| fp::mbqm(i32::from(q) - qi.zp, m, s + 7).clamp(-128, 127) as i8));
         }
         Ok(Value::new(x.shape.clone(), Values::I8(out)))
@@ -598,10 +556,10 @@ mod tests {
 
     #[test]
     fn inverse_square_root_multiplier() {
-        assert_eq!(inv_sqrt_multiplier(0), (i32::MAX, 0));
-        assert_eq!(inv_sqrt_multiplier(1), (i32::MAX, 0));
+        assert_eq!(fp::inv_sqrt_multiplier_exp(0, -1), (i32::MAX, 0));
+        assert_eq!(fp::inv_sqrt_multiplier_exp(1, -1), (i32::MAX, 0));
         for x in [2, 3, 100, 16129, 1 << 20, 2_000_000_000] {
-            let (m, s) = inv_sqrt_multiplier(x);
+            let (m, s) = fp::inv_sqrt_multiplier_exp(x, -1);
             let got = f64::from(m) * 2f64.powi(s - 31);
             let want = 1.0 / f64::from(x).sqrt();
             assert!((got / want - 1.0).abs() < 1e-5, "{x}: {got} vs {want}");
