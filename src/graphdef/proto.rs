@@ -14,6 +14,86 @@ pub struct GraphDef {
     /// Deprecated single version number.
     #[prost(int32, tag = "3")]
     pub version: i32,
+    /// Functions: bodies of calls and of functional control flow.
+    #[prost(message, optional, tag = "2")]
+    pub library: Option<FunctionDefLibrary>,
+}
+
+/// tensorflow.FunctionDefLibrary
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FunctionDefLibrary {
+    #[prost(message, repeated, tag = "1")]
+    pub function: Vec<FunctionDef>,
+}
+
+/// tensorflow.FunctionDef. Body inputs are an input-arg name or
+/// `node:out_arg:k` (see [`OpDef`] for the flat index).
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct FunctionDef {
+    #[prost(message, optional, tag = "1")]
+    pub signature: Option<OpDef>,
+    #[prost(message, repeated, tag = "3")]
+    pub node_def: Vec<NodeDef>,
+    /// Output-arg name → `node:out_arg:k` or an input-arg name.
+    #[prost(btree_map = "string, string", tag = "4")]
+    pub ret: std::collections::BTreeMap<String, String>,
+    #[prost(btree_map = "string, message", tag = "5")]
+    pub attr: std::collections::BTreeMap<String, AttrValue>,
+    #[prost(btree_map = "string, string", tag = "6")]
+    pub control_ret: std::collections::BTreeMap<String, String>,
+}
+
+/// tensorflow.OpDef: an op's (or a function's) argument lists.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct OpDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(message, repeated, tag = "2")]
+    pub input_arg: Vec<ArgDef>,
+    #[prost(message, repeated, tag = "3")]
+    pub output_arg: Vec<ArgDef>,
+    #[prost(message, repeated, tag = "4")]
+    pub attr: Vec<AttrDef>,
+}
+
+/// tensorflow.OpDef.ArgDef
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct ArgDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    /// A fixed DataType, or 0 when `type_attr`/`type_list_attr` says.
+    #[prost(int32, tag = "3")]
+    pub r#type: i32,
+    #[prost(string, tag = "4")]
+    pub type_attr: String,
+    /// The arg has `attr[number_attr]` tensors.
+    #[prost(string, tag = "5")]
+    pub number_attr: String,
+    /// The arg has one tensor per type in `attr[type_list_attr]`.
+    #[prost(string, tag = "6")]
+    pub type_list_attr: String,
+    #[prost(bool, tag = "16")]
+    pub is_ref: bool,
+}
+
+/// tensorflow.OpDef.AttrDef
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct AttrDef {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(string, tag = "2")]
+    pub r#type: String,
+    #[prost(message, optional, tag = "3")]
+    pub default_value: Option<AttrValue>,
+}
+
+/// tensorflow.NameAttrList: a function reference.
+#[derive(Clone, PartialEq, prost::Message)]
+pub struct NameAttrList {
+    #[prost(string, tag = "1")]
+    pub name: String,
+    #[prost(btree_map = "string, message", tag = "2")]
+    pub attr: std::collections::BTreeMap<String, AttrValue>,
 }
 
 /// tensorflow.VersionDef
@@ -45,12 +125,12 @@ pub struct NodeDef {
 /// tensorflow.AttrValue (the `value` oneof).
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct AttrValue {
-    #[prost(oneof = "attr_value::Value", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9")]
+    #[prost(oneof = "attr_value::Value", tags = "1, 2, 3, 4, 5, 6, 7, 8, 9, 10")]
     pub value: Option<attr_value::Value>,
 }
 
 pub mod attr_value {
-    use super::{ListValue, TensorProto, TensorShapeProto};
+    use super::{ListValue, NameAttrList, TensorProto, TensorShapeProto};
     use bytes::Bytes;
 
     /// tensorflow.AttrValue.value
@@ -75,6 +155,8 @@ pub mod attr_value {
         Tensor(TensorProto),
         #[prost(string, tag = "9")]
         Placeholder(String),
+        #[prost(message, tag = "10")]
+        Func(NameAttrList),
     }
 }
 
@@ -95,6 +177,8 @@ pub struct ListValue {
     pub shape: Vec<TensorShapeProto>,
     #[prost(message, repeated, tag = "8")]
     pub tensor: Vec<TensorProto>,
+    #[prost(message, repeated, tag = "9")]
+    pub func: Vec<NameAttrList>,
 }
 
 /// tensorflow.TensorProto
