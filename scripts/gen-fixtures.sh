@@ -14,6 +14,11 @@
 #   scripts/gen-fixtures.sh --logspec
 #     only rebuilds the log-magnitude spectrogram model in testdata/audio/.
 #
+#   scripts/gen-fixtures.sh --savedmodel [CASE...]
+#     only rebuilds the SavedModel directories in testdata/savedmodel/ (all, or the
+#     named cases), each with TF's own from_saved_model conversion and sample inputs,
+#     with testdata/generate_savedmodel.py.
+#
 #   scripts/gen-fixtures.sh --venv-only
 #     only makes sure .venv-gen holds the pins, then prints the path of its
 #     python on stdout (used by scripts/bench.sh; no fixture is touched).
@@ -27,6 +32,7 @@ BASE_PYTHON="${PYTHON:-python3}"
 
 # ai-edge-litert is used by generate.py to check that every model runs.
 PINS="tensorflow-cpu==2.21.0
+tf_keras==2.21.0
 scikit-learn==1.9.1
 numpy==2.4.6
 pillow==13.0.0
@@ -51,6 +57,10 @@ fi
 
 cd "$ROOT"
 export PYTHONHASHSEED=0
+if [ "${1:-}" = "--savedmodel" ]; then
+  shift
+  exec "$PY" testdata/generate_savedmodel.py "$@"
+fi
 if [ "${1:-}" = "--ops" ]; then
   shift
   exec "$PY" testdata/generate_ops.py "$@"

@@ -108,11 +108,18 @@ struct CompareArgs {
 
 #[derive(clap::Args)]
 struct ConvertArgs {
-    /// Input model: a .tflite flatbuffer (told apart by content, not extension).
+    /// Input model: a .tflite flatbuffer or a frozen GraphDef .pb (told apart by content, not
+    /// extension), or a SavedModel directory.
     input: PathBuf,
     /// Output .tflite path. Written to a temporary file, then renamed.
     #[arg(short, long)]
     output: PathBuf,
+    /// SavedModel: the signature to convert.
+    #[arg(long, value_name = "KEY", default_value = "serving_default")]
+    signature_key: String,
+    /// SavedModel: the tags of the MetaGraph to load, comma-separated (matched as a set).
+    #[arg(long, value_name = "TAGS", value_delimiter = ',', default_value = "serve")]
+    saved_model_tags: Vec<String>,
     /// Quantization mode.
     #[arg(long, value_enum, default_value_t = Mode::None)]
     quantize: Mode,
@@ -250,8 +257,21 @@ enum Status {
     BelowMinSqnr,
 }
 
+/// On SIGINT or SIGTERM: remove staged outputs, then exit as the signal would (128 + n).
+fn remove_staged_on_signal() {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM]) else { return };
+    std::thread::spawn(move || {
+        if let Some(sig) = signals.forever().next() {
+            tflq::tflite::staged::remove_all_staged();
+            std::process::exit(128 + sig);
+        }
+    });
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    remove_staged_on_signal();
     let result = match cli.command {
         Command::Convert(args) => convert(&args),
         Command::Run(args) => run(&args),
@@ -281,6 +301,69 @@ fn one_line(e: &anyhow::Error) -> String {
         }
     }
     msg.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Refuses outputs that would replace an input (the model, calibration files, a file inside a
+/// calibration folder or SavedModel) or each other, compared as files (through symlinks and
+/// hard links), not as strings.
+fn refuse_overwrite(outputs: &[(&str, &Path)], inputs: &[&Path]) -> Result<()> {
+    #[cfg(unix)]
+    let id = |p: &Path| {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
+    };
+    #[cfg(not(unix))]
+    let id = |_: &Path| None::<(u64, u64)>;
+    // A path that may not exist yet, made absolute through its parent.
+    let normal = |p: &Path| -> Option<PathBuf> {
+        if let Ok(c) = p.canonicalize() {
+            return Some(c);
+        }
+        let parent = match p.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Some(parent.canonicalize().ok()?.join(p.file_name()?))
+    };
+    for &(what, out) in outputs {
+        if out.is_dir() {
+            bail!("{what} {} is a directory: give a file path", out.display());
+        }
+        let Some(o) = normal(out) else { continue };
+        for &inp in inputs {
+            let Ok(i) = inp.canonicalize() else { continue };
+            let clash = i == o
+                || (i.is_dir() && o.starts_with(&i) && out.exists())
+                || (id(out).is_some() && id(out) == id(inp));
+            if clash {
+                bail!(
+                    "{what} {} is an input ({}): tflq never modifies its inputs, choose another path",
+                    out.display(),
+                    inp.display()
+                );
+            }
+        }
+    }
+    for (k, &(a, pa)) in outputs.iter().enumerate() {
+        for &(b, pb) in &outputs[k + 1..] {
+            if normal(pa).is_some() && normal(pa) == normal(pb) {
+                bail!("{a} and {b} are the same file {}: give them different paths", pa.display());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The input's size: a file's length, or a SavedModel's graph and variables.
+fn input_bytes(path: &Path) -> u64 {
+    let len = |p: &Path| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
+    if !path.is_dir() {
+        return len(path);
+    }
+    let vars = std::fs::read_dir(path.join("variables"))
+        .map(|d| d.flatten().map(|e| len(&e.path())).sum::<u64>())
+        .unwrap_or(0);
+    len(&path.join("saved_model.pb")) + vars
 }
 
 fn load(path: &Path) -> Result<tflq::Model> {
@@ -364,6 +447,9 @@ fn parse_shape(shape: &str) -> Result<Vec<i64>, String> {
 /// Whether the file carries the `TFL3` identifier (unreadable files say no; loading reports them).
 fn starts_with_tflite_identifier(path: &Path) -> bool {
     use std::io::Read;
+    if path.is_dir() || tflq::ir::special_file(path).is_some() {
+        return false;
+    }
     let mut head = [0u8; 8];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok()
         && pipeline::has_tflite_identifier(&head)
@@ -371,13 +457,22 @@ fn starts_with_tflite_identifier(path: &Path) -> bool {
 
 fn convert(args: &ConvertArgs) -> Result<Status> {
     let start = Instant::now();
-    if pipeline::exec::same_file(&args.input, &args.output) {
-        bail!("the output {} is the input: tflq never modifies its input, choose another path", args.output.display());
+    let mut outputs = vec![("the output", args.output.as_path())];
+    if let Some(r) = &args.report {
+        outputs.push(("the report", r.as_path()));
     }
+    let inputs: Vec<&Path> =
+        std::iter::once(args.input.as_path()).chain(args.calibration_data.iter().map(PathBuf::as_path)).collect();
+    refuse_overwrite(&outputs, &inputs)?;
     let graph = ImportOptions {
         input_arrays: args.input_arrays.clone(),
         output_arrays: args.output_arrays.clone(),
         input_shapes: args.input_shapes.clone(),
+    };
+    let saved = tflq::savedmodel::SavedModelOptions {
+        tags: args.saved_model_tags.clone(),
+        signature: args.signature_key.clone(),
+        ..Default::default()
     };
     let full_integer = matches!(args.quantize, Mode::Int8 | Mode::Int16x8);
     let tflite_input = starts_with_tflite_identifier(&args.input);
@@ -397,7 +492,7 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
         keep_freed_memory();
     }
     let (mut model, warnings) =
-        pipeline::load(&args.input, &graph).with_context(|| args.input.display().to_string())?;
+        pipeline::load(&args.input, &graph, &saved).with_context(|| args.input.display().to_string())?;
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -436,23 +531,35 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
         BufferLayout::Inline => Layout::Inline,
         BufferLayout::Outside => Layout::Outside,
     };
-    tflq::save(&model, &args.output, &WriteOptions { layout })?;
+    // Every output is staged, and all are renamed into place only once all were written.
+    let staged = tflq::tflite::save_staged(&model, &args.output, &WriteOptions { layout })?;
     let seconds = start.elapsed().as_secs_f64();
-    let in_bytes = std::fs::metadata(&args.input).map(|m| m.len()).unwrap_or(0);
-    let out_bytes = std::fs::metadata(&args.output).map(|m| m.len()).unwrap_or(0);
+    let in_bytes = input_bytes(&args.input);
+    let out_bytes = std::fs::metadata(staged.temp_path()).map(|m| m.len()).unwrap_or(0);
     let summary = report.as_ref().map_or(String::new(), |r| r.summary() + "; ");
+    let mut report_staged = None;
+    if let Some(path) = &args.report {
+        let r = report.unwrap_or_else(|| Report::new("none"));
+        let mut text = serde_json::to_string_pretty(&r.to_json(in_bytes, out_bytes, seconds))?;
+        text.push('\n');
+        let write = || -> std::io::Result<tflq::tflite::Staged> {
+            let (st, mut f) = tflq::tflite::Staged::create(path)?;
+            f.write_all(text.as_bytes())?;
+            Ok(st)
+        };
+        report_staged = Some(write().with_context(|| format!("cannot write the report {}", path.display()))?);
+    }
+    staged.commit().with_context(|| format!("cannot write {}", args.output.display()))?;
+    if let Some(st) = report_staged {
+        let path = st.dest().to_path_buf();
+        st.commit().with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
     eprintln!(
         "wrote {}: {summary}{in_bytes} -> {out_bytes} bytes ({:.3}x) in {:.0} ms",
         args.output.display(),
         out_bytes as f64 / in_bytes.max(1) as f64,
         seconds * 1e3
     );
-    if let Some(path) = &args.report {
-        let r = report.unwrap_or_else(|| Report::new("none"));
-        let mut text = serde_json::to_string_pretty(&r.to_json(in_bytes, out_bytes, seconds))?;
-        text.push('\n');
-        std::fs::write(path, text).with_context(|| format!("cannot write the report {}", path.display()))?;
-    }
     Ok(Status::Done)
 }
 

@@ -11,6 +11,7 @@ use crate::graphdef::{self, ImportError, ImportOptions};
 use crate::ir::Model;
 use crate::quantize::full_integer::{self, IntegerOptions};
 use crate::quantize::{self, QuantizeError, Report};
+use crate::savedmodel::{self, SavedModelError, SavedModelOptions};
 use crate::tflite::{self, ReadError};
 use std::path::Path;
 
@@ -20,6 +21,10 @@ pub enum LoadError {
     Read(#[from] ReadError),
     #[error(transparent)]
     Import(#[from] ImportError),
+    #[error(transparent)]
+    SavedModel(#[from] SavedModelError),
+    #[error("{what}: tflq reads SavedModel directories; export one with `model.export(\"DIR\")` (Keras) or `tf.saved_model.save(obj, \"DIR\")` and pass DIR")]
+    NotAModelFile { what: &'static str },
 }
 
 /// Why full-integer quantization failed.
@@ -31,10 +36,18 @@ pub enum CalibratedError {
     Calibrate(#[from] CalibrateError),
 }
 
-/// Loads a model from a `.tflite` or a frozen GraphDef `.pb`, told apart by content, with the
-/// importer's warnings (e.g. an unknown batch set to 1).
-pub fn load(path: &Path, graph: &ImportOptions) -> Result<(Model, Vec<String>), LoadError> {
+/// Loads a model from a `.tflite`, a frozen GraphDef `.pb` (told apart by content) or a
+/// SavedModel directory, with the importer's warnings (e.g. an unknown batch set to 1).
+/// `saved.import` is ignored: `graph` is used for every importer.
+pub fn load(path: &Path, graph: &ImportOptions, saved: &SavedModelOptions) -> Result<(Model, Vec<String>), LoadError> {
+    if path.is_dir() {
+        let opts = SavedModelOptions { import: graph.clone(), ..saved.clone() };
+        return Ok(savedmodel::import_dir(path, &opts)?);
+    }
     let source = tflite::reader::map_file(path)?;
+    if let Some(what) = not_a_model_file(path, &source) {
+        return Err(LoadError::NotAModelFile { what });
+    }
     if has_tflite_identifier(&source) || !looks_like_graphdef(&source) {
         return Ok((tflite::read(source)?, Vec::new()));
     }
@@ -44,6 +57,21 @@ pub fn load(path: &Path, graph: &ImportOptions) -> Result<(Model, Vec<String>), 
 /// Whether `head` (a file's first bytes) carries the `.tflite` file identifier `TFL3`.
 pub fn has_tflite_identifier(head: &[u8]) -> bool {
     head.get(4..8) == Some(&b"TFL3"[..])
+}
+
+/// Files users pass for a model that tflq reads only as a SavedModel directory.
+fn not_a_model_file(path: &Path, head: &[u8]) -> Option<&'static str> {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if name == "saved_model.pb" || head.starts_with(&[0x08, 0x01, 0x12]) {
+        return Some("a saved_model.pb alone is not enough (its variables are beside it): pass its directory");
+    }
+    if head.starts_with(b"\x89HDF\r\n\x1a\n") {
+        return Some("a Keras .h5 file is not a TensorFlow graph");
+    }
+    if head.starts_with(b"PK\x03\x04") && name.ends_with(".keras") {
+        return Some("a .keras file holds Keras weights, not a TensorFlow graph");
+    }
+    None
 }
 
 /// A GraphDef starts with field 1 (node) or 4 (versions), length-delimited.

@@ -277,6 +277,8 @@ pub enum DataError {
         #[source]
         source: std::io::Error,
     },
+    #[error("calibration data {}: {kind}, not a file or folder", path.display())]
+    NotAFile { path: PathBuf, kind: &'static str },
     #[error("calibration data {}: not a .npy, .npz or folder of images", path.display())]
     UnknownKind { path: PathBuf },
     #[error("calibration data {}: {reason}", path.display())]
@@ -405,6 +407,9 @@ enum Kind {
 /// Tells the kind of a path by extension, then by magic bytes for other names.
 fn kind_of(path: &Path) -> Result<Kind, DataError> {
     let meta = fs::metadata(path).map_err(|source| DataError::Unreadable { path: path.to_path_buf(), source })?;
+    if let Some(kind) = crate::ir::special_file(path) {
+        return Err(DataError::NotAFile { path: path.to_path_buf(), kind });
+    }
     if meta.is_dir() {
         return Ok(Kind::Folder);
     }

@@ -86,6 +86,15 @@ pub fn import_source(source: &Arc<Source>, opts: &ImportOptions) -> Result<(Mode
     import_inner(Source::bytes(source), Some(source.clone()), opts)
 }
 
+/// Imports an already decoded GraphDef, such as a frozen SavedModel signature.
+pub fn import_graph(graph: &proto::GraphDef, opts: &ImportOptions) -> Result<(Model, Vec<String>), ImportError> {
+    let mut lw = lower::Lowering::new(graph, opts)?;
+    lw.run()?;
+    let lower::Lowering { mut g, warnings, .. } = lw;
+    fuse::run(&mut g);
+    Ok((g.into_model(), warnings))
+}
+
 fn import_inner(
     bytes: bytes::Bytes,
     source: Option<Arc<Source>>,

@@ -179,6 +179,33 @@ impl fmt::Debug for Data {
     }
 }
 
+/// What `path` is when it is neither a regular file nor a directory (a FIFO, a device, a
+/// socket), found without opening it: opening a FIFO blocks, and a device can be endless.
+pub fn special_file(path: &std::path::Path) -> Option<&'static str> {
+    let meta = std::fs::metadata(path).ok()?;
+    let t = meta.file_type();
+    if t.is_file() || t.is_dir() {
+        return None;
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if t.is_fifo() {
+            return Some("a FIFO (named pipe)");
+        }
+        if t.is_char_device() {
+            return Some("a character device");
+        }
+        if t.is_block_device() {
+            return Some("a block device");
+        }
+        if t.is_socket() {
+            return Some("a socket");
+        }
+    }
+    Some("not a regular file")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,3 +224,4 @@ mod tests {
         assert_eq!(format!("{:?}", Data::from(bytes::Bytes::new())), "Data(empty, 0 bytes)");
     }
 }
+

@@ -11,7 +11,7 @@ mod validate;
 mod value;
 
 pub use codec::{CodecError, Dense};
-pub use data::{Data, Source};
+pub use data::{special_file, Data, Source};
 pub use validate::IndexError;
 pub use value::{Buf, Elem, Value, Values, ALIGN_MIN_BYTES, LINE};
 

@@ -2,8 +2,10 @@
 //! and the runtime releases that first shipped each op version.
 
 pub mod reader;
+pub mod staged;
 pub mod versions;
 pub mod writer;
 
 pub use reader::{load, read, ReadError};
-pub use writer::{save, write, Layout, WriteError, WriteOptions};
+pub use staged::Staged;
+pub use writer::{save, save_staged, write, Layout, WriteError, WriteOptions};

@@ -22,6 +22,8 @@ pub enum ReadError {
     Io { path: PathBuf, err: std::io::Error },
     #[error("the file is empty")]
     Empty,
+    #[error("{kind}, not a model file")]
+    NotAFile { kind: &'static str },
     #[error("the file is {len} bytes, too short for a TFLite model (truncated?)")]
     TooShort { len: usize },
     #[error("not a TFLite model: file identifier is {found}, expected \"TFL3\"{hint}")]
@@ -48,6 +50,9 @@ pub fn load(path: &Path) -> Result<Model, ReadError> {
 /// Memory-maps a model file (either input format) for zero-copy reading.
 pub fn map_file(path: &Path) -> Result<Arc<Source>, ReadError> {
     let io = |err| ReadError::Io { path: path.to_path_buf(), err };
+    if let Some(kind) = crate::ir::special_file(path) {
+        return Err(ReadError::NotAFile { kind });
+    }
     let file = File::open(path).map_err(io)?;
     let len = file.metadata().map_err(io)?.len();
     if len == 0 {

@@ -5,10 +5,11 @@
 //! whose data would push the flatbuffer past 2 GiB is written with the data
 //! after the flatbuffer (`Buffer.offset`/`size`), as TF does for large models.
 
+use super::staged::Staged;
 use crate::ir::{Data, Metadata, Model, Operator, OperatorCode, QuantParams, Subgraph, Tensor};
 use crate::schema::{self as fb, BuiltinOperator};
 use flatbuffers::{FlatBufferBuilder, WIPOffset};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -64,16 +65,18 @@ pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> 
 /// Writes `model` to `path` through a temporary file in the same directory,
 /// renamed into place only on success: a failed run leaves no partial output.
 pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), WriteError> {
+    let staged = save_staged(model, path, opts)?;
+    staged.commit().map_err(|err| WriteError::Io { path: path.to_path_buf(), err })
+}
+
+/// Writes `model` to a temporary file beside `path`, for the caller to commit together
+/// with its other outputs.
+pub fn save_staged(model: &Model, path: &Path, opts: &WriteOptions) -> Result<Staged, WriteError> {
     let io = |err| WriteError::Io { path: path.to_path_buf(), err };
     let plan = Plan::new(model, opts)?;
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| io(std::io::Error::other("not a file path")))?;
-    let tmp = dir.join(format!(".{}.tflq-{}.tmp", name.to_string_lossy(), std::process::id()));
+    let (staged, file) = Staged::create(path).map_err(io)?;
     let result = (|| {
-        let mut w = BufWriter::with_capacity(1 << 20, File::create(&tmp)?);
+        let mut w = BufWriter::with_capacity(1 << 20, file);
         for p in plan.pieces() {
             match p {
                 Piece::Bytes(b) => w.write_all(b)?,
@@ -91,14 +94,10 @@ pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), Write
                 },
             }
         }
-        w.into_inner().map_err(|e| e.into_error())?;
-        fs::rename(&tmp, path)
-    })()
-    .map_err(io);
-    if result.is_err() {
-        let _ = fs::remove_file(&tmp);
-    }
-    result
+        w.into_inner().map_err(|e| e.into_error()).map(drop)
+    })();
+    result.map_err(io)?;
+    Ok(staged)
 }
 
 fn copy_range(from: &File, range: std::ops::Range<usize>, to: &mut File) -> std::io::Result<()> {
