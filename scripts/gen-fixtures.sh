@@ -14,6 +14,11 @@
 #   scripts/gen-fixtures.sh --logspec
 #     only rebuilds the log-magnitude spectrogram model in testdata/audio/.
 #
+#   scripts/gen-fixtures.sh --control
+#     only rebuilds the functional control-flow fixtures in testdata/control/
+#     (tf.cond, tf.while_loop, Keras GRU/LSTM/SimpleRNN frozen GraphDefs with
+#     TF's conversions) with testdata/generate_control.py.
+#
 #   scripts/gen-fixtures.sh --venv-only
 #     only makes sure .venv-gen holds the pins, then prints the path of its
 #     python on stdout (used by scripts/bench.sh; no fixture is touched).
@@ -54,5 +59,9 @@ export PYTHONHASHSEED=0
 if [ "${1:-}" = "--ops" ]; then
   shift
   exec "$PY" testdata/generate_ops.py "$@"
+fi
+if [ "${1:-}" = "--control" ]; then
+  shift
+  exec "$PY" testdata/generate_control.py "$@"
 fi
 exec "$PY" testdata/generate.py "$@"

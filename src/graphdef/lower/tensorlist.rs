@@ -1,0 +1,157 @@
+//! TensorList ops (Keras RNN loops) lowered to dense tensors, as TF's
+//! converter does: a list of `n` elements of shape `e` is a `[n, e…]` tensor.
+//! Reserve → zeros, FromTensor and Stack → the tensor itself, GetItem →
+//! GATHER on axis 0, SetItem → SELECT_V2 of the item where the row index is
+//! the one written (exact, and cheaper than TF's slice+concat). An element
+//! shape with an unknown batch (Keras writes `[-1, units]`) takes the batch
+//! of the graph's first input.
+
+use super::attrs::*;
+use super::{err, need, LErr, Lowering, R, V};
+use crate::graphdef::consts::{self, Const};
+use crate::graphdef::proto::{DataType, NodeDef};
+use crate::schema::*;
+
+/// Larger zero lists than this (elements) are refused rather than stored.
+const MAX_LIST_ELEMENTS: usize = 1 << 26;
+
+impl Lowering<'_> {
+    pub(super) fn tensor_list(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        match n.op.as_str() {
+            "TensorListReserve" => {
+                need(ins, 2)?;
+                let es = Self::cin(ins, 0, "element shape")?.clone();
+                let num = Self::cin(ins, 1, "number of elements")?.i64s();
+                let dtype = attr_type(n, "element_dtype").ok_or("has no element_dtype")?;
+                let elem = self.element_shape(&es)?;
+                let count = match num.as_slice() {
+                    [k] if *k >= 0 => *k,
+                    _ => return err("needs a known number of elements"),
+                };
+                let mut shape = vec![count];
+                shape.extend(elem);
+                let numel = consts::numel(&shape).filter(|&k| k <= MAX_LIST_ELEMENTS).ok_or("the list is too large")?;
+                Ok(vec![V::C(Const::from_i64(dtype, shape, &vec![0; numel]), name.into())])
+            }
+            "TensorListFromTensor" | "TensorListStack" => {
+                need(ins, 1)?;
+                if self.shape_of(&ins[0])?.is_empty() {
+                    return err("the tensor must have rank 1 or more");
+                }
+                Ok(vec![ins[0].clone()])
+            }
+            "TensorListLength" => {
+                need(ins, 1)?;
+                let s = self.shape_of(&ins[0])?;
+                Ok(vec![V::C(Const::from_i64(DataType::Int32, vec![], &s[..1]), name.into())])
+            }
+            "TensorListElementShape" => {
+                need(ins, 1)?;
+                let s = self.shape_of(&ins[0])?;
+                let dtype = attr_type(n, "shape_type").unwrap_or(DataType::Int32);
+                Ok(vec![V::C(Const::from_i64(dtype, vec![s.len() as i64 - 1], &s[1..]), name.into())])
+            }
+            "TensorListGetItem" => self.list_get(n, ins),
+            "TensorListSetItem" => self.list_set(n, ins),
+            _ => Err(LErr::Unsupported),
+        }
+    }
+
+    /// A list's element shape with an unknown leading (batch) dim resolved.
+    fn element_shape(&self, es: &Const) -> R<Vec<i64>> {
+        if es.shape.is_empty() {
+            return err("needs a static element shape (this one has an unknown rank)");
+        }
+        let mut dims = es.i64s();
+        for (i, d) in dims.iter_mut().enumerate() {
+            if *d < 0 {
+                match (i, self.batch_hint) {
+                    (0, Some(b)) => *d = b,
+                    _ => return err(format!("needs a static element shape, not {:?}", es.i64s())),
+                }
+            }
+        }
+        Ok(dims)
+    }
+
+    fn list_get(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        need(ins, 2)?;
+        let name = n.name.as_str();
+        let shape = self.shape_of(&ins[0])?;
+        if shape.is_empty() {
+            return err("the list has no elements dimension");
+        }
+        if let (V::C(list, _), V::C(i, _)) = (&ins[0], &ins[1]) {
+            let k = i.i64s().first().copied().ok_or("an empty index")?;
+            if !(0..shape[0]).contains(&k) {
+                return err(format!("index {k} is outside the list of {}", shape[0]));
+            }
+            let mut spec = vec![(k, 1, 1)];
+            spec.extend(shape[1..].iter().map(|&d| (0, 1, d)));
+            let c = consts::strided_gather(list, &spec).reshaped(shape[1..].to_vec());
+            return Ok(vec![V::C(c, name.into())]);
+        }
+        let list = self.tensor(&ins[0])?;
+        let index = self.tensor(&ins[1])?;
+        if !self.shape(index).is_empty() {
+            return err("the index must be a scalar");
+        }
+        let dtype = self.g.tensors[list].dtype;
+        let opts = BuiltinOptionsT::GatherOptions(Box::new(GatherOptionsT { axis: 0, batch_dims: 0 }));
+        let t = self.emit1(BuiltinOperator::GATHER, vec![list as i32, index as i32], name, dtype, shape[1..].to_vec(), opts);
+        Ok(vec![V::T(t)])
+    }
+
+    fn list_set(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        need(ins, 3)?;
+        let name = n.name.as_str();
+        let shape = self.shape_of(&ins[0])?;
+        let item_shape = self.shape_of(&ins[2])?;
+        if shape.is_empty() || shape[1..] != item_shape[..] {
+            return err(format!("sets an item of shape {item_shape:?} in a list of shape {shape:?}"));
+        }
+        let mut row = vec![1];
+        row.extend_from_slice(&item_shape);
+        let item = self.reshape_v(&ins[2], row, &format!("{name}/item"))?;
+        if shape[0] == 1 {
+            // The only element: the list is the item.
+            return Ok(vec![item]);
+        }
+        let mut col = vec![shape[0]];
+        col.extend(std::iter::repeat_n(1, item_shape.len()));
+        let mask = match &ins[1] {
+            V::C(i, _) => {
+                let k = i.i64s().first().copied().ok_or("an empty index")?;
+                let v: Vec<i64> = (0..shape[0]).map(|j| i64::from(j == k)).collect();
+                self.g.add_const(format!("{name}/mask"), Const::from_i64(DataType::Bool, col, &v))
+            }
+            v => {
+                let index = self.tensor(v)?;
+                let idt = self.g.tensors[index].dtype;
+                let rows: Vec<i64> = (0..shape[0]).collect();
+                let range = self.g.add_const(format!("{name}/rows"), Const::from_i64(idt, col.clone(), &rows));
+                self.emit1(
+                    BuiltinOperator::EQUAL,
+                    vec![range as i32, index as i32],
+                    &format!("{name}/mask"),
+                    DataType::Bool,
+                    col,
+                    BuiltinOptionsT::EqualOptions(Box::default()),
+                )
+            }
+        };
+        let item = self.tensor(&item)?;
+        let list = self.tensor(&ins[0])?;
+        let dtype = self.g.tensors[list].dtype;
+        let t = self.emit1(
+            BuiltinOperator::SELECT_V2,
+            vec![mask as i32, item as i32, list as i32],
+            name,
+            dtype,
+            shape,
+            BuiltinOptionsT::SelectV2Options(Box::default()),
+        );
+        Ok(vec![V::T(t)])
+    }
+}
