@@ -13,7 +13,8 @@ Fixtures:
   ctrl_cond        tf.cond on an input-derived predicate (sum(x) > 0)
   ctrl_while       tf.while_loop with a data-dependent trip count and a captured weight
   ctrl_gru         Keras 3 GRU(8) over [1, 5, 4]
-  ctrl_gru_nobatch Keras 3 GRU(8) over [None, 5, 4]
+  ctrl_gru_nobatch Keras 3 GRU(8) over [None, 5, 4], with Keras' result on a
+                   batch of 3 (.x3.npy, .y3.npy)
   ctrl_lstm        Keras 3 LSTM(6) over [1, 5, 4]
   ctrl_simplernn   Keras 3 SimpleRNN(8, return_sequences=True) over [1, 5, 4]
   ctrl_tf1_while   a TF1 graph with reference control flow (Enter/Exit/Merge/Switch),
@@ -110,6 +111,16 @@ def keras_rnn(name, layer, batch):
     fn = tf.function(lambda x: model(x, training=False))
     concrete = fn.get_concrete_function(tf.TensorSpec([batch, 5, 4], tf.float32, name="x"))
     save(name, concrete, [[1, 5, 4]], single_batch=True)
+    if batch is None:
+        # TF's conversion assumes batch 1; Keras' own result for batch 3 checks ours.
+        x3 = RNG.uniform(-1, 1, (3, 5, 4)).astype(np.float32)
+        save_npy(f"{name}.x3.npy", x3)
+        save_npy(f"{name}.y3.npy", model(x3, training=False).numpy())
+
+
+def save_npy(name, a):
+    np.save(os.path.join(OUT, name), a)
+    print(f"wrote control/{name}")
 
 
 def make_tf1_while():

@@ -57,6 +57,9 @@ const OUTPUT_ARGS: &[(&str, &[&str])] = &[
     ("Svd", &["s", "u", "v"]),
 ];
 
+/// The type and shape of a subgraph result.
+type Spec = (DataType, Vec<i64>);
+
 /// An argument of a function lowered as a subgraph.
 pub(super) enum Arg {
     /// Substituted into the body (a constant: captured weights, invariant bounds).
@@ -162,8 +165,7 @@ impl<'a> Lowering<'a> {
         let fname = sig.name.as_str();
         let argmap: HashMap<&str, usize> =
             sig.input_arg.iter().enumerate().map(|(i, a)| (a.name.as_str(), i)).collect();
-        let nodemap: HashMap<&str, usize> =
-            f.node_def.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
+        let nodemap: HashMap<&str, usize> = f.node_def.iter().enumerate().map(|(i, n)| (n.name.as_str(), i)).collect();
         let mut rets = Vec::with_capacity(sig.output_arg.len());
         for a in &sig.output_arg {
             match f.ret.get(&a.name) {
@@ -266,21 +268,14 @@ impl<'a> Lowering<'a> {
                 self.unsupported.entry(node.op.clone()).or_default().push(node.name.clone());
                 Ok(unknown())
             }
-            Err(LErr::Msg(m)) => {
-                err(format!("in function {fname:?}, node {:?} ({}): {m}", node.name, node.op))
-            }
+            Err(LErr::Msg(m)) => err(format!("in function {fname:?}, node {:?} ({}): {m}", node.name, node.op)),
         }
     }
 
     /// Lowers function `fname` as a subgraph of its own and returns its index
     /// in the model with the type and shape of each result kept (`keep[k]`,
     /// all when `keep` is short). `Unsupported` when a body op is.
-    pub(super) fn lower_subgraph(
-        &mut self,
-        fname: &str,
-        args: &[Arg],
-        keep: &[bool],
-    ) -> R<(i32, Vec<(DataType, Vec<i64>)>)> {
+    pub(super) fn lower_subgraph(&mut self, fname: &str, args: &[Arg], keep: &[bool]) -> R<(i32, Vec<Spec>)> {
         let f = self.function(fname)?;
         let Some(sig) = &f.signature else { return err("a function has no signature") };
         if sig.input_arg.len() != args.len() {
@@ -465,12 +460,12 @@ impl<'a> Lowering<'a> {
                 (BuiltinOperator::GREATER_EQUAL, BuiltinOptionsT::GreaterEqualOptions(Box::default()), |a, b| a >= b)
             }
             "Equal" => (BuiltinOperator::EQUAL, BuiltinOptionsT::EqualOptions(Box::default()), |a, b| a == b),
-            "NotEqual" => {
-                (BuiltinOperator::NOT_EQUAL, BuiltinOptionsT::NotEqualOptions(Box::default()), |a, b| a != b)
+            "NotEqual" => (BuiltinOperator::NOT_EQUAL, BuiltinOptionsT::NotEqualOptions(Box::default()), |a, b| a != b),
+            "LogicalAnd" => {
+                (BuiltinOperator::LOGICAL_AND, BuiltinOptionsT::LogicalAndOptions(Box::default()), |a, b| {
+                    a != 0.0 && b != 0.0
+                })
             }
-            "LogicalAnd" => (BuiltinOperator::LOGICAL_AND, BuiltinOptionsT::LogicalAndOptions(Box::default()), |a, b| {
-                a != 0.0 && b != 0.0
-            }),
             "LogicalOr" => (BuiltinOperator::LOGICAL_OR, BuiltinOptionsT::LogicalOrOptions(Box::default()), |a, b| {
                 a != 0.0 || b != 0.0
             }),

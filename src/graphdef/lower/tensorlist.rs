@@ -99,7 +99,14 @@ impl Lowering<'_> {
         }
         let dtype = self.g.tensors[list].dtype;
         let opts = BuiltinOptionsT::GatherOptions(Box::new(GatherOptionsT { axis: 0, batch_dims: 0 }));
-        let t = self.emit1(BuiltinOperator::GATHER, vec![list as i32, index as i32], name, dtype, shape[1..].to_vec(), opts);
+        let t = self.emit1(
+            BuiltinOperator::GATHER,
+            vec![list as i32, index as i32],
+            name,
+            dtype,
+            shape[1..].to_vec(),
+            opts,
+        );
         Ok(vec![V::T(t)])
     }
 
@@ -119,7 +126,7 @@ impl Lowering<'_> {
             return Ok(vec![item]);
         }
         let mut col = vec![shape[0]];
-        col.extend(std::iter::repeat_n(1, item_shape.len()));
+        col.resize(item_shape.len() + 1, 1);
         let mask = match &ins[1] {
             V::C(i, _) => {
                 let k = i.i64s().first().copied().ok_or("an empty index")?;
