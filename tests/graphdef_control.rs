@@ -285,3 +285,59 @@ fn calls_are_inlined_and_recursion_is_refused() {
     let err = import(&bytes, &ImportOptions::default()).unwrap_err().to_string();
     assert!(err.contains("\"nope\"") && err.contains("library"), "{err}");
 }
+
+#[test]
+fn constant_condition_inlines_the_branch_taken() {
+    use tflq::graphdef::proto::TensorProto;
+    use tflq::schema::BuiltinOperator as B;
+    let relu = function("relu_fn", vec![node("r", "Relu", &["a"], vec![])], &[("out", "r:activations:0")]);
+    let neg = function("neg_fn", vec![node("n", "Neg", &["a"], vec![])], &[("out", "n:y:0")]);
+    for (value, want) in [(true, B::RELU), (false, B::NEG)] {
+        let t = TensorProto { dtype: 10, bool_val: vec![value], ..Default::default() };
+        let c = node(
+            "c",
+            "Const",
+            &[],
+            vec![("value", attr_value::Value::Tensor(t)), ("dtype", attr_value::Value::Type(10))],
+        );
+        let branches = vec![("then_branch", func_attr("relu_fn")), ("else_branch", func_attr("neg_fn"))];
+        let bytes = graph(vec![c, node("if", "StatelessIf", &["c", "x"], branches)], vec![relu.clone(), neg.clone()]);
+        let opts = ImportOptions { output_arrays: Some(vec!["if".into()]), ..Default::default() };
+        let m = import(&bytes, &opts).unwrap();
+        assert_eq!(m.subgraphs.len(), 1);
+        let codes: Vec<_> =
+            m.subgraphs[0].operators.iter().map(|o| m.operator_codes[o.opcode_index as usize].builtin).collect();
+        assert_eq!(codes, [want]);
+    }
+}
+
+/// Deterministic xorshift.
+struct Rng(u64);
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+#[test]
+fn damaged_control_flow_graphs_never_panic() {
+    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let seeds: Vec<Vec<u8>> = FIXTURES.iter().map(|(n, _)| std::fs::read(ctl(&format!("{n}.pb"))).unwrap()).collect();
+    let opts = ImportOptions { output_arrays: Some(vec!["Identity".into()]), ..Default::default() };
+    let rounds = std::env::var("TFLQ_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);
+    for round in 0..rounds {
+        let mut data = seeds[round % seeds.len()].clone();
+        for _ in 0..1 + rng.next() % 4 {
+            let i = (rng.next() as usize) % data.len();
+            if round % 2 == 0 {
+                data[i] ^= 1 << (rng.next() % 8);
+            } else {
+                data[i] = rng.next() as u8;
+            }
+        }
+        let _ = import(&data, &opts);
+    }
+}

@@ -13,7 +13,7 @@ use crate::schema::*;
 use std::collections::HashMap;
 
 /// Deeper nesting of calls than this is taken for runaway recursion.
-const MAX_CALL_DEPTH: usize = 64;
+const MAX_CALL_DEPTH: usize = 32;
 
 const TF1_CONTROL_FLOW: &[&str] = &[
     "Switch",
@@ -428,11 +428,12 @@ impl<'a> Lowering<'a> {
             Err(LErr::Unsupported) => return unknown(),
             r => r?,
         };
-        if tspecs.len() != especs.len() || tspecs.iter().zip(&especs).any(|(a, b)| a.0 != b.0) {
-            return err("its branches return different numbers or types of values");
+        if tspecs != especs {
+            return err(format!(
+                "its branches return different types or shapes ({tspecs:?} and {especs:?}): \
+                 the importer needs one static shape per result"
+            ));
         }
-        // Where the branches' shapes differ the runtime resizes the output; the
-        // then-branch's shape stands in the file.
         let outs = tspecs.into_iter().enumerate().map(|(k, (d, s))| (out_name(&n.name, k), d, s)).collect();
         let opts = IfOptionsT { then_subgraph_index: ti, else_subgraph_index: ei };
         let ts = self.emit(BuiltinOperator::IF, inputs, outs, BuiltinOptionsT::IfOptions(Box::new(opts)));

@@ -41,14 +41,15 @@ impl Lowering<'_> {
                 }
                 Ok(vec![ins[0].clone()])
             }
-            "TensorListLength" => {
+            "TensorListLength" | "TensorListElementShape" => {
                 need(ins, 1)?;
                 let s = self.shape_of(&ins[0])?;
-                Ok(vec![V::C(Const::from_i64(DataType::Int32, vec![], &s[..1]), name.into())])
-            }
-            "TensorListElementShape" => {
-                need(ins, 1)?;
-                let s = self.shape_of(&ins[0])?;
+                if s.is_empty() {
+                    return err("the list has no elements dimension");
+                }
+                if n.op == "TensorListLength" {
+                    return Ok(vec![V::C(Const::from_i64(DataType::Int32, vec![], &s[..1]), name.into())]);
+                }
                 let dtype = attr_type(n, "shape_type").unwrap_or(DataType::Int32);
                 Ok(vec![V::C(Const::from_i64(dtype, vec![s.len() as i64 - 1], &s[1..]), name.into())])
             }
