@@ -17,6 +17,7 @@ Fixtures:
                    batch of 3 (.x3.npy, .y3.npy)
   ctrl_lstm        Keras 3 LSTM(6) over [1, 5, 4]
   ctrl_simplernn   Keras 3 SimpleRNN(8, return_sequences=True) over [1, 5, 4]
+  ctrl_tensorarray a tf.TensorArray without element_shape written in a loop (autograph)
   ctrl_tf1_while   a TF1 graph with reference control flow (Enter/Exit/Merge/Switch),
                    for the error test (no TF conversion)
 
@@ -123,6 +124,21 @@ def save_npy(name, a):
     print(f"wrote control/{name}")
 
 
+def make_tensorarray():
+    w = tf.constant(rand(4, 4))
+
+    @tf.function
+    def f(x):
+        ta = tf.TensorArray(tf.float32, size=3)  # no element_shape: the loop's writes give it
+        h = x
+        for i in tf.range(3):
+            h = tf.tanh(tf.matmul(h, w) + x)
+            ta = ta.write(i, h)
+        return ta.stack()
+
+    save("ctrl_tensorarray", f.get_concrete_function(tf.TensorSpec([1, 4], tf.float32, name="x")), [[1, 4]])
+
+
 def make_tf1_while():
     v1 = tf.compat.v1
     v1.disable_control_flow_v2()
@@ -144,6 +160,7 @@ def main():
     keras_rnn("ctrl_lstm", keras.layers.LSTM(6), 1)
     keras_rnn("ctrl_simplernn", keras.layers.SimpleRNN(8, return_sequences=True), 1)
     make_tf1_while()
+    make_tensorarray()
 
 
 if __name__ == "__main__":

@@ -24,6 +24,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("ctrl_gru_nobatch", "WHILE"),
     ("ctrl_lstm", "WHILE"),
     ("ctrl_simplernn", "WHILE"),
+    ("ctrl_tensorarray", "WHILE"),
 ];
 
 fn ctl(name: &str) -> PathBuf {

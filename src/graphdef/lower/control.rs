@@ -112,6 +112,22 @@ fn returns_arg(f: &FunctionDef, i: usize) -> bool {
     false
 }
 
+/// Whether body endpoint `s` is input arg `arg`, directly or through Identity nodes.
+fn traces_to(f: &FunctionDef, s: &str, arg: &str) -> bool {
+    let mut e = s;
+    for _ in 0..64 {
+        if e == arg {
+            return true;
+        }
+        let (node, _, _) = split_endpoint(e);
+        match f.node_def.iter().find(|n| n.name == node) {
+            Some(n) if n.op == "Identity" && !n.input.is_empty() => e = &n.input[0],
+            _ => return false,
+        }
+    }
+    false
+}
+
 /// The truth of a constant condition as TF's If sees it: a scalar is true when
 /// non-zero, any other tensor when it is non-empty.
 fn truth(c: &Const) -> bool {
@@ -256,6 +272,7 @@ impl<'a> Lowering<'a> {
     /// collected for the one error at the end, other errors name the function.
     fn lower_recorded(&mut self, fname: &str, node: &NodeDef, ins: Vec<V>) -> R<Vec<V>> {
         let unknown = || vec![V::Unknown; 8];
+        self.note_list_item(node, &ins);
         if ins.iter().any(|v| matches!(v, V::Unknown)) {
             if let Err(LErr::Unsupported) = self.lower(node, vec![]) {
                 self.unsupported.entry(node.op.clone()).or_default().push(node.name.clone());
@@ -332,6 +349,7 @@ impl<'a> Lowering<'a> {
         if b_in != nv || b_out != nv {
             return err(format!("has {nv} loop variables, but its body takes {b_in} and returns {b_out}"));
         }
+        let ins = &self.resolve_loop_lists(fb, ins)?;
         let fixed: Vec<bool> = (0..nv).map(|i| matches!(ins[i], V::C(..)) && returns_arg(fb, i)).collect();
         let mut args = Vec::with_capacity(nv);
         let mut outer = Vec::new();
@@ -378,6 +396,49 @@ impl<'a> Lowering<'a> {
         );
         let mut it = ts.into_iter();
         Ok((0..nv).map(|i| if fixed[i] { ins[i].clone() } else { V::T(it.next().unwrap_or_default()) }).collect())
+    }
+
+    /// Loop variables that are TensorLists of a still unknown element shape
+    /// get it from the items the body writes: the body is lowered once on
+    /// trial (into a graph that is thrown away) with those lists unknown.
+    fn resolve_loop_lists(&mut self, fb: &'a FunctionDef, ins: &[V]) -> R<Vec<V>> {
+        let pending: Vec<usize> = (0..ins.len()).filter(|&i| self.pending_list(&ins[i]).is_some()).collect();
+        if pending.is_empty() {
+            return Ok(ins.to_vec());
+        }
+        let Some(sig) = &fb.signature else { return err("a function has no signature") };
+        let mut args = Vec::with_capacity(ins.len());
+        for (i, v) in ins.iter().enumerate() {
+            if pending.contains(&i) || matches!(v, V::C(..)) {
+                args.push(Arg::Fixed(if pending.contains(&i) { V::Unknown } else { v.clone() }));
+            } else {
+                let t = self.tensor(v)?;
+                args.push(Arg::Input(self.g.tensors[t].dtype, self.shape(t)));
+            }
+        }
+        let (n_subs, unsupported, n_warn) = (self.subs.len(), self.unsupported.clone(), self.warnings.len());
+        self.list_probe(true);
+        let _ = self.lower_subgraph(&sig.name, &args, &[]);
+        let seen = self.list_probe(false).unwrap_or_default();
+        self.subs.truncate(n_subs);
+        self.unsupported = unsupported;
+        self.warnings.truncate(n_warn);
+        let mut out = ins.to_vec();
+        for i in pending {
+            let arg = sig.input_arg[i].name.as_str();
+            let writer = fb
+                .node_def
+                .iter()
+                .find(|n| n.op == "TensorListSetItem" && n.input.first().is_some_and(|s| traces_to(fb, s, arg)));
+            let item = writer.and_then(|w| seen.get(&w.name));
+            match item {
+                Some(item) => out[i] = self.materialize_list(&ins[i], item)?,
+                None => {
+                    return err("a TensorList loop variable needs a static element shape (none is written in the body)")
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// If / StatelessIf → IF (a constant condition inlines the branch taken).

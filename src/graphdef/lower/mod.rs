@@ -127,6 +127,8 @@ pub(crate) struct Lowering<'a> {
     calls: Vec<String>,
     /// Dim 0 of the first input: the batch of TensorList element shapes that leave it unknown.
     batch_hint: Option<i64>,
+    /// TensorLists whose element shape waits for the items written.
+    lists: tensorlist::Lists,
 }
 
 fn resolve<'a>(map: &NodeMap<'a>, what: &'static str, name: &str) -> Result<(usize, usize), ImportError> {
@@ -216,6 +218,7 @@ impl<'a> Lowering<'a> {
             subs: Vec::new(),
             calls: Vec::new(),
             batch_hint: None,
+            lists: Default::default(),
         })
     }
 

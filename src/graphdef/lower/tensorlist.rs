@@ -4,13 +4,27 @@
 //! GATHER on axis 0, SetItem → SELECT_V2 of the item where the row index is
 //! the one written (exact, and cheaper than TF's slice+concat). An element
 //! shape with an unknown batch (Keras writes `[-1, units]`) takes the batch
-//! of the graph's first input.
+//! of the graph's first input. Any other unknown element shape (a
+//! `tf.TensorArray` without `element_shape`) is taken from the items written:
+//! the list stays an empty placeholder until a SetItem, or a While body that
+//! writes it (found by lowering the body once on trial), shows their shape.
 
 use super::attrs::*;
 use super::{err, need, LErr, Lowering, R, V};
 use crate::graphdef::consts::{self, Const};
 use crate::graphdef::proto::{DataType, NodeDef};
 use crate::schema::*;
+use std::collections::HashMap;
+
+/// Lists whose element shape is not known yet, and the item shapes a trial
+/// lowering of a loop body saw.
+#[derive(Default)]
+pub(super) struct Lists {
+    /// Reserve's constant name → (element dtype, count, partial element shape; None: unknown rank).
+    pending: HashMap<String, (DataType, i64, Option<Vec<i64>>)>,
+    /// During a trial: SetItem node → the shape of the item it writes.
+    probe: Option<HashMap<String, Vec<i64>>>,
+}
 
 /// Larger zero lists than this (elements) are refused rather than stored.
 const MAX_LIST_ELEMENTS: usize = 1 << 26;
@@ -24,15 +38,29 @@ impl Lowering<'_> {
                 let es = Self::cin(ins, 0, "element shape")?.clone();
                 let num = Self::cin(ins, 1, "number of elements")?.i64s();
                 let dtype = attr_type(n, "element_dtype").ok_or("has no element_dtype")?;
-                let elem = self.element_shape(&es)?;
                 let count = match num.as_slice() {
                     [k] if *k >= 0 => *k,
                     _ => return err("needs a known number of elements"),
+                };
+                let Some(elem) = self.element_shape(&es) else {
+                    // An empty stand-in until the items show the shape.
+                    let partial = (!es.shape.is_empty()).then(|| es.i64s());
+                    self.lists.pending.insert(name.into(), (dtype, count, partial));
+                    return Ok(vec![V::C(Const::from_i64(dtype, vec![count, 0], &[]), name.into())]);
                 };
                 let mut shape = vec![count];
                 shape.extend(elem);
                 let numel = consts::numel(&shape).filter(|&k| k <= MAX_LIST_ELEMENTS).ok_or("the list is too large")?;
                 Ok(vec![V::C(Const::from_i64(dtype, shape, &vec![0; numel]), name.into())])
+            }
+            "TensorListStack" if self.pending_list(ins.first().unwrap_or(&V::Unknown)).is_some() => {
+                // Never written: zeros of the element shape Stack gives.
+                need(ins, 2)?;
+                let es = Self::cin(ins, 1, "element shape")?;
+                match self.element_shape(es) {
+                    Some(item) => Ok(vec![self.materialize_list(&ins[0], &item)?]),
+                    None => err("needs a static element shape"),
+                }
             }
             "TensorListFromTensor" | "TensorListStack" => {
                 need(ins, 1)?;
@@ -59,21 +87,67 @@ impl Lowering<'_> {
         }
     }
 
-    /// A list's element shape with an unknown leading (batch) dim resolved.
-    fn element_shape(&self, es: &Const) -> R<Vec<i64>> {
+    /// A list's element shape with an unknown leading (batch) dim resolved;
+    /// None when it is not static.
+    fn element_shape(&self, es: &Const) -> Option<Vec<i64>> {
         if es.shape.is_empty() {
-            return err("needs a static element shape (this one has an unknown rank)");
+            return None;
         }
         let mut dims = es.i64s();
         for (i, d) in dims.iter_mut().enumerate() {
             if *d < 0 {
                 match (i, self.batch_hint) {
                     (0, Some(b)) => *d = b,
-                    _ => return err(format!("needs a static element shape, not {:?}", es.i64s())),
+                    _ => return None,
                 }
             }
         }
-        Ok(dims)
+        Some(dims)
+    }
+
+    /// The list placeholder `v` stands for, if it is one.
+    pub(super) fn pending_list(&self, v: &V) -> Option<(DataType, i64, Option<Vec<i64>>)> {
+        match v {
+            V::C(c, name) if c.numel() == 0 => self.lists.pending.get(name).cloned(),
+            _ => None,
+        }
+    }
+
+    /// The zeros a placeholder list becomes once its items' shape is known.
+    pub(super) fn materialize_list(&self, v: &V, item: &[i64]) -> R<V> {
+        let Some((dtype, count, partial)) = self.pending_list(v) else { return Ok(v.clone()) };
+        if let Some(p) = &partial {
+            let fits = p.len() == item.len() && p.iter().zip(item).all(|(&a, &b)| a < 0 || a == b);
+            if !fits {
+                return err(format!("items of shape {item:?} are written to a list of element shape {p:?}"));
+            }
+        }
+        let mut shape = vec![count];
+        shape.extend_from_slice(item);
+        let numel = consts::numel(&shape).filter(|&k| k <= MAX_LIST_ELEMENTS).ok_or("the list is too large")?;
+        let name = match v {
+            V::C(_, name) => name.clone(),
+            _ => String::new(),
+        };
+        Ok(V::C(Const::from_i64(dtype, shape, &vec![0; numel]), name))
+    }
+
+    /// Starts (Some) or ends (None, returning what was seen) a trial lowering
+    /// that notes the shape of every item a SetItem writes.
+    pub(super) fn list_probe(&mut self, on: bool) -> Option<HashMap<String, Vec<i64>>> {
+        std::mem::replace(&mut self.lists.probe, on.then(HashMap::new))
+    }
+
+    /// Called for every body node during a trial.
+    pub(super) fn note_list_item(&mut self, n: &NodeDef, ins: &[V]) {
+        if self.lists.probe.is_none() || n.op != "TensorListSetItem" || ins.len() < 3 {
+            return;
+        }
+        if let Ok(s) = self.shape_of(&ins[2]) {
+            if let Some(p) = &mut self.lists.probe {
+                p.insert(n.name.clone(), s);
+            }
+        }
     }
 
     fn list_get(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
@@ -114,8 +188,9 @@ impl Lowering<'_> {
     fn list_set(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
         need(ins, 3)?;
         let name = n.name.as_str();
-        let shape = self.shape_of(&ins[0])?;
         let item_shape = self.shape_of(&ins[2])?;
+        let list = self.materialize_list(&ins[0], &item_shape)?;
+        let shape = self.shape_of(&list)?;
         if shape.is_empty() || shape[1..] != item_shape[..] {
             return err(format!("sets an item of shape {item_shape:?} in a list of shape {shape:?}"));
         }
@@ -150,7 +225,7 @@ impl Lowering<'_> {
             }
         };
         let item = self.tensor(&item)?;
-        let list = self.tensor(&ins[0])?;
+        let list = self.tensor(&list)?;
         let dtype = self.g.tensors[list].dtype;
         let t = self.emit1(
             BuiltinOperator::SELECT_V2,
