@@ -18,6 +18,7 @@ Fixtures:
   ctrl_lstm        Keras 3 LSTM(6) over [1, 5, 4]
   ctrl_simplernn   Keras 3 SimpleRNN(8, return_sequences=True) over [1, 5, 4]
   ctrl_tensorarray a tf.TensorArray without element_shape written in a loop (autograph)
+  ctrl_stacked     Keras 3 LSTM(6, return_sequences=True) -> Bidirectional(GRU(5)) over [1, 5, 4]
   ctrl_tf1_while   a TF1 graph with reference control flow (Enter/Exit/Merge/Switch),
                    for the error test (no TF conversion)
 
@@ -139,6 +140,17 @@ def make_tensorarray():
     save("ctrl_tensorarray", f.get_concrete_function(tf.TensorSpec([1, 4], tf.float32, name="x")), [[1, 4]])
 
 
+def stacked_bidirectional():
+    inp = keras.Input((5, 4), batch_size=1, name="x")
+    y = keras.layers.LSTM(6, return_sequences=True)(inp)
+    y = keras.layers.Bidirectional(keras.layers.GRU(5))(y)
+    model = keras.Model(inp, y)
+    model.set_weights([rand(*w.shape) for w in model.get_weights()])
+    fn = tf.function(lambda x: model(x, training=False))
+    concrete = fn.get_concrete_function(tf.TensorSpec([1, 5, 4], tf.float32, name="x"))
+    save("ctrl_stacked", concrete, [[1, 5, 4]], single_batch=True)
+
+
 def make_tf1_while():
     v1 = tf.compat.v1
     v1.disable_control_flow_v2()
@@ -161,6 +173,7 @@ def main():
     keras_rnn("ctrl_simplernn", keras.layers.SimpleRNN(8, return_sequences=True), 1)
     make_tf1_while()
     make_tensorarray()
+    stacked_bidirectional()
 
 
 if __name__ == "__main__":

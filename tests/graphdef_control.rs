@@ -25,6 +25,7 @@ const FIXTURES: &[(&str, &str)] = &[
     ("ctrl_lstm", "WHILE"),
     ("ctrl_simplernn", "WHILE"),
     ("ctrl_tensorarray", "WHILE"),
+    ("ctrl_stacked", "WHILE"),
 ];
 
 fn ctl(name: &str) -> PathBuf {
@@ -120,6 +121,7 @@ fn fixtures_match_tf_conversion() {
         let (ops, n_sg) = opcodes(&ours);
         assert!(ops.iter().any(|o| o == op), "{name}: no {op} in {ops:?}");
         assert!(n_sg >= 3, "{name}: {n_sg} subgraphs");
+        assert_eq!(n_sg, opcodes(&ctl(&format!("{name}.tf.tflite"))).1, "{name}: subgraph count differs from TF's");
         let (tf_ops, tf_sg) = opcodes(&theirs);
         assert!(ops.len() <= tf_ops.len(), "{name}: {} ops, TF has {}", ops.len(), tf_ops.len());
         report.push(format!("{name}: {} ops in {n_sg} subgraphs (TF {} in {tf_sg})", ops.len(), tf_ops.len()));

@@ -612,6 +612,7 @@ impl<'a> Lowering<'a> {
             "Less" | "LessEqual" | "Greater" | "GreaterEqual" | "Equal" | "NotEqual" | "LogicalAnd" | "LogicalOr"
             | "LogicalNot" => self.compare(n, &ins),
             "Range" => self.range(n, &ins),
+            "ReverseV2" => self.reverse(n, &ins),
             _ if op.starts_with("TensorList") => self.tensor_list(n, &ins),
             _ if self.lib.contains_key(op) => self.call_op(n, ins),
             _ => Err(LErr::Unsupported),

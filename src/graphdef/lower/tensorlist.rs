@@ -150,6 +150,44 @@ impl Lowering<'_> {
         }
     }
 
+    /// ReverseV2 (the backward half of Keras' Bidirectional RNNs): one
+    /// REVERSE_V2 per axis, folded for constants.
+    pub(super) fn reverse(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        need(ins, 2)?;
+        let name = n.name.as_str();
+        let shape = self.shape_of(&ins[0])?;
+        let mut axes = Vec::new();
+        for a in Self::cin(ins, 1, "axis")?.i64s() {
+            let a = norm_axis(a, shape.len())?;
+            if !axes.contains(&a) {
+                axes.push(a);
+            }
+        }
+        if let V::C(c, _) = &ins[0] {
+            let spec: Vec<(i64, i64, i64)> = shape
+                .iter()
+                .enumerate()
+                .map(|(i, &d)| if axes.contains(&i) { (d - 1, -1, d) } else { (0, 1, d) })
+                .collect();
+            return Ok(vec![V::C(consts::strided_gather(c, &spec), name.into())]);
+        }
+        let mut t = self.tensor(&ins[0])?;
+        let dtype = self.g.tensors[t].dtype;
+        for (k, &a) in axes.iter().enumerate() {
+            let ax = self.i32_const(format!("{name}/axis{k}"), vec![1], &[a as i64]);
+            let out = if k + 1 == axes.len() { name.to_string() } else { format!("{name}/{k}") };
+            t = self.emit1(
+                BuiltinOperator::REVERSE_V2,
+                vec![t as i32, ax as i32],
+                &out,
+                dtype,
+                shape.clone(),
+                BuiltinOptionsT::ReverseV2Options(Box::default()),
+            );
+        }
+        Ok(vec![V::T(t)])
+    }
+
     fn list_get(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
         need(ins, 2)?;
         let name = n.name.as_str();
