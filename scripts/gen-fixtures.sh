@@ -19,6 +19,11 @@
 #     named cases), each with TF's own from_saved_model conversion and sample inputs,
 #     with testdata/generate_savedmodel.py.
 #
+#   scripts/gen-fixtures.sh --control
+#     only rebuilds the functional control-flow fixtures in testdata/control/
+#     (tf.cond, tf.while_loop, Keras GRU/LSTM/SimpleRNN frozen GraphDefs with
+#     TF's conversions) with testdata/generate_control.py.
+#
 #   scripts/gen-fixtures.sh --venv-only
 #     only makes sure .venv-gen holds the pins, then prints the path of its
 #     python on stdout (used by scripts/bench.sh; no fixture is touched).
@@ -64,5 +69,9 @@ fi
 if [ "${1:-}" = "--ops" ]; then
   shift
   exec "$PY" testdata/generate_ops.py "$@"
+fi
+if [ "${1:-}" = "--control" ]; then
+  shift
+  exec "$PY" testdata/generate_control.py "$@"
 fi
 exec "$PY" testdata/generate.py "$@"

@@ -60,7 +60,7 @@ macro_rules! matches_tf {
     )*};
 }
 
-matches_tf!(keras_cnn, module_dict, two_inputs, tf1_builder);
+matches_tf!(keras_cnn, module_dict, two_inputs, tf1_builder, keras2_adam, keras_gru);
 
 /// Quantization parameters of every quantized tensor, sorted: ("type shape zero points", scales).
 fn quant_params(model: &Path) -> Vec<(String, Vec<f64>)> {

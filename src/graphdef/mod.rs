@@ -53,6 +53,12 @@ pub enum ImportError {
     BadShape { name: String, shape: Vec<i64> },
     #[error("the graph has no outputs: name them with --output-arrays")]
     NoOutputs,
+    #[error(
+        "node {node:?} ({op}) is TF1 control flow (Switch/Merge/Enter/Exit/NextIteration), which is not supported: \
+         re-export the model with TF2 control flow (tf.compat.v1.enable_control_flow_v2() before building the graph, \
+         or a TF2 SavedModel)"
+    )]
+    Tf1ControlFlow { node: String, op: String },
     #[error("the graph has a cycle through node {0:?}")]
     Cycle(String),
     #[error("node {node:?} ({op}) needs {needed}, but it is not reached from the inputs: add it to --input-arrays")]
@@ -88,11 +94,7 @@ pub fn import_source(source: &Arc<Source>, opts: &ImportOptions) -> Result<(Mode
 
 /// Imports an already decoded GraphDef, such as a frozen SavedModel signature.
 pub fn import_graph(graph: &proto::GraphDef, opts: &ImportOptions) -> Result<(Model, Vec<String>), ImportError> {
-    let mut lw = lower::Lowering::new(graph, opts)?;
-    lw.run()?;
-    let lower::Lowering { mut g, warnings, .. } = lw;
-    fuse::run(&mut g);
-    Ok((g.into_model(), warnings))
+    lower_graph(graph, None, opts)
 }
 
 fn import_inner(
@@ -101,12 +103,23 @@ fn import_inner(
     opts: &ImportOptions,
 ) -> Result<(Model, Vec<String>), ImportError> {
     let graph: proto::GraphDef = prost::Message::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))?;
-    let mut lw = lower::Lowering::new(&graph, opts)?;
+    lower_graph(&graph, source, opts)
+}
+
+fn lower_graph(
+    graph: &proto::GraphDef,
+    source: Option<Arc<Source>>,
+    opts: &ImportOptions,
+) -> Result<(Model, Vec<String>), ImportError> {
+    let mut lw = lower::Lowering::new(graph, opts)?;
     lw.source = source;
     lw.run()?;
-    let lower::Lowering { mut g, warnings, .. } = lw;
+    let lower::Lowering { mut g, mut subs, warnings, .. } = lw;
     fuse::run(&mut g);
-    Ok((g.into_model(), warnings))
+    for s in &mut subs {
+        fuse::run(s);
+    }
+    Ok((g.into_model(subs), warnings))
 }
 
 // ---------------------------------------------------------------------------
@@ -141,6 +154,8 @@ pub(crate) struct G {
     /// (array name, tensor).
     pub outputs: Vec<(String, usize)>,
     pub input_names: Vec<String>,
+    /// The subgraph's name in the model (the main graph is "main").
+    pub name: String,
 }
 
 pub(crate) fn tflite_type(d: DataType) -> TensorType {
@@ -185,8 +200,48 @@ impl G {
         out
     }
 
-    /// The IR model: live ops only; tensors ordered inputs, constants, results.
-    fn into_model(self) -> Model {
+    /// The IR model: this graph is subgraph 0 ("main", with the signature),
+    /// `subs` (bodies and branches of control flow) follow in order.
+    fn into_model(self, subs: Vec<G>) -> Model {
+        let mut model = Model { description: Some("tflq".into()), ..Model::default() };
+        let mut codes: Vec<OperatorCode> = Vec::new();
+        let main = self.subgraph("main", &mut model, &mut codes);
+        model.signature_defs.push(SignatureDef {
+            key: Some("serving_default".into()),
+            subgraph_index: 0,
+            inputs: self
+                .input_names
+                .iter()
+                .zip(&main.inputs)
+                .map(|(n, &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
+                .collect(),
+            outputs: self
+                .outputs
+                .iter()
+                .zip(&main.outputs)
+                .map(|((n, _), &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
+                .collect(),
+        });
+        model.subgraphs.push(main);
+        for s in &subs {
+            let sg = s.subgraph(&s.name, &mut model, &mut codes);
+            model.subgraphs.push(sg);
+        }
+        model.operator_codes = codes;
+        crate::tflite::versions::set_min_runtime_version(&mut model);
+        if model.metadata.is_empty() {
+            // Ops the table doesn't know still get an entry.
+            model.buffers.push(Buffer { data: Data::from(b"1.5.0\0\0\0\0\0\0\0\0\0\0\0".to_vec()) });
+            model
+                .metadata
+                .push(Metadata { name: Some("min_runtime_version".into()), buffer: (model.buffers.len() - 1) as u32 });
+        }
+        model
+    }
+
+    /// One IR subgraph: live ops only; tensors ordered inputs, constants, results.
+    /// Constants get buffers in `model`, op codes are shared through `codes`.
+    fn subgraph(&self, name: &str, model: &mut Model, codes: &mut Vec<OperatorCode>) -> Subgraph {
         // Liveness backwards from the outputs.
         let producers = self.producers();
         let mut live_t = vec![false; self.tensors.len()];
@@ -239,7 +294,6 @@ impl G {
                 place(t, &mut order, &mut index);
             }
         }
-        let mut model = Model { description: Some("tflq".into()), ..Model::default() };
         let mut tensors = Vec::with_capacity(order.len());
         for &t in &order {
             let src = &self.tensors[t];
@@ -267,7 +321,6 @@ impl G {
                 tensors[i].name = Some(name.clone());
             }
         }
-        let mut codes: Vec<OperatorCode> = Vec::new();
         let mut operators = Vec::with_capacity(live_ops.len());
         for &oi in &live_ops {
             let op = &self.ops[oi];
@@ -289,42 +342,9 @@ impl G {
                 ..Operator::default()
             });
         }
-        model.operator_codes = codes;
         let inputs: Vec<i32> = self.inputs.iter().map(|&t| index[t]).collect();
         let outputs: Vec<i32> = self.outputs.iter().map(|&(_, t)| index[t]).collect();
-        model.signature_defs.push(SignatureDef {
-            key: Some("serving_default".into()),
-            subgraph_index: 0,
-            inputs: self
-                .input_names
-                .iter()
-                .zip(&inputs)
-                .map(|(n, &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
-                .collect(),
-            outputs: self
-                .outputs
-                .iter()
-                .zip(&outputs)
-                .map(|((n, _), &t)| TensorMap { name: Some(n.clone()), tensor_index: t as u32 })
-                .collect(),
-        });
-        model.subgraphs.push(Subgraph {
-            name: Some("main".into()),
-            tensors,
-            inputs,
-            outputs,
-            operators,
-            ..Subgraph::default()
-        });
-        crate::tflite::versions::set_min_runtime_version(&mut model);
-        if model.metadata.is_empty() {
-            // Ops the table doesn't know still get an entry.
-            model.buffers.push(Buffer { data: Data::from(b"1.5.0\0\0\0\0\0\0\0\0\0\0\0".to_vec()) });
-            model
-                .metadata
-                .push(Metadata { name: Some("min_runtime_version".into()), buffer: (model.buffers.len() - 1) as u32 });
-        }
-        model
+        Subgraph { name: Some(name.into()), tensors, inputs, outputs, operators, ..Subgraph::default() }
     }
 }
 

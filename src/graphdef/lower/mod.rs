@@ -2,7 +2,7 @@
 //! TFLite operators (NHWC, TF's weight layouts).
 
 use super::consts::{self, Bin, Const};
-use super::proto::{attr_value::Value, DataType, GraphDef, NodeDef};
+use super::proto::{attr_value::Value, DataType, FunctionDef, GraphDef, NodeDef};
 use super::{parse_edge, unsupported_message, ImportError, ImportOptions, NodeMap, Op, G, T};
 use crate::ir::Source;
 use crate::schema::*;
@@ -11,7 +11,9 @@ use std::sync::Arc;
 
 mod array;
 mod attrs;
+mod control;
 mod nn;
+mod tensorlist;
 
 use attrs::*;
 
@@ -117,6 +119,16 @@ pub(crate) struct Lowering<'a> {
     unsupported: BTreeMap<String, Vec<String>>,
     /// The mapped input, when the constants are views of it: see [`Lowering::done_with`].
     pub source: Option<Arc<Source>>,
+    /// The function library: bodies of calls and of functional control flow.
+    lib: HashMap<&'a str, &'a FunctionDef>,
+    /// Finished subgraphs of control flow; subgraph i + 1 of the model.
+    pub subs: Vec<G>,
+    /// The functions being expanded, innermost last (recursion guard).
+    calls: Vec<String>,
+    /// Dim 0 of the first input: the batch of TensorList element shapes that leave it unknown.
+    batch_hint: Option<i64>,
+    /// TensorLists whose element shape waits for the items written.
+    lists: tensorlist::Lists,
 }
 
 fn resolve<'a>(map: &NodeMap<'a>, what: &'static str, name: &str) -> Result<(usize, usize), ImportError> {
@@ -197,6 +209,16 @@ impl<'a> Lowering<'a> {
             output_arrays,
             unsupported: BTreeMap::new(),
             source: None,
+            lib: graph
+                .library
+                .iter()
+                .flat_map(|l| &l.function)
+                .filter_map(|f| f.signature.as_ref().map(|s| (s.name.as_str(), f)))
+                .collect(),
+            subs: Vec::new(),
+            calls: Vec::new(),
+            batch_hint: None,
+            lists: Default::default(),
         })
     }
 
@@ -262,7 +284,10 @@ impl<'a> Lowering<'a> {
     }
 
     pub fn run(&mut self) -> Result<(), ImportError> {
-        let order = self.order()?;
+        let order = self.order().map_err(|e| self.tf1_control_flow(0..self.nodes.len()).unwrap_or(e))?;
+        if let Some(e) = self.tf1_control_flow(order.iter().copied()) {
+            return Err(e);
+        }
         if self.opts.input_arrays.is_none() {
             let mut ph: Vec<usize> = order.iter().copied().filter(|&i| self.nodes[i].op == "Placeholder").collect();
             ph.sort_unstable();
@@ -276,6 +301,7 @@ impl<'a> Lowering<'a> {
         for idx in 0..self.input_arrays.len() {
             self.make_input(idx)?;
         }
+        self.batch_hint = self.g.inputs.first().and_then(|&t| self.g.tensors[t].shape.first().copied());
         for &n in &order {
             if self.vals.contains_key(&n) {
                 continue;
@@ -580,6 +606,15 @@ impl<'a> Lowering<'a> {
             "ResizeBilinear" | "ResizeNearestNeighbor" => self.resize(n, &ins),
             "DepthToSpace" | "SpaceToDepth" => self.depth_to_space(n, &ins),
             "ArgMax" | "ArgMin" => self.arg_reduce(n, &ins),
+            "While" | "StatelessWhile" => self.while_op(n, &ins),
+            "If" | "StatelessIf" => self.if_op(n, &ins),
+            "PartitionedCall" | "StatefulPartitionedCall" => self.call_op(n, ins),
+            "Less" | "LessEqual" | "Greater" | "GreaterEqual" | "Equal" | "NotEqual" | "LogicalAnd" | "LogicalOr"
+            | "LogicalNot" => self.compare(n, &ins),
+            "Range" => self.range(n, &ins),
+            "ReverseV2" => self.reverse(n, &ins),
+            _ if op.starts_with("TensorList") => self.tensor_list(n, &ins),
+            _ if self.lib.contains_key(op) => self.call_op(n, ins),
             _ => Err(LErr::Unsupported),
         }
     }
