@@ -168,7 +168,7 @@ fn placeholder(name: &str, shape: Option<&[i64]>) -> NodeDef {
 }
 
 fn write_graph(dir: &Path, nodes: Vec<NodeDef>) -> PathBuf {
-    let g = GraphDef { node: nodes, versions: None, version: 0 };
+    let g = GraphDef { node: nodes, versions: None, version: 0, library: None };
     let p = dir.join("g.pb");
     std::fs::write(&p, prost::Message::encode_to_vec(&g)).unwrap();
     p
@@ -311,6 +311,7 @@ fn constants_typed_fields_fill_rule_and_half() {
         ],
         versions: None,
         version: 0,
+        library: None,
     };
     let bytes = prost::Message::encode_to_vec(&g);
     let opts = ImportOptions {
