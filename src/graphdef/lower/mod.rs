@@ -11,7 +11,10 @@ use std::sync::Arc;
 
 mod array;
 mod attrs;
+mod einsum;
 mod nn;
+mod patterns;
+mod tf2;
 
 use attrs::*;
 
@@ -99,6 +102,7 @@ fn binary_code(op: &str) -> Option<Bin> {
         "Minimum" => Bin::Min,
         "SquaredDifference" => Bin::SqDiff,
         "FloorDiv" => Bin::FloorDiv,
+        "Pow" => Bin::Pow,
         _ => return None,
     })
 }
@@ -117,6 +121,8 @@ pub(crate) struct Lowering<'a> {
     unsupported: BTreeMap<String, Vec<String>>,
     /// The mapped input, when the constants are views of it: see [`Lowering::done_with`].
     pub source: Option<Arc<Source>>,
+    /// Erf/Erfc placeholders awaiting GELU matching.
+    pending: Vec<patterns::Pending>,
 }
 
 fn resolve<'a>(map: &NodeMap<'a>, what: &'static str, name: &str) -> Result<(usize, usize), ImportError> {
@@ -197,6 +203,7 @@ impl<'a> Lowering<'a> {
             output_arrays,
             unsupported: BTreeMap::new(),
             source: None,
+            pending: Vec::new(),
         })
     }
 
@@ -348,6 +355,15 @@ impl<'a> Lowering<'a> {
             })?;
             self.g.outputs.push((name, t));
         }
+        let left = patterns::run(&mut self.g, &self.pending);
+        if !left.is_empty() {
+            let list: Vec<String> = left.iter().map(|p| p.node.clone()).collect();
+            return Err(ImportError::Unsupported(format!(
+                "Erf/Erfc ({}): TFLite has no ERF builtin; only GELU patterns (0.5·x·(1+erf(x/√2)), \
+                 0.5·x·erfc(−x/√2)) convert",
+                list.join(", ")
+            )));
+        }
         Ok(())
     }
 
@@ -482,6 +498,7 @@ impl<'a> Lowering<'a> {
                 (BuiltinOperator::SQUARED_DIFFERENCE, BuiltinOptionsT::SquaredDifferenceOptions(Box::default()))
             }
             Bin::FloorDiv => (BuiltinOperator::FLOOR_DIV, BuiltinOptionsT::FloorDivOptions(Box::default())),
+            Bin::Pow => (BuiltinOperator::POW, BuiltinOptionsT::PowOptions(Box::default())),
             other => return Err(format!("binary op {other:?} is not lowered").into()),
         };
         Ok(V::T(self.emit1(code, vec![ta as i32, tb as i32], name, dtype, shape, opts)))
@@ -580,6 +597,13 @@ impl<'a> Lowering<'a> {
             "ResizeBilinear" | "ResizeNearestNeighbor" => self.resize(n, &ins),
             "DepthToSpace" | "SpaceToDepth" => self.depth_to_space(n, &ins),
             "ArgMax" | "ArgMin" => self.arg_reduce(n, &ins),
+            "Einsum" => self.einsum(n, &ins),
+            "Erf" | "Erfc" => self.erf(n, &ins),
+            "Select" | "SelectV2" => self.select(n, &ins),
+            "BroadcastTo" => self.broadcast_to(n, &ins),
+            "BroadcastArgs" => self.broadcast_args(n, &ins),
+            "Range" => self.range(n, &ins),
+            "Greater" | "GreaterEqual" | "Less" | "LessEqual" | "Equal" | "NotEqual" => self.compare(n, &ins),
             _ => Err(LErr::Unsupported),
         }
     }

@@ -378,21 +378,27 @@ impl Lowering<'_> {
         if ca != rb {
             return err(format!("inner dimensions differ: {sa:?} x {sb:?}"));
         }
-        if let (V::C(b, _), true, 2) = (&ins[1], n.op == "MatMul", sa.len()) {
+        // A constant 2-D right operand makes FULLY_CONNECTED (BATCH_MATMUL of a
+        // higher-rank input keeps its leading dims, as TF's rewrite does).
+        let fc_rank = if n.op == "MatMul" { sa.len() == 2 } else { sb.len() == 2 };
+        if let (V::C(b, _), true) = (&ins[1], fc_rank) {
             if b.is_float() && !matches!(ins[0], V::C(..)) {
                 let w = if tb { b.clone() } else { consts::transpose(b, &[1, 0]) }.cast(DataType::Float);
                 if !tb {
                     self.done_with(b);
                 }
                 let mut x = self.tensor(&ins[0])?;
+                let r = sa.len();
+                let lead = sa[..r - 2].to_vec();
                 if ta {
-                    let pt = self.i32_const(format!("{name}/perm"), vec![2], &[1, 0]);
+                    let perm: Vec<i64> = (0..r as i64 - 2).chain([r as i64 - 1, r as i64 - 2]).collect();
+                    let pt = self.i32_const(format!("{name}/perm"), vec![r as i64], &perm);
                     x = self.emit1(
                         BuiltinOperator::TRANSPOSE,
                         vec![x as i32, pt as i32],
                         &format!("{name}/transpose_a"),
                         DataType::Float,
-                        vec![ra, ca],
+                        lead.iter().copied().chain([ra, ca]).collect(),
                         BuiltinOptionsT::TransposeOptions(Box::default()),
                     );
                 }
@@ -401,13 +407,16 @@ impl Lowering<'_> {
                     _ => name.to_string(),
                 };
                 let wt = self.g.add_const(wname, w);
-                let opts = BuiltinOptionsT::FullyConnectedOptions(Box::default());
+                let opts = BuiltinOptionsT::FullyConnectedOptions(Box::new(FullyConnectedOptionsT {
+                    keep_num_dims: r > 2,
+                    ..Default::default()
+                }));
                 let t = self.emit1(
                     BuiltinOperator::FULLY_CONNECTED,
                     vec![x as i32, wt as i32, -1],
                     name,
                     DataType::Float,
-                    vec![ra, cb],
+                    lead.into_iter().chain([ra, cb]).collect(),
                     opts,
                 );
                 return Ok(vec![V::T(t)]);

@@ -1,0 +1,229 @@
+//! Rewrites TF's converter does on TF2/Keras graphs, on the lowered graph:
+//! identical ops computed twice are merged (TF's CSE); a constant ADD after a RESHAPE
+//! that only splits the last dim of FULLY_CONNECTED goes into its bias (TF hoists the
+//! add above the reshape); a DIV by a constant becomes a MUL by its reciprocal; and a
+//! zero PAD before a VALID convolution becomes SAME padding when the pads are exactly
+//! SAME's (TF 2.21 folds ZeroPadding2D((0,1),(0,1)) + 3x3 stride 2, not (1,1)).
+
+use crate::graphdef::consts::Const;
+use crate::graphdef::proto::DataType;
+use crate::graphdef::G;
+use crate::schema::{ActivationFunctionType as Act, BuiltinOperator as B, BuiltinOptionsT, Padding};
+
+fn const_of(g: &G, t: i32) -> Option<&Const> {
+    usize::try_from(t).ok().and_then(|t| g.tensors.get(t)).and_then(|t| t.data.as_ref())
+}
+
+/// Repoints every live reader of tensor `from` to `to`.
+fn replace_uses(g: &mut G, from: usize, to: usize) {
+    for op in g.ops.iter_mut().filter(|o| !o.dead) {
+        for i in op.inputs.iter_mut() {
+            if *i == from as i32 {
+                *i = to as i32;
+            }
+        }
+    }
+}
+
+/// Merges live ops with the same code, options and inputs (constants compared by value).
+pub(crate) fn dedup(g: &mut G) -> bool {
+    let mut changed = false;
+    for j in 0..g.ops.len() {
+        if g.ops[j].dead || g.ops[j].outputs.iter().any(|&o| g.is_output(o)) {
+            continue;
+        }
+        let same_input =
+            |g: &G, a: i32, b: i32| a == b || matches!((const_of(g, a), const_of(g, b)), (Some(x), Some(y)) if x == y);
+        let found = (0..j).find(|&i| {
+            let (a, b) = (&g.ops[i], &g.ops[j]);
+            !a.dead
+                && a.code == b.code
+                && a.code != B::CUSTOM
+                && a.opts == b.opts
+                && a.inputs.len() == b.inputs.len()
+                && a.outputs.len() == b.outputs.len()
+                && a.inputs.iter().zip(&b.inputs).all(|(&x, &y)| same_input(g, x, y))
+                && a.outputs.iter().zip(&b.outputs).all(|(&x, &y)| {
+                    g.tensors[x].shape == g.tensors[y].shape && g.tensors[x].dtype == g.tensors[y].dtype
+                })
+        });
+        if let Some(i) = found {
+            let pairs: Vec<(usize, usize)> = g.ops[j].outputs.iter().copied().zip(g.ops[i].outputs.clone()).collect();
+            g.ops[j].dead = true;
+            for (from, to) in pairs {
+                replace_uses(g, from, to);
+            }
+            changed = true;
+        }
+    }
+    changed
+}
+
+/// FULLY_CONNECTED → RESHAPE (splitting the last dim) → ADD(constant over the split
+/// dims): the constant, flattened, joins the bias and the RESHAPE writes the result.
+pub(crate) fn add_through_reshape(g: &mut G) -> bool {
+    let mut changed = false;
+    for r in 0..g.ops.len() {
+        let cons = g.consumers();
+        let prods = g.producers();
+        let op = &g.ops[r];
+        if op.dead || op.code != B::RESHAPE {
+            continue;
+        }
+        let (x, y) = (op.inputs[0], op.outputs[0]);
+        let Ok(xu) = usize::try_from(x) else { continue };
+        let Some(p) = prods[xu] else { continue };
+        let pop = &g.ops[p];
+        if pop.code != B::FULLY_CONNECTED || cons[xu] != [r] || g.is_output(xu) || g.is_output(y) || cons[y].len() != 1
+        {
+            continue;
+        }
+        let BuiltinOptionsT::FullyConnectedOptions(o) = &pop.opts else { continue };
+        if o.fused_activation_function != Act::NONE {
+            continue;
+        }
+        let a = cons[y][0];
+        let aop = &g.ops[a];
+        let BuiltinOptionsT::AddOptions(ao) = &aop.opts else { continue };
+        if aop.code != B::ADD || ao.fused_activation_function != Act::NONE || aop.inputs.len() != 2 {
+            continue;
+        }
+        let other = if aop.inputs[0] == y as i32 { aop.inputs[1] } else { aop.inputs[0] };
+        let Some(k) = const_of(g, other).filter(|k| k.dtype == DataType::Float) else { continue };
+        let (xs, ys) = (&g.tensors[xu].shape, &g.tensors[y].shape);
+        let Some(&kdim) = xs.last() else { continue };
+        // The reshape keeps the leading dims and splits the last one into ys[lead..].
+        let lead = xs.len() - 1;
+        if ys.len() < lead || ys[..lead] != xs[..lead] || ys[lead..].iter().product::<i64>() != kdim {
+            continue;
+        }
+        let kshape: Vec<i64> = k.shape.iter().copied().skip_while(|&d| d == 1).collect();
+        let tail = &ys[lead..];
+        let tail_trim: Vec<i64> = tail.iter().copied().skip_while(|&d| d == 1).collect();
+        if kshape != tail_trim || k.numel() as i64 != kdim || g.tensors[aop.outputs[0]].shape != *ys {
+            continue;
+        }
+        let kv = k.f32s();
+        let bias = pop.inputs.get(2).and_then(|&b| const_of(g, b)).map(|b| b.f32s());
+        if bias.as_ref().is_some_and(|b| b.len() != kv.len()) {
+            continue;
+        }
+        let b: Vec<f32> = match bias {
+            Some(b) => b.iter().zip(&kv).map(|(b, k)| b + k).collect(),
+            None => kv,
+        };
+        let out = aop.outputs[0];
+        let name = g.tensors[out].name.clone();
+        let bt = g.add_const(format!("{name}/bias"), Const::from_f32(vec![kdim], &b));
+        let pin = &mut g.ops[p].inputs;
+        while pin.len() < 3 {
+            pin.push(-1);
+        }
+        pin[2] = bt as i32;
+        g.ops[r].outputs[0] = out;
+        g.ops[a].dead = true;
+        changed = true;
+    }
+    changed
+}
+
+/// DIV by a float constant → MUL by its reciprocal (TF leaves no such DIV).
+pub(crate) fn div_to_mul(g: &mut G) -> bool {
+    let mut changed = false;
+    for i in 0..g.ops.len() {
+        let op = &g.ops[i];
+        if op.dead || op.code != B::DIV || op.inputs.len() != 2 || const_of(g, op.inputs[0]).is_some() {
+            continue;
+        }
+        let Some(c) = const_of(g, op.inputs[1]).filter(|c| c.dtype == DataType::Float) else { continue };
+        let act = match &op.opts {
+            BuiltinOptionsT::DivOptions(o) => o.fused_activation_function,
+            _ => Act::NONE,
+        };
+        let inv: Vec<f32> = c.f32s().iter().map(|v| 1.0 / v).collect();
+        let name = format!("{}/reciprocal", g.tensors[op.outputs[0]].name);
+        let t = g.add_const(name, Const::from_f32(c.shape.clone(), &inv));
+        let op = &mut g.ops[i];
+        op.code = B::MUL;
+        op.inputs[1] = t as i32;
+        op.opts = BuiltinOptionsT::MulOptions(Box::new(crate::schema::MulOptionsT { fused_activation_function: act }));
+        changed = true;
+    }
+    changed
+}
+
+/// The (before, after) padding SAME gives one spatial dim.
+fn same_pads(input: i64, k: i64, s: i64, d: i64) -> (i64, i64) {
+    let ek = (k - 1) * d + 1;
+    let out = (input + s - 1) / s;
+    let total = ((out - 1) * s + ek - input).max(0);
+    (total / 2, total - total / 2)
+}
+
+/// PAD (zeros, spatial only) read only by VALID CONV_2D / DEPTHWISE_CONV_2D whose
+/// SAME padding on the unpadded input is exactly these pads.
+pub(crate) fn fold_pad_into_conv(g: &mut G) -> bool {
+    let mut changed = false;
+    let cons = g.consumers();
+    for p in 0..g.ops.len() {
+        let op = &g.ops[p];
+        if op.dead || op.code != B::PAD || op.inputs.len() != 2 {
+            continue;
+        }
+        let (x, y) = (op.inputs[0], op.outputs[0]);
+        let Some(pads) = const_of(g, op.inputs[1]).map(|c| c.i64s()) else { continue };
+        let Ok(xu) = usize::try_from(x) else { continue };
+        let xs = g.tensors[xu].shape.clone();
+        if xs.len() != 4 || pads.len() != 8 || pads[..2] != [0, 0] || pads[6..] != [0, 0] || g.is_output(y) {
+            continue;
+        }
+        if cons[y].is_empty() {
+            continue;
+        }
+        let ok = cons[y].iter().all(|&c| {
+            let cop = &g.ops[c];
+            if !matches!(cop.code, B::CONV_2D | B::DEPTHWISE_CONV_2D)
+                || cop.inputs.len() < 2
+                || cop.inputs[0] != y as i32
+                || cop.inputs[1..].contains(&(y as i32))
+            {
+                return false;
+            }
+            let Some(w) = const_of(g, cop.inputs[1]).filter(|w| w.shape.len() == 4) else { return false };
+            let (k, st, dil, pad) = match &cop.opts {
+                BuiltinOptionsT::Conv2DOptions(o) if cop.code == B::CONV_2D => (
+                    [w.shape[1], w.shape[2]],
+                    [o.stride_h, o.stride_w],
+                    [o.dilation_h_factor, o.dilation_w_factor],
+                    o.padding,
+                ),
+                BuiltinOptionsT::DepthwiseConv2DOptions(o) if cop.code == B::DEPTHWISE_CONV_2D => (
+                    [w.shape[1], w.shape[2]],
+                    [o.stride_h, o.stride_w],
+                    [o.dilation_h_factor, o.dilation_w_factor],
+                    o.padding,
+                ),
+                _ => return false,
+            };
+            pad == Padding::VALID
+                && (0..2).all(|i| {
+                    same_pads(xs[1 + i], k[i], st[i] as i64, dil[i] as i64) == (pads[2 + 2 * i], pads[3 + 2 * i])
+                })
+        });
+        if !ok {
+            continue;
+        }
+        for &c in &cons[y] {
+            let cop = &mut g.ops[c];
+            cop.inputs[0] = x;
+            match &mut cop.opts {
+                BuiltinOptionsT::Conv2DOptions(o) => o.padding = Padding::SAME,
+                BuiltinOptionsT::DepthwiseConv2DOptions(o) => o.padding = Padding::SAME,
+                _ => {}
+            }
+        }
+        g.ops[p].dead = true;
+        changed = true;
+    }
+    changed
+}

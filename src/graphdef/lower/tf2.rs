@@ -1,0 +1,162 @@
+//! Ops TF2/Keras exports add: comparisons, Select/SelectV2, BroadcastTo,
+//! BroadcastArgs and Range (folded when constant, as TF's converter does).
+
+use super::{err, need, Lowering, R, V};
+use crate::graphdef::consts::{self, Const};
+use crate::graphdef::proto::{DataType, NodeDef};
+use crate::schema::*;
+
+impl Lowering<'_> {
+    fn dtype_of(&self, v: &V) -> DataType {
+        match v {
+            V::C(c, _) => c.dtype,
+            V::T(t) => self.g.tensors[*t].dtype,
+            _ => DataType::Float,
+        }
+    }
+
+    pub(super) fn compare(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        need(ins, 2)?;
+        let (sa, sb) = (self.shape_of(&ins[0])?, self.shape_of(&ins[1])?);
+        let shape =
+            consts::broadcast_shape(&sa, &sb).ok_or_else(|| format!("shapes {sa:?} and {sb:?} do not broadcast"))?;
+        if let (V::C(a, _), V::C(b, _)) = (&ins[0], &ins[1]) {
+            let (x, y) = (a.f32s(), b.f32s());
+            if let (Some(x), Some(y)) = (bcast(&x, &sa, &shape), bcast(&y, &sb, &shape)) {
+                let f: fn(f32, f32) -> bool = match n.op.as_str() {
+                    "Greater" => |a, b| a > b,
+                    "GreaterEqual" => |a, b| a >= b,
+                    "Less" => |a, b| a < b,
+                    "LessEqual" => |a, b| a <= b,
+                    "Equal" => |a, b| a == b,
+                    _ => |a, b| a != b,
+                };
+                let v: Vec<i64> = x.iter().zip(&y).map(|(&a, &b)| f(a, b) as i64).collect();
+                return Ok(vec![V::C(Const::from_i64(DataType::Bool, shape, &v), name.into())]);
+            }
+        }
+        let (a, b) = (self.tensor(&ins[0])?, self.tensor(&ins[1])?);
+        let (code, opts) = match n.op.as_str() {
+            "Greater" => (BuiltinOperator::GREATER, BuiltinOptionsT::GreaterOptions(Box::default())),
+            "GreaterEqual" => (BuiltinOperator::GREATER_EQUAL, BuiltinOptionsT::GreaterEqualOptions(Box::default())),
+            "Less" => (BuiltinOperator::LESS, BuiltinOptionsT::LessOptions(Box::default())),
+            "LessEqual" => (BuiltinOperator::LESS_EQUAL, BuiltinOptionsT::LessEqualOptions(Box::default())),
+            "Equal" => (BuiltinOperator::EQUAL, BuiltinOptionsT::EqualOptions(Box::default())),
+            _ => (BuiltinOperator::NOT_EQUAL, BuiltinOptionsT::NotEqualOptions(Box::default())),
+        };
+        Ok(vec![V::T(self.emit1(code, vec![a as i32, b as i32], name, DataType::Bool, shape, opts))])
+    }
+
+    /// SELECT when the three shapes agree (TF's choice), SELECT_V2 when they broadcast.
+    pub(super) fn select(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        need(ins, 3)?;
+        let s: Vec<Vec<i64>> = ins[..3].iter().map(|v| self.shape_of(v)).collect::<R<_>>()?;
+        let mut shape = s[0].clone();
+        for x in &s[1..] {
+            shape = consts::broadcast_shape(&shape, x).ok_or_else(|| format!("shapes {s:?} do not broadcast"))?;
+        }
+        if n.op == "Select" && s[0] != s[1] && !(s[0].len() == 1 && s[0][0] == s[1].first().copied().unwrap_or(-1)) {
+            return err(format!("Select with condition shape {:?} for values {:?}", s[0], s[1]));
+        }
+        let dt = self.dtype_of(&ins[1]);
+        let t: Vec<i32> = ins[..3].iter().map(|v| self.tensor(v).map(|t| t as i32)).collect::<R<_>>()?;
+        let (code, opts) = if s.iter().all(|x| *x == shape) {
+            (BuiltinOperator::SELECT, BuiltinOptionsT::SelectOptions(Box::default()))
+        } else {
+            (BuiltinOperator::SELECT_V2, BuiltinOptionsT::SelectV2Options(Box::default()))
+        };
+        Ok(vec![V::T(self.emit1(code, t, name, dt, shape, opts))])
+    }
+
+    pub(super) fn broadcast_to(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        need(ins, 2)?;
+        let xs = self.shape_of(&ins[0])?;
+        let target = Self::cin(ins, 1, "shape")?.i64s();
+        let shape = consts::broadcast_shape(&xs, &target)
+            .filter(|s| *s == target)
+            .ok_or_else(|| format!("{xs:?} does not broadcast to {target:?}"))?;
+        if xs == shape {
+            return Ok(vec![ins[0].clone()]);
+        }
+        if let V::C(c, _) = &ins[0] {
+            let n_ = consts::numel(&shape).ok_or("size overflows")?;
+            let zeros = Const::from_i64(c.dtype, shape.clone(), &vec![0; n_]);
+            if let Some(r) = consts::binary(consts::Bin::Add, &zeros, c) {
+                return Ok(vec![V::C(r, name.into())]);
+            }
+        }
+        let x = self.tensor(&ins[0])?;
+        let st = self.i32_const(format!("{name}/shape"), vec![target.len() as i64], &target);
+        let dt = self.g.tensors[x].dtype;
+        let opts = BuiltinOptionsT::BroadcastToOptions(Box::default());
+        Ok(vec![V::T(self.emit1(BuiltinOperator::BROADCAST_TO, vec![x as i32, st as i32], name, dt, shape, opts))])
+    }
+
+    /// BroadcastArgs of two shape vectors: static shapes make it a constant.
+    pub(super) fn broadcast_args(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        need(ins, 2)?;
+        let a = Self::cin(ins, 0, "s0")?;
+        let b = Self::cin(ins, 1, "s1")?;
+        let (x, y) = (a.i64s(), b.i64s());
+        let s = consts::broadcast_shape(&x, &y).ok_or_else(|| format!("shapes {x:?} and {y:?} do not broadcast"))?;
+        Ok(vec![V::C(Const::from_i64(a.dtype, vec![s.len() as i64], &s), n.name.clone())])
+    }
+
+    /// Range with constant start, limit and delta, folded.
+    pub(super) fn range(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        need(ins, 3)?;
+        let start = Self::cin(ins, 0, "start")?;
+        let limit = Self::cin(ins, 1, "limit")?;
+        let delta = Self::cin(ins, 2, "delta")?;
+        let dt = start.dtype;
+        if start.is_float() {
+            let (s, l, d) = (start.f32s()[0] as f64, limit.f32s()[0] as f64, delta.f32s()[0] as f64);
+            if d == 0.0 || !s.is_finite() || !l.is_finite() {
+                return err("invalid Range");
+            }
+            let count = ((l - s) / d).ceil().max(0.0);
+            if count > (1 << 24) as f64 {
+                return err("Range is too long to fold");
+            }
+            let v: Vec<f32> = (0..count as usize).map(|i| (s + i as f64 * d) as f32).collect();
+            return Ok(vec![V::C(Const::from_f32(vec![v.len() as i64], &v).cast(dt), n.name.clone())]);
+        }
+        let (s, l, d) = (start.i64s()[0], limit.i64s()[0], delta.i64s()[0]);
+        if d == 0 {
+            return err("Range delta is 0");
+        }
+        let count = if (d > 0 && l > s) || (d < 0 && l < s) { ((l - s).abs() + d.abs() - 1) / d.abs() } else { 0 };
+        if count > 1 << 24 {
+            return err("Range is too long to fold");
+        }
+        let v: Vec<i64> = (0..count).map(|i| s + i * d).collect();
+        Ok(vec![V::C(Const::from_i64(dt, vec![count], &v), n.name.clone())])
+    }
+}
+
+/// `v` of shape `s` broadcast to `to` (small constants only).
+fn bcast(v: &[f32], s: &[i64], to: &[i64]) -> Option<Vec<f32>> {
+    let n = consts::numel(to)?;
+    if n > 1 << 20 {
+        return None;
+    }
+    let r = to.len();
+    let pad: Vec<i64> = std::iter::repeat(1).take(r - s.len()).chain(s.iter().copied()).collect();
+    let mut out = Vec::with_capacity(n);
+    for i in 0..n {
+        let (mut rem, mut src, mut stride) = (i, 0usize, 1usize);
+        for d in (0..r).rev() {
+            let idx = rem % to[d] as usize;
+            rem /= to[d] as usize;
+            if pad[d] != 1 {
+                src += idx * stride;
+            }
+            stride *= pad[d] as usize;
+        }
+        out.push(v[src]);
+    }
+    Some(out)
+}
