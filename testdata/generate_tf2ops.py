@@ -142,6 +142,25 @@ def make_einsum_raw():
     write_frozen("einsum_raw", fn, [spec([1, 3, 2, 4], "q"), spec([1, 5, 2, 4], "k")])
 
 
+def make_einsum_keras2():
+    """The equations tf_keras (Keras 2) MultiHeadAttention / EinsumDense emit, as raw Einsum
+    nodes with constant weights: abc,cde->abde, aecd,abcd->acbe, acbe,aecd->abcd,
+    abcd,cde->abe, abc,cd->abd."""
+    wq, wk, wv = rand(8, 2, 4), rand(8, 2, 4), rand(8, 2, 4)
+    wo, wd = rand(2, 4, 8), rand(8, 5)
+
+    def fn(x):
+        q = tf.einsum("abc,cde->abde", x, wq)  # [1,6,2,4]
+        k = tf.einsum("abc,cde->abde", x, wk)
+        v = tf.einsum("abc,cde->abde", x, wv)
+        s = tf.nn.softmax(tf.einsum("aecd,abcd->acbe", k, q))  # [1,2,6,6]
+        o = tf.einsum("acbe,aecd->abcd", s, v)  # [1,6,2,4]
+        o = tf.einsum("abcd,cde->abe", o, wo)  # [1,6,8]
+        return tf.identity(tf.einsum("abc,cd->abd", o, wd), name="y")
+
+    write_frozen("einsum_keras2", fn, [spec([1, 6, 8], "x")])
+
+
 def make_gelu():
     """GELU forms after matmuls: Keras 3 exact (erfc), tanh approximation (pow), the
     older 0.5·x·(1+erf(x/√2)) written with tf ops, and two tanh forms TF does not fuse."""
@@ -231,6 +250,8 @@ MAKERS = {
     "misc": make_misc,
     "hardswish_pad": make_hardswish_pad,
     "mnv3_small": make_mnv3_small,
+    # New fixtures go last: the seed is the index here.
+    "einsum_keras2": make_einsum_keras2,
 }
 
 

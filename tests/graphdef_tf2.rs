@@ -180,3 +180,68 @@ fn unsupported_einsum_and_lone_erf_are_clear_errors() {
     let e = convert_error(vec![ph("x", &[2, 3]), nd("erf", "Erf", &["x"], vec![])]);
     assert!(e.lines().count() == 1 && e.contains("Erf/Erfc (erf)") && e.contains("no ERF builtin"), "{e}");
 }
+
+#[test]
+fn einsum_tf_keras_equations() {
+    let (o, t) = check("einsum_keras2");
+    for op in ["FULLY_CONNECTED", "BATCH_MATMUL", "TRANSPOSE", "RESHAPE"] {
+        assert_eq!(count(&o, op), count(&t, op), "{op} count");
+    }
+    assert_eq!(o.len(), t.len());
+}
+
+#[test]
+fn garbage_tf2_graphs_never_panic() {
+    // Byte flips and truncations of the tf2ops graphs: errors, never panics.
+    let mut s = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        s
+    };
+    let opts = tflq::graphdef::ImportOptions::default();
+    for name in ["einsum_mha", "einsum_raw", "einsum_keras2", "gelu", "misc", "hardswish_pad"] {
+        let seed = std::fs::read(fixture(&format!("{name}.pb"))).unwrap();
+        for round in 0..60 {
+            let mut data = seed.clone();
+            if round % 3 == 0 {
+                data.truncate(next() as usize % data.len());
+            } else {
+                for _ in 0..1 + next() % 4 {
+                    let i = next() as usize % data.len();
+                    data[i] ^= 1 << (next() % 8);
+                }
+            }
+            let _ = tflq::graphdef::import(&data, &opts);
+        }
+    }
+}
+
+#[test]
+fn constant_erf_and_erfc_fold() {
+    use tflq::graphdef::proto::{attr_value::Value, Dim, GraphDef, TensorProto, TensorShapeProto};
+    let shape = TensorShapeProto { dim: vec![Dim { size: 2, name: String::new() }], unknown_rank: false };
+    let t = TensorProto { dtype: 1, tensor_shape: Some(shape), float_val: vec![0.5, -1.0], ..Default::default() };
+    let g = GraphDef {
+        node: vec![
+            nd("c", "Const", &[], vec![("value", Value::Tensor(t)), ("dtype", Value::Type(1))]),
+            nd("e", "Erf", &["c"], vec![]),
+            nd("ec", "Erfc", &["c"], vec![]),
+        ],
+        versions: None,
+        version: 0,
+        library: None,
+    };
+    let opts =
+        tflq::graphdef::ImportOptions { output_arrays: Some(vec!["e".into(), "ec".into()]), ..Default::default() };
+    let m = tflq::graphdef::import(&prost::Message::encode_to_vec(&g), &opts).unwrap();
+    let sg = &m.subgraphs[0];
+    let vals = |k: usize| -> Vec<f32> {
+        let b = &m.buffers[sg.tensors[sg.outputs[k] as usize].buffer as usize];
+        b.data.as_bytes().chunks(4).map(|c| f32::from_le_bytes(c.try_into().unwrap())).collect()
+    };
+    let near = |a: &[f32], b: &[f64]| a.iter().zip(b).all(|(&x, &y)| (x as f64 - y).abs() < 1e-7);
+    assert!(near(&vals(0), &[0.520_499_877_813_046_5, -0.842_700_792_949_714_9]), "{:?}", vals(0));
+    assert!(near(&vals(1), &[0.479_500_122_186_954, 1.842_700_792_949_715]), "{:?}", vals(1));
+}

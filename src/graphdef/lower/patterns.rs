@@ -286,11 +286,14 @@ pub(crate) fn run(g: &mut G, pending: &[Pending]) -> Vec<Pending> {
 }
 
 impl Lowering<'_> {
-    /// Erf / Erfc: a placeholder op, kept only if it becomes part of a GELU.
+    /// Erf / Erfc: folded for a constant, else a placeholder op kept only if it
+    /// becomes part of a GELU.
     pub(super) fn erf(&mut self, n: &crate::graphdef::proto::NodeDef, ins: &[super::V]) -> R<Vec<super::V>> {
         super::need(ins, 1)?;
-        if let super::V::C(..) = ins[0] {
-            return super::err(format!("constant {} is not folded", n.op));
+        if let super::V::C(c, _) = &ins[0] {
+            let f = if n.op == "Erfc" { crate::graphdef::consts::erfc } else { crate::graphdef::consts::erf };
+            let v = crate::graphdef::consts::unary(c, |x| f(x as f64) as f32);
+            return Ok(vec![super::V::C(v, n.name.clone())]);
         }
         let t = self.tensor(&ins[0])?;
         let (dt, shape) = (self.g.tensors[t].dtype, self.shape(t));
