@@ -243,6 +243,26 @@ def make_mnv3_small():
     write_frozen("mnv3_small", lambda x: model(x, training=False), [spec([1, 96, 96, 3], "x")])
 
 
+def make_activations():
+    """Keras 3 activations after matmuls (TF's converter decomposes or fuses each):
+    softplus, selu, softsign, log_softmax, mish, log_sigmoid, hard_tanh (min/max clamp),
+    silu, elu, tanh_shrink, squareplus, sparse_plus, hard_sigmoid, plus tf.math.expm1,
+    relu6 as a clamp and max(x, 0) followed by min(·, 1)."""
+    A = keras.activations
+    acts = [A.softplus, A.selu, A.softsign, A.log_softmax, A.mish, A.log_sigmoid, A.hard_tanh,
+            A.silu, A.elu, A.tanh_shrink, A.squareplus, A.sparse_plus, A.hard_sigmoid,
+            tf.math.expm1, lambda v: tf.minimum(tf.maximum(v, 0.0), 6.0),
+            lambda v: tf.minimum(tf.maximum(v, 0.0), 1.0)]
+    ws = [rand(8, 8) for _ in acts]
+
+    def fn(x):
+        for f, w in zip(acts, ws):
+            x = f(tf.matmul(x, w))
+        return tf.identity(x, name="y")
+
+    write_frozen("activations", fn, [spec([2, 8], "x")])
+
+
 MAKERS = {
     "einsum_mha": make_einsum_mha,
     "einsum_raw": make_einsum_raw,
@@ -252,6 +272,7 @@ MAKERS = {
     "mnv3_small": make_mnv3_small,
     # New fixtures go last: the seed is the index here.
     "einsum_keras2": make_einsum_keras2,
+    "activations": make_activations,
 }
 
 

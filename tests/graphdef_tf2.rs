@@ -245,3 +245,13 @@ fn constant_erf_and_erfc_fold() {
     assert!(near(&vals(0), &[0.520_499_877_813_046_5, -0.842_700_792_949_714_9]), "{:?}", vals(0));
     assert!(near(&vals(1), &[0.479_500_122_186_954, 1.842_700_792_949_715]), "{:?}", vals(1));
 }
+
+#[test]
+fn keras_activations() {
+    let (o, t) = check("activations");
+    let mut a = o.clone();
+    let mut b = t.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same ops as TF's, in any order");
+}

@@ -39,12 +39,17 @@ pub(crate) fn run(g: &mut G) {
         let mut changed = tf2::dedup(g);
         changed |= tf2::div_to_mul(g);
         changed |= tf2::fold_pad_into_conv(g);
+        changed |= tf2::clamps_to_relu(g);
         changed |= drop_flatten_reshape(g);
         while fold_into_affine(g) {
             changed = true;
         }
         changed |= fuse_activation(g);
         changed |= tf2::add_through_reshape(g);
+        changed |= tf2::drop_identity_mul(g);
+        if !changed {
+            changed = tf2::fold_into_following_fc(g);
+        }
         if !changed {
             break;
         }

@@ -3,7 +3,8 @@
 //! that only splits the last dim of FULLY_CONNECTED goes into its bias (TF hoists the
 //! add above the reshape); a DIV by a constant becomes a MUL by its reciprocal; and a
 //! zero PAD before a VALID convolution becomes SAME padding when the pads are exactly
-//! SAME's (TF 2.21 folds ZeroPadding2D((0,1),(0,1)) + 3x3 stride 2, not (1,1)).
+//! SAME's (TF 2.21 folds ZeroPadding2D((0,1),(0,1)) + 3x3 stride 2, not (1,1)); and
+//! min/max clamps become RELU, RELU6 or RELU_N1_TO_1 (then fused activations).
 
 use crate::graphdef::consts::Const;
 use crate::graphdef::proto::DataType;
@@ -223,6 +224,176 @@ pub(crate) fn fold_pad_into_conv(g: &mut G) -> bool {
             }
         }
         g.ops[p].dead = true;
+        changed = true;
+    }
+    changed
+}
+
+/// The scalar float constant among a binary op's inputs, with the other input.
+fn scalar_and_other(g: &G, op: usize) -> Option<(f32, i32)> {
+    let o = &g.ops[op];
+    if o.inputs.len() != 2 {
+        return None;
+    }
+    let sc = |t: i32| const_of(g, t).filter(|c| c.is_float() && c.numel() == 1).map(|c| c.f32s()[0]);
+    match (sc(o.inputs[0]), sc(o.inputs[1])) {
+        (Some(c), None) => Some((c, o.inputs[1])),
+        (None, Some(c)) => Some((c, o.inputs[0])),
+        _ => None,
+    }
+}
+
+/// Clamps TF turns into activations: min(max(x, −1), 1) in either order → RELU_N1_TO_1,
+/// min(max(x, 0), 6) → RELU6, max(x, 0) → RELU (min(max(x, 0), 1) keeps its MINIMUM).
+pub(crate) fn clamps_to_relu(g: &mut G) -> bool {
+    let mut changed = false;
+    // Outer ops first, so a max(x, 0) inside a clamp is still a MAXIMUM.
+    for i in (0..g.ops.len()).rev() {
+        let code = g.ops[i].code;
+        if g.ops[i].dead || !matches!(code, B::MINIMUM | B::MAXIMUM) {
+            continue;
+        }
+        let Some((c, inner)) = scalar_and_other(g, i) else { continue };
+        let out = g.ops[i].outputs[0];
+        let Ok(iu) = usize::try_from(inner) else { continue };
+        if g.tensors[iu].shape != g.tensors[out].shape || g.tensors[out].dtype != DataType::Float {
+            continue;
+        }
+        let cons = g.consumers();
+        let prods = g.producers();
+        let single = cons[iu].len() == 1 && !g.is_output(iu);
+        let p = prods[iu].filter(|&p| single && !g.ops[p].dead);
+        let pair = p.and_then(|p| {
+            let want = if code == B::MINIMUM { B::MAXIMUM } else { B::MINIMUM };
+            (g.ops[p].code == want).then_some(p).and_then(|p| scalar_and_other(g, p).map(|(c2, x)| (p, c2, x)))
+        });
+        let new = match pair {
+            Some((p, c2, x)) => {
+                let (lo, hi) = if code == B::MINIMUM { (c2, c) } else { (c, c2) };
+                let act = match (lo, hi) {
+                    (-1.0, 1.0) => Some(B::RELU_N1_TO_1),
+                    (0.0, 6.0) if code == B::MINIMUM => Some(B::RELU6),
+                    _ => None,
+                };
+                act.map(|a| (a, x, Some(p)))
+            }
+            None => None,
+        };
+        let new = new.or_else(|| (code == B::MAXIMUM && c == 0.0).then_some((B::RELU, inner, None)));
+        let Some((act, x, dead)) = new else { continue };
+        if let Some(p) = dead {
+            g.ops[p].dead = true;
+        }
+        let op = &mut g.ops[i];
+        op.code = act;
+        op.inputs = vec![x];
+        op.opts = BuiltinOptionsT::NONE;
+        changed = true;
+    }
+    changed
+}
+
+/// MUL or DIV by a scalar 1 (not a graph output): its readers read the other input.
+pub(crate) fn drop_identity_mul(g: &mut G) -> bool {
+    let mut changed = false;
+    for i in 0..g.ops.len() {
+        let op = &g.ops[i];
+        if op.dead || !matches!(op.code, B::MUL | B::DIV) || g.is_output(op.outputs[0]) {
+            continue;
+        }
+        let act = match &op.opts {
+            BuiltinOptionsT::MulOptions(o) => o.fused_activation_function,
+            BuiltinOptionsT::DivOptions(o) => o.fused_activation_function,
+            _ => Act::NONE,
+        };
+        let Some((c, x)) = scalar_and_other(g, i) else { continue };
+        let Ok(xu) = usize::try_from(x) else { continue };
+        let out = op.outputs[0];
+        let divisor_ok = op.code == B::MUL || op.inputs[1] != x;
+        if c != 1.0 || act != Act::NONE || !divisor_ok || g.tensors[xu].shape != g.tensors[out].shape {
+            continue;
+        }
+        g.ops[i].dead = true;
+        replace_uses(g, out, xu);
+        changed = true;
+    }
+    changed
+}
+
+/// ADD/SUB/MUL of a constant (scalar or one value per input feature) read only by
+/// FULLY_CONNECTED ops as their input: folded into their weights and bias, as TF's
+/// converter does when the op cannot join the producer before it.
+pub(crate) fn fold_into_following_fc(g: &mut G) -> bool {
+    let mut changed = false;
+    for i in 0..g.ops.len() {
+        let cons = g.consumers();
+        let op = &g.ops[i];
+        if op.dead || !matches!(op.code, B::ADD | B::SUB | B::MUL) || op.inputs.len() != 2 {
+            continue;
+        }
+        let act = match &op.opts {
+            BuiltinOptionsT::AddOptions(o) => o.fused_activation_function,
+            BuiltinOptionsT::SubOptions(o) => o.fused_activation_function,
+            BuiltinOptionsT::MulOptions(o) => o.fused_activation_function,
+            _ => Act::NONE,
+        };
+        let out = op.outputs[0];
+        let (slot, k) = match (const_of(g, op.inputs[0]), const_of(g, op.inputs[1])) {
+            (None, Some(k)) => (0, k),
+            (Some(k), None) if op.code != B::SUB => (1, k),
+            _ => continue,
+        };
+        let Ok(xu) = usize::try_from(op.inputs[slot]) else { continue };
+        let xs = &g.tensors[xu].shape;
+        let Some(&kdim) = xs.last() else { continue };
+        if act != Act::NONE || g.is_output(out) || cons[out].is_empty() || g.tensors[out].shape != *xs {
+            continue;
+        }
+        if !k.is_float() || !(k.numel() == 1 || (k.numel() as i64 == kdim && k.shape.last() == Some(&kdim))) {
+            continue;
+        }
+        let kv: Vec<f32> = if k.numel() == 1 { vec![k.f32s()[0]; kdim as usize] } else { k.f32s() };
+        let fcs_ok = cons[out].iter().all(|&c| {
+            let f = &g.ops[c];
+            let plain = matches!(&f.opts, BuiltinOptionsT::FullyConnectedOptions(o)
+                if o.weights_format == crate::schema::FullyConnectedOptionsWeightsFormat::DEFAULT);
+            f.code == B::FULLY_CONNECTED
+                && plain
+                && f.inputs[0] == out as i32
+                && !f.inputs[1..].contains(&(out as i32))
+                && const_of(g, f.inputs[1]).is_some_and(|w| w.is_float() && w.shape.len() == 2 && w.shape[1] == kdim)
+                && f.inputs.get(2).map_or(true, |&b| b < 0 || const_of(g, b).is_some())
+        });
+        if !fcs_ok {
+            continue;
+        }
+        let code = op.code;
+        for c in cons[out].clone() {
+            let w = const_of(g, g.ops[c].inputs[1]).unwrap();
+            let (n, kk) = (w.shape[0] as usize, kdim as usize);
+            let wv = w.f32s();
+            let wname = g.tensors[g.ops[c].inputs[1] as usize].name.clone();
+            if code == B::MUL {
+                let scaled: Vec<f32> = wv.iter().enumerate().map(|(j, &v)| v * kv[j % kk]).collect();
+                let wt = g.add_const(wname, Const::from_f32(vec![n as i64, kdim], &scaled));
+                g.ops[c].inputs[1] = wt as i32;
+            } else {
+                let sign = if code == B::SUB { -1.0 } else { 1.0 };
+                let old = g.ops[c].inputs.get(2).and_then(|&b| const_of(g, b)).map(|b| b.f32s());
+                let mut b = old.unwrap_or_else(|| vec![0.0; n]);
+                for (r, bv) in b.iter_mut().enumerate() {
+                    *bv += sign * wv[r * kk..(r + 1) * kk].iter().zip(&kv).map(|(w, k)| w * k).sum::<f32>();
+                }
+                let bt = g.add_const(format!("{wname}/bias"), Const::from_f32(vec![n as i64], &b));
+                let ins = &mut g.ops[c].inputs;
+                while ins.len() < 3 {
+                    ins.push(-1);
+                }
+                ins[2] = bt as i32;
+            }
+            g.ops[c].inputs[0] = xu as i32;
+        }
+        g.ops[i].dead = true;
         changed = true;
     }
     changed

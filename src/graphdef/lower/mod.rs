@@ -87,6 +87,12 @@ fn unary_code(op: &str) -> Option<BuiltinOperator> {
         "Abs" => BuiltinOperator::ABS,
         "LeakyRelu" => BuiltinOperator::LEAKY_RELU,
         "Softmax" => BuiltinOperator::SOFTMAX,
+        "LogSoftmax" => BuiltinOperator::LOG_SOFTMAX,
+        "Log" => BuiltinOperator::LOG,
+        "Floor" => BuiltinOperator::FLOOR,
+        "Ceil" => BuiltinOperator::CEIL,
+        "Sin" => BuiltinOperator::SIN,
+        "Cos" => BuiltinOperator::COS,
         _ => return None,
     })
 }
@@ -603,6 +609,7 @@ impl<'a> Lowering<'a> {
             "BroadcastTo" => self.broadcast_to(n, &ins),
             "BroadcastArgs" => self.broadcast_args(n, &ins),
             "Range" => self.range(n, &ins),
+            "Softplus" | "Softsign" | "Expm1" | "Selu" => self.decomposed(n, &ins),
             "Greater" | "GreaterEqual" | "Less" | "LessEqual" | "Equal" | "NotEqual" => self.compare(n, &ins),
             _ => Err(LErr::Unsupported),
         }

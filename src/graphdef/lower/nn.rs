@@ -28,9 +28,14 @@ impl Lowering<'_> {
                 "Exp" => Box::new(f32::exp),
                 "Abs" => Box::new(f32::abs),
                 "LeakyRelu" => Box::new(move |v: f32| if v < 0.0 { v * alpha } else { v }),
+                "Log" => Box::new(f32::ln),
+                "Floor" => Box::new(f32::floor),
+                "Ceil" => Box::new(f32::ceil),
+                "Sin" => Box::new(f32::sin),
+                "Cos" => Box::new(f32::cos),
                 _ => Box::new(|v| v),
             };
-            if op != "Softmax" {
+            if op != "Softmax" && op != "LogSoftmax" {
                 return Ok(vec![V::C(consts::unary(c, f), name.into())]);
             }
         }
@@ -39,6 +44,7 @@ impl Lowering<'_> {
         let opts = match op {
             "LeakyRelu" => BuiltinOptionsT::LeakyReluOptions(Box::new(LeakyReluOptionsT { alpha })),
             "Softmax" => BuiltinOptionsT::SoftmaxOptions(Box::new(SoftmaxOptionsT { beta: 1.0 })),
+            "LogSoftmax" => BuiltinOptionsT::LogSoftmaxOptions(Box::default()),
             _ => BuiltinOptionsT::NONE,
         };
         Ok(vec![V::T(self.emit1(code, vec![t as i32], name, dtype, shape, opts))])
@@ -49,6 +55,12 @@ impl Lowering<'_> {
         let name = n.name.as_str();
         let op = n.op.as_str();
         need(ins, 2)?;
+        // pow(x, 2) → x·x, as TF's converter writes it.
+        if let (Bin::Pow, V::T(_), V::C(e, _)) = (b, &ins[0], &ins[1]) {
+            if e.is_float() && e.numel() == 1 && e.f32s()[0] == 2.0 {
+                return Ok(vec![self.binary_v(Bin::Mul, &ins[0], &ins[0], name)?]);
+            }
+        }
         if op.starts_with("BiasAdd") {
             nhwc(n)?;
         }

@@ -52,6 +52,22 @@ impl Lowering<'_> {
     pub(super) fn select(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
         let name = n.name.as_str();
         need(ins, 3)?;
+        // A constant value operand with one repeated value is a scalar to SelectV2 (as TF
+        // turns where(c, zeros_like(x), y) into a broadcast 0).
+        let mut ins = ins[..3].to_vec();
+        if n.op == "SelectV2" {
+            for v in ins[1..].iter_mut() {
+                if let V::C(c, nm) = v {
+                    if c.numel() > 1 && c.f32s().windows(2).all(|w| w[0].to_bits() == w[1].to_bits()) {
+                        *v = V::C(
+                            consts::strided_gather(c, &vec![(0, 1, 1); c.shape.len()]).reshaped(vec![]),
+                            nm.clone(),
+                        );
+                    }
+                }
+            }
+        }
+        let ins = &ins[..];
         let s: Vec<Vec<i64>> = ins[..3].iter().map(|v| self.shape_of(v)).collect::<R<_>>()?;
         let mut shape = s[0].clone();
         for x in &s[1..] {
@@ -159,4 +175,80 @@ fn bcast(v: &[f32], s: &[i64], to: &[i64]) -> Option<Vec<f32>> {
         out.push(v[src]);
     }
     Some(out)
+}
+
+const SELU_ALPHA: f32 = 1.673_263_2;
+const SELU_SCALE: f32 = 1.050_701;
+
+impl Lowering<'_> {
+    fn unary_op(&mut self, code: BuiltinOperator, x: &V, name: &str) -> R<V> {
+        let t = self.tensor(x)?;
+        let (dt, shape) = (self.g.tensors[t].dtype, self.shape(t));
+        Ok(V::T(self.emit1(code, vec![t as i32], name, dt, shape, BuiltinOptionsT::NONE)))
+    }
+
+    fn scalar(v: f32, name: String) -> V {
+        V::C(Const::from_f32(vec![], &[v]), name)
+    }
+
+    /// Activations TF's converter writes as several builtins: Softplus → log(exp(x) + 1),
+    /// Softsign → x / (|x| + 1), Expm1 → exp(x) − 1, Selu → select(x > 0, s·x, s·α·(exp(x) − 1)).
+    pub(super) fn decomposed(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        let op = n.op.as_str();
+        need(ins, 1)?;
+        if let V::C(c, _) = &ins[0] {
+            let f: fn(f32) -> f32 = match op {
+                "Softplus" => |v: f32| (v.exp() + 1.0).ln(),
+                "Softsign" => |v: f32| v / (v.abs() + 1.0),
+                "Expm1" => f32::exp_m1,
+                _ => |v: f32| if v > 0.0 { SELU_SCALE * v } else { SELU_SCALE * SELU_ALPHA * v.exp_m1() },
+            };
+            return Ok(vec![V::C(consts::unary(c, f), name.into())]);
+        }
+        let x = ins[0].clone();
+        let one = Self::scalar(1.0, format!("{name}/one"));
+        let y = match op {
+            "Softplus" => {
+                let e = self.unary_op(BuiltinOperator::EXP, &x, &format!("{name}/exp"))?;
+                let a = self.binary_v(consts::Bin::Add, &e, &one, &format!("{name}/add"))?;
+                self.unary_op(BuiltinOperator::LOG, &a, name)?
+            }
+            "Softsign" => {
+                let ab = self.unary_op(BuiltinOperator::ABS, &x, &format!("{name}/abs"))?;
+                let a = self.binary_v(consts::Bin::Add, &ab, &one, &format!("{name}/add"))?;
+                self.binary_v(consts::Bin::Div, &x, &a, name)?
+            }
+            "Expm1" => {
+                let e = self.unary_op(BuiltinOperator::EXP, &x, &format!("{name}/exp"))?;
+                self.binary_v(consts::Bin::Sub, &e, &one, name)?
+            }
+            _ => {
+                let t = self.tensor(&x)?;
+                let shape = self.shape(t);
+                let zero = Self::scalar(0.0, format!("{name}/zero"));
+                let z = self.tensor(&zero)?;
+                let opts = BuiltinOptionsT::GreaterOptions(Box::default());
+                let gt = self.emit1(
+                    BuiltinOperator::GREATER,
+                    vec![t as i32, z as i32],
+                    &format!("{name}/greater"),
+                    DataType::Bool,
+                    shape.clone(),
+                    opts,
+                );
+                let s = Self::scalar(SELU_SCALE, format!("{name}/scale"));
+                let pos = self.binary_v(consts::Bin::Mul, &x, &s, &format!("{name}/pos"))?;
+                let e = self.unary_op(BuiltinOperator::EXP, &x, &format!("{name}/exp"))?;
+                let em1 = self.binary_v(consts::Bin::Sub, &e, &one, &format!("{name}/expm1"))?;
+                let sa = Self::scalar(SELU_SCALE * SELU_ALPHA, format!("{name}/scale_alpha"));
+                let neg = self.binary_v(consts::Bin::Mul, &em1, &sa, &format!("{name}/neg"))?;
+                let (p, q) = (self.tensor(&pos)?, self.tensor(&neg)?);
+                let opts = BuiltinOptionsT::SelectOptions(Box::default());
+                let code = BuiltinOperator::SELECT;
+                V::T(self.emit1(code, vec![gt as i32, p as i32, q as i32], name, DataType::Float, shape, opts))
+            }
+        };
+        Ok(vec![y])
+    }
 }
