@@ -106,8 +106,8 @@ def write_frozen(name, fn, specs):
     print(f"  TF ops:    {' '.join(sidecar['reference_tflite_ops'])}")
 
 
-def spec(shape, name):
-    return tf.TensorSpec(shape, tf.float32, name=name)
+def spec(shape, name, dtype=tf.float32):
+    return tf.TensorSpec(shape, dtype, name=name)
 
 
 # --------------------------------------------------------------------------
@@ -263,6 +263,29 @@ def make_activations():
     write_frozen("activations", fn, [spec([2, 8], "x")])
 
 
+def make_transformer():
+    """A small Keras 3 text encoder on int32 token ids [1, 8] (ids 0..9 in the tests):
+    Embedding + position embedding (arange), pre-norm transformer block (LayerNormalization,
+    MultiHeadAttention, Dense with GELU, residual adds), GlobalAveragePooling1D, softmax."""
+    L = keras.layers
+    ids = keras.Input((8,), batch_size=1, dtype="int32", name="ids")
+    tok = L.Embedding(12, 16, name="tok")(ids)
+    pos = L.Embedding(8, 16, name="pos")(keras.ops.arange(8)[None, :])
+    x = tok + pos
+    h = L.LayerNormalization(epsilon=1e-5, name="ln1")(x)
+    h = L.MultiHeadAttention(num_heads=2, key_dim=8, name="mha")(h, h)
+    x = x + h
+    h = L.LayerNormalization(epsilon=1e-5, name="ln2")(x)
+    h = L.Dense(32, activation="gelu", name="ff1")(h)
+    h = L.Dense(16, name="ff2")(h)
+    x = x + h
+    y = L.GlobalAveragePooling1D(name="gap")(x)
+    y = L.Dense(4, activation="softmax", name="head")(y)
+    model = keras.Model(ids, y)
+    randomize(model)
+    write_frozen("transformer", lambda t: model(t, training=False), [spec([1, 8], "ids", tf.int32)])
+
+
 MAKERS = {
     "einsum_mha": make_einsum_mha,
     "einsum_raw": make_einsum_raw,
@@ -273,6 +296,7 @@ MAKERS = {
     # New fixtures go last: the seed is the index here.
     "einsum_keras2": make_einsum_keras2,
     "activations": make_activations,
+    "transformer": make_transformer,
 }
 
 

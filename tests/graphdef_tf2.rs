@@ -255,3 +255,15 @@ fn keras_activations() {
     b.sort();
     assert_eq!(a, b, "the same ops as TF's, in any order");
 }
+
+#[test]
+fn keras_text_encoder() {
+    // Embedding (GatherV2 with Keras's negative-index SelectV2), LayerNormalization,
+    // MultiHeadAttention, Dense+GELU on rank-3 inputs (keep_num_dims), softmax head.
+    let (o, t) = check("transformer");
+    let mut a = o.clone();
+    let mut b = t.clone();
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same ops as TF's, in any order");
+}

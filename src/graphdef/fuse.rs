@@ -41,6 +41,7 @@ pub(crate) fn run(g: &mut G) {
         changed |= tf2::fold_pad_into_conv(g);
         changed |= tf2::clamps_to_relu(g);
         changed |= drop_flatten_reshape(g);
+        changed |= tf2::fc_keep_num_dims(g);
         while fold_into_affine(g) {
             changed = true;
         }

@@ -60,8 +60,8 @@ pub(crate) fn dedup(g: &mut G) -> bool {
     changed
 }
 
-/// FULLY_CONNECTED → RESHAPE (splitting the last dim) → ADD(constant over the split
-/// dims): the constant, flattened, joins the bias and the RESHAPE writes the result.
+/// FULLY_CONNECTED → RESHAPE → ADD(constant spanning one output row): the constant,
+/// flattened, joins the bias and the RESHAPE writes the result.
 pub(crate) fn add_through_reshape(g: &mut G) -> bool {
     let mut changed = false;
     for r in 0..g.ops.len() {
@@ -93,15 +93,14 @@ pub(crate) fn add_through_reshape(g: &mut G) -> bool {
         let Some(k) = const_of(g, other).filter(|k| k.dtype == DataType::Float) else { continue };
         let (xs, ys) = (&g.tensors[xu].shape, &g.tensors[y].shape);
         let Some(&kdim) = xs.last() else { continue };
-        // The reshape keeps the leading dims and splits the last one into ys[lead..].
-        let lead = xs.len() - 1;
-        if ys.len() < lead || ys[..lead] != xs[..lead] || ys[lead..].iter().product::<i64>() != kdim {
+        // The constant spans exactly the trailing dims of the reshaped result that hold
+        // one FULLY_CONNECTED output row (K values), so flattened it is a bias.
+        let kshape: Vec<i64> = k.shape.iter().copied().skip_while(|&d| d == 1).collect();
+        if kshape.len() > ys.len() || k.numel() as i64 != kdim || g.tensors[aop.outputs[0]].shape != *ys {
             continue;
         }
-        let kshape: Vec<i64> = k.shape.iter().copied().skip_while(|&d| d == 1).collect();
-        let tail = &ys[lead..];
-        let tail_trim: Vec<i64> = tail.iter().copied().skip_while(|&d| d == 1).collect();
-        if kshape != tail_trim || k.numel() as i64 != kdim || g.tensors[aop.outputs[0]].shape != *ys {
+        let tail = &ys[ys.len() - kshape.len()..];
+        if tail != &kshape[..] || tail.iter().product::<i64>() != kdim {
             continue;
         }
         let kv = k.f32s();
@@ -394,6 +393,45 @@ pub(crate) fn fold_into_following_fc(g: &mut G) -> bool {
             g.ops[c].inputs[0] = xu as i32;
         }
         g.ops[i].dead = true;
+        changed = true;
+    }
+    changed
+}
+
+/// FULLY_CONNECTED of a rank > 2 input (its flattening reshape dropped) whose result is
+/// reshaped back to the input's leading dims: keep_num_dims, and the RESHAPE goes.
+pub(crate) fn fc_keep_num_dims(g: &mut G) -> bool {
+    let mut changed = false;
+    let cons = g.consumers();
+    for f in 0..g.ops.len() {
+        let op = &g.ops[f];
+        if op.dead || op.code != B::FULLY_CONNECTED || op.outputs.len() != 1 {
+            continue;
+        }
+        let BuiltinOptionsT::FullyConnectedOptions(o) = &op.opts else { continue };
+        let Ok(xu) = usize::try_from(op.inputs[0]) else { continue };
+        let out = op.outputs[0];
+        let xs = &g.tensors[xu].shape;
+        if o.keep_num_dims || xs.len() <= 2 || g.is_output(out) || cons[out].len() != 1 {
+            continue;
+        }
+        let r = cons[out][0];
+        let rop = &g.ops[r];
+        if rop.dead || rop.code != B::RESHAPE || rop.inputs[0] != out as i32 {
+            continue;
+        }
+        let ys = &g.tensors[rop.outputs[0]].shape;
+        let n = *g.tensors[out].shape.last().unwrap_or(&0);
+        if ys.len() != xs.len() || ys[..ys.len() - 1] != xs[..xs.len() - 1] || ys.last() != Some(&n) {
+            continue;
+        }
+        let new_out = rop.outputs[0];
+        g.ops[r].dead = true;
+        let op = &mut g.ops[f];
+        if let BuiltinOptionsT::FullyConnectedOptions(o) = &mut op.opts {
+            o.keep_num_dims = true;
+        }
+        op.outputs[0] = new_out;
         changed = true;
     }
     changed

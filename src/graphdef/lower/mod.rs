@@ -610,6 +610,7 @@ impl<'a> Lowering<'a> {
             "BroadcastArgs" => self.broadcast_args(n, &ins),
             "Range" => self.range(n, &ins),
             "Softplus" | "Softsign" | "Expm1" | "Selu" => self.decomposed(n, &ins),
+            "GatherV2" | "Gather" => self.gather(n, &ins),
             "Greater" | "GreaterEqual" | "Less" | "LessEqual" | "Equal" | "NotEqual" => self.compare(n, &ins),
             _ => Err(LErr::Unsupported),
         }

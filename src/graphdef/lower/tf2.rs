@@ -252,3 +252,51 @@ impl Lowering<'_> {
         Ok(vec![y])
     }
 }
+
+impl Lowering<'_> {
+    /// GatherV2 (params, indices, axis) and Gather (axis 0) → GATHER; folded when both
+    /// params and indices are constant.
+    pub(super) fn gather(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        need(ins, 2)?;
+        let ps = self.shape_of(&ins[0])?;
+        let is = self.shape_of(&ins[1])?;
+        let axis_raw = if n.op == "GatherV2" {
+            need(ins, 3)?;
+            *Self::cin(ins, 2, "axis")?.i64s().first().ok_or("axis is empty")?
+        } else {
+            0
+        };
+        let axis = super::attrs::norm_axis(axis_raw, ps.len())?;
+        let batch_dims = super::attrs::attr_i(n, "batch_dims", 0);
+        if batch_dims != 0 {
+            return err(format!("batch_dims {batch_dims} is not supported"));
+        }
+        let shape: Vec<i64> = ps[..axis].iter().chain(&is).chain(&ps[axis + 1..]).copied().collect();
+        if let (V::C(p, _), V::C(ix, _)) = (&ins[0], &ins[1]) {
+            let idx = ix.i64s();
+            if idx.iter().any(|&i| i < 0 || i >= ps[axis]) {
+                return err(format!("index out of range [0, {})", ps[axis]));
+            }
+            if idx.len() <= 4096 {
+                let parts: Vec<Const> = idx
+                    .iter()
+                    .map(|&i| {
+                        let spec: Vec<(i64, i64, i64)> =
+                            (0..ps.len()).map(|d| if d == axis { (i, 1, 1) } else { (0, 1, ps[d]) }).collect();
+                        consts::strided_gather(p, &spec)
+                    })
+                    .collect();
+                let refs: Vec<&Const> = parts.iter().collect();
+                if let Some(c) = consts::concat(&refs, axis) {
+                    return Ok(vec![V::C(c.reshaped(shape), name.into())]);
+                }
+            }
+        }
+        let p = self.tensor(&ins[0])?;
+        let i = self.tensor(&ins[1])?;
+        let dt = self.g.tensors[p].dtype;
+        let opts = BuiltinOptionsT::GatherOptions(Box::new(GatherOptionsT { axis: axis_raw as i32, batch_dims: 0 }));
+        Ok(vec![V::T(self.emit1(BuiltinOperator::GATHER, vec![p as i32, i as i32], name, dt, shape, opts))])
+    }
+}
