@@ -286,6 +286,33 @@ def make_transformer():
     write_frozen("transformer", lambda t: model(t, training=False), [spec([1, 8], "ids", tf.int32)])
 
 
+def make_keras_layers():
+    """Keras 3 vision/sequence layers: Rescaling, Conv1D, SeparableConv2D, dilated Conv2D and
+    DepthwiseConv2D, Conv2DTranspose, UpSampling2D, Cropping2D, MaxPooling/AveragePooling,
+    Concatenate, GlobalMaxPooling2D, Flatten, Dense."""
+    L = keras.layers
+    inp = keras.Input((16, 16, 3), batch_size=1, name="x")
+    x = L.Rescaling(1.0 / 255, offset=-0.5, name="rescale")(inp)
+    a = L.SeparableConv2D(8, 3, padding="same", activation="relu", name="sep")(x)
+    b = L.Conv2D(8, 3, padding="same", dilation_rate=2, name="dil")(x)
+    c = L.DepthwiseConv2D(3, padding="same", dilation_rate=2, name="dwdil")(x)
+    y = L.Concatenate(name="cat")([a, b, c])
+    y = L.MaxPooling2D(2, name="mp")(y)
+    y = L.Conv2DTranspose(6, 3, strides=2, padding="same", name="deconv")(y)
+    y = L.UpSampling2D(2, name="up")(y)
+    y = L.Cropping2D(((2, 2), (4, 4)), name="crop")(y)
+    y = L.AveragePooling2D(2, name="ap")(y)
+    g = L.GlobalMaxPooling2D(name="gmp")(y)
+    s = L.Reshape((12, 6), name="seq")(y[:, 0])
+    s = L.Conv1D(4, 3, padding="causal", name="c1d")(s)
+    s = L.Flatten(name="flat")(s)
+    y = L.Concatenate(name="cat2")([g, s])
+    y = L.Dense(5, name="out")(y)
+    model = keras.Model(inp, y)
+    randomize(model)
+    write_frozen("keras_layers", lambda t: model(t, training=False), [spec([1, 16, 16, 3], "x")])
+
+
 MAKERS = {
     "einsum_mha": make_einsum_mha,
     "einsum_raw": make_einsum_raw,
@@ -297,6 +324,7 @@ MAKERS = {
     "einsum_keras2": make_einsum_keras2,
     "activations": make_activations,
     "transformer": make_transformer,
+    "keras_layers": make_keras_layers,
 }
 
 

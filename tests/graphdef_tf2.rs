@@ -267,3 +267,21 @@ fn keras_text_encoder() {
     b.sort();
     assert_eq!(a, b, "the same ops as TF's, in any order");
 }
+
+#[test]
+fn keras_vision_layers() {
+    // TF keeps SPACE_TO_BATCH_ND/BATCH_TO_SPACE_ND (and a bias ADD) around Keras 3's
+    // dilated convolutions; tflq folds the pattern into the convolution's dilation.
+    let (o, t) = check("keras_layers");
+    let dilation = ["SPACE_TO_BATCH_ND", "BATCH_TO_SPACE_ND"];
+    for op in &t {
+        if !dilation.contains(&op.as_str()) {
+            assert!(o.contains(op), "{op} missing");
+        }
+    }
+    for op in ["TILE", "RESHAPE", "PAD", "CONV_2D", "TRANSPOSE_CONV", "STRIDED_SLICE", "CONCATENATION"] {
+        assert_eq!(count(&o, op), count(&t, op), "{op} count");
+    }
+    assert!(o.iter().all(|op| !dilation.contains(&op.as_str())));
+    assert!(o.len() < t.len(), "{} ops, TF has {}", o.len(), t.len());
+}

@@ -42,6 +42,7 @@ pub(crate) fn run(g: &mut G) {
         changed |= tf2::clamps_to_relu(g);
         changed |= drop_flatten_reshape(g);
         changed |= tf2::fc_keep_num_dims(g);
+        changed |= tf2::collapse_reshapes(g);
         while fold_into_affine(g) {
             changed = true;
         }

@@ -60,8 +60,9 @@ pub(crate) fn dedup(g: &mut G) -> bool {
     changed
 }
 
-/// FULLY_CONNECTED → RESHAPE → ADD(constant spanning one output row): the constant,
-/// flattened, joins the bias and the RESHAPE writes the result.
+/// FULLY_CONNECTED / CONV_2D / DEPTHWISE_CONV_2D → RESHAPE → ADD(constant spanning one
+/// output row of channels): the constant, flattened, joins the bias and the RESHAPE
+/// writes the result (Keras Dense on rank 3, Conv1D's squeeze before its bias).
 pub(crate) fn add_through_reshape(g: &mut G) -> bool {
     let mut changed = false;
     for r in 0..g.ops.len() {
@@ -75,12 +76,18 @@ pub(crate) fn add_through_reshape(g: &mut G) -> bool {
         let Ok(xu) = usize::try_from(x) else { continue };
         let Some(p) = prods[xu] else { continue };
         let pop = &g.ops[p];
-        if pop.code != B::FULLY_CONNECTED || cons[xu] != [r] || g.is_output(xu) || g.is_output(y) || cons[y].len() != 1
-        {
+        if cons[xu] != [r] || g.is_output(xu) || g.is_output(y) || cons[y].len() != 1 {
             continue;
         }
-        let BuiltinOptionsT::FullyConnectedOptions(o) = &pop.opts else { continue };
-        if o.fused_activation_function != Act::NONE {
+        let act = match &pop.opts {
+            BuiltinOptionsT::FullyConnectedOptions(o) if pop.code == B::FULLY_CONNECTED => o.fused_activation_function,
+            BuiltinOptionsT::Conv2DOptions(o) if pop.code == B::CONV_2D => o.fused_activation_function,
+            BuiltinOptionsT::DepthwiseConv2DOptions(o) if pop.code == B::DEPTHWISE_CONV_2D => {
+                o.fused_activation_function
+            }
+            _ => continue,
+        };
+        if act != Act::NONE {
             continue;
         }
         let a = cons[y][0];
@@ -433,6 +440,36 @@ pub(crate) fn fc_keep_num_dims(g: &mut G) -> bool {
         }
         op.outputs[0] = new_out;
         changed = true;
+    }
+    changed
+}
+
+/// RESHAPE of a RESHAPE (the inner one read only there) reads the first input; a RESHAPE
+/// that changes nothing (not a graph output) goes.
+pub(crate) fn collapse_reshapes(g: &mut G) -> bool {
+    let mut changed = false;
+    for r in 0..g.ops.len() {
+        let cons = g.consumers();
+        let prods = g.producers();
+        let op = &g.ops[r];
+        if op.dead || op.code != B::RESHAPE {
+            continue;
+        }
+        let (x, y) = (op.inputs[0], op.outputs[0]);
+        let Ok(xu) = usize::try_from(x) else { continue };
+        if g.tensors[xu].shape == g.tensors[y].shape && !g.is_output(y) {
+            g.ops[r].dead = true;
+            replace_uses(g, y, xu);
+            changed = true;
+            continue;
+        }
+        let Some(p) = prods[xu] else { continue };
+        if g.ops[p].code == B::RESHAPE && cons[xu] == [r] && !g.is_output(xu) {
+            let src = g.ops[p].inputs[0];
+            g.ops[r].inputs[0] = src;
+            g.ops[p].dead = true;
+            changed = true;
+        }
     }
     changed
 }

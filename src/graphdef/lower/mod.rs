@@ -611,6 +611,7 @@ impl<'a> Lowering<'a> {
             "Range" => self.range(n, &ins),
             "Softplus" | "Softsign" | "Expm1" | "Selu" => self.decomposed(n, &ins),
             "GatherV2" | "Gather" => self.gather(n, &ins),
+            "Tile" => self.tile(n, &ins),
             "Greater" | "GreaterEqual" | "Less" | "LessEqual" | "Equal" | "NotEqual" => self.compare(n, &ins),
             _ => Err(LErr::Unsupported),
         }

@@ -300,3 +300,37 @@ impl Lowering<'_> {
         Ok(vec![V::T(self.emit1(BuiltinOperator::GATHER, vec![p as i32, i as i32], name, dt, shape, opts))])
     }
 }
+
+impl Lowering<'_> {
+    /// Tile with constant multiples → TILE (folded for a constant input).
+    pub(super) fn tile(&mut self, n: &NodeDef, ins: &[V]) -> R<Vec<V>> {
+        let name = n.name.as_str();
+        need(ins, 2)?;
+        let xs = self.shape_of(&ins[0])?;
+        let m = Self::cin(ins, 1, "multiples")?.i64s();
+        if m.len() != xs.len() || m.iter().any(|&v| !(0..=1 << 20).contains(&v)) {
+            return err(format!("multiples {m:?} do not fit the input rank {}", xs.len()));
+        }
+        let shape: Vec<i64> = xs.iter().zip(&m).map(|(&d, &k)| d.saturating_mul(k)).collect();
+        if m.iter().all(|&k| k == 1) {
+            return Ok(vec![ins[0].clone()]);
+        }
+        if let V::C(c, _) = &ins[0] {
+            if consts::numel(&shape).is_some_and(|s| s <= 1 << 22) {
+                let mut cur = c.clone();
+                for (axis, &k) in m.iter().enumerate() {
+                    if k != 1 {
+                        let parts: Vec<&Const> = std::iter::repeat(&cur).take(k as usize).collect();
+                        cur = consts::concat(&parts, axis).ok_or("cannot fold Tile")?;
+                    }
+                }
+                return Ok(vec![V::C(cur, name.into())]);
+            }
+        }
+        let x = self.tensor(&ins[0])?;
+        let mt = self.i32_const(format!("{name}/multiples"), vec![m.len() as i64], &m);
+        let dt = self.g.tensors[x].dtype;
+        let opts = BuiltinOptionsT::TileOptions(Box::default());
+        Ok(vec![V::T(self.emit1(BuiltinOperator::TILE, vec![x as i32, mt as i32], name, dt, shape, opts))])
+    }
+}
