@@ -186,7 +186,7 @@ def make_gelu():
 
 def make_misc():
     """BroadcastTo, SelectV2 (tf.where, same shapes and broadcasting), BatchMatMulV2 with
-    broadcasting, Greater, Cast float↔int32, a constant Range."""
+    broadcasting, Greater, Cast float↔int32, a constant Range, BroadcastArgs of static shapes."""
     w = rand(3, 4, 5)
 
     def fn(x, y):
@@ -196,7 +196,9 @@ def make_misc():
         i = tf.cast(tf.cast(y * 4.0, tf.int32), tf.float32)  # y: [2,3,5]
         r = tf.range(5, dtype=tf.float32)
         sel2 = tf.where(y > 0.5, y, tf.constant(rand(5)))  # broadcast: SELECT_V2
-        return tf.identity(sel + i + r + sel2, name="out")
+        # BroadcastArgs of a static shape: folded by TF and tflq alike.
+        bshape = tf.raw_ops.BroadcastArgs(s0=tf.shape(sel2), s1=tf.constant([2, 1, 1]))
+        return tf.identity(tf.broadcast_to(sel + i + r + sel2, bshape), name="out")
 
     write_frozen("misc", fn, [spec([3, 4], "x"), spec([2, 3, 5], "y")])
 
