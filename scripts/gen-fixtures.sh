@@ -7,6 +7,11 @@
 #     only rebuilds the single-op agreement models in testdata/ops/ (all, or the
 #     named cases) with testdata/generate_ops.py.
 #
+#   scripts/gen-fixtures.sh --tf2ops [NAME...]
+#     only rebuilds the frozen TF2/Keras 3 graphs in testdata/tf2ops/ (einsum, GELU,
+#     hard-swish, MobileNetV3Small, ...: all, or the named ones) with TF's own
+#     conversions of them, using testdata/generate_tf2ops.py.
+#
 #   scripts/gen-fixtures.sh --strict
 #     only rebuilds the models TF converts integer-only in testdata/strict/ (and TF's
 #     integer-only conversions of them), leaving every other fixture alone.
@@ -73,5 +78,9 @@ fi
 if [ "${1:-}" = "--control" ]; then
   shift
   exec "$PY" testdata/generate_control.py "$@"
+fi
+if [ "${1:-}" = "--tf2ops" ]; then
+  shift
+  exec "$PY" testdata/generate_tf2ops.py "$@"
 fi
 exec "$PY" testdata/generate.py "$@"

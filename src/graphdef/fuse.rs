@@ -32,13 +32,26 @@ fn affine_slots(code: B) -> Option<(usize, usize, usize)> {
     Some((w, axis?, d.bias()?))
 }
 
+mod tf2;
+
 pub(crate) fn run(g: &mut G) {
     loop {
-        let mut changed = drop_flatten_reshape(g);
+        let mut changed = tf2::dedup(g);
+        changed |= tf2::div_to_mul(g);
+        changed |= tf2::fold_pad_into_conv(g);
+        changed |= tf2::clamps_to_relu(g);
+        changed |= drop_flatten_reshape(g);
+        changed |= tf2::fc_keep_num_dims(g);
+        changed |= tf2::collapse_reshapes(g);
         while fold_into_affine(g) {
             changed = true;
         }
         changed |= fuse_activation(g);
+        changed |= tf2::add_through_reshape(g);
+        changed |= tf2::drop_identity_mul(g);
+        if !changed {
+            changed = tf2::fold_into_following_fc(g);
+        }
         if !changed {
             break;
         }

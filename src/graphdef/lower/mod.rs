@@ -12,8 +12,11 @@ use std::sync::Arc;
 mod array;
 mod attrs;
 mod control;
+mod einsum;
 mod nn;
+mod patterns;
 mod tensorlist;
+mod tf2;
 
 use attrs::*;
 
@@ -86,6 +89,12 @@ fn unary_code(op: &str) -> Option<BuiltinOperator> {
         "Abs" => BuiltinOperator::ABS,
         "LeakyRelu" => BuiltinOperator::LEAKY_RELU,
         "Softmax" => BuiltinOperator::SOFTMAX,
+        "LogSoftmax" => BuiltinOperator::LOG_SOFTMAX,
+        "Log" => BuiltinOperator::LOG,
+        "Floor" => BuiltinOperator::FLOOR,
+        "Ceil" => BuiltinOperator::CEIL,
+        "Sin" => BuiltinOperator::SIN,
+        "Cos" => BuiltinOperator::COS,
         _ => return None,
     })
 }
@@ -101,6 +110,7 @@ fn binary_code(op: &str) -> Option<Bin> {
         "Minimum" => Bin::Min,
         "SquaredDifference" => Bin::SqDiff,
         "FloorDiv" => Bin::FloorDiv,
+        "Pow" => Bin::Pow,
         _ => return None,
     })
 }
@@ -129,6 +139,8 @@ pub(crate) struct Lowering<'a> {
     batch_hint: Option<i64>,
     /// TensorLists whose element shape waits for the items written.
     lists: tensorlist::Lists,
+    /// Erf/Erfc placeholders awaiting GELU matching.
+    pending: Vec<patterns::Pending>,
 }
 
 fn resolve<'a>(map: &NodeMap<'a>, what: &'static str, name: &str) -> Result<(usize, usize), ImportError> {
@@ -219,6 +231,7 @@ impl<'a> Lowering<'a> {
             calls: Vec::new(),
             batch_hint: None,
             lists: Default::default(),
+            pending: Vec::new(),
         })
     }
 
@@ -374,6 +387,15 @@ impl<'a> Lowering<'a> {
             })?;
             self.g.outputs.push((name, t));
         }
+        let left = patterns::run(&mut self.g, &self.pending);
+        if !left.is_empty() {
+            let list: Vec<String> = left.iter().map(|p| p.node.clone()).collect();
+            return Err(ImportError::Unsupported(format!(
+                "Erf/Erfc ({}): TFLite has no ERF builtin; only GELU patterns (0.5·x·(1+erf(x/√2)), \
+                 0.5·x·erfc(−x/√2)) convert",
+                list.join(", ")
+            )));
+        }
         Ok(())
     }
 
@@ -508,6 +530,7 @@ impl<'a> Lowering<'a> {
                 (BuiltinOperator::SQUARED_DIFFERENCE, BuiltinOptionsT::SquaredDifferenceOptions(Box::default()))
             }
             Bin::FloorDiv => (BuiltinOperator::FLOOR_DIV, BuiltinOptionsT::FloorDivOptions(Box::default())),
+            Bin::Pow => (BuiltinOperator::POW, BuiltinOptionsT::PowOptions(Box::default())),
             other => return Err(format!("binary op {other:?} is not lowered").into()),
         };
         Ok(V::T(self.emit1(code, vec![ta as i32, tb as i32], name, dtype, shape, opts)))
@@ -613,6 +636,14 @@ impl<'a> Lowering<'a> {
             | "LogicalNot" => self.compare(n, &ins),
             "Range" => self.range(n, &ins),
             "ReverseV2" => self.reverse(n, &ins),
+            "Einsum" => self.einsum(n, &ins),
+            "Erf" | "Erfc" => self.erf(n, &ins),
+            "Select" | "SelectV2" => self.select(n, &ins),
+            "BroadcastTo" => self.broadcast_to(n, &ins),
+            "BroadcastArgs" => self.broadcast_args(n, &ins),
+            "Softplus" | "Softsign" | "Expm1" | "Selu" => self.decomposed(n, &ins),
+            "GatherV2" | "Gather" => self.gather(n, &ins),
+            "Tile" => self.tile(n, &ins),
             _ if op.starts_with("TensorList") => self.tensor_list(n, &ins),
             _ if self.lib.contains_key(op) => self.call_op(n, ins),
             _ => Err(LErr::Unsupported),

@@ -28,9 +28,14 @@ impl Lowering<'_> {
                 "Exp" => Box::new(f32::exp),
                 "Abs" => Box::new(f32::abs),
                 "LeakyRelu" => Box::new(move |v: f32| if v < 0.0 { v * alpha } else { v }),
+                "Log" => Box::new(f32::ln),
+                "Floor" => Box::new(f32::floor),
+                "Ceil" => Box::new(f32::ceil),
+                "Sin" => Box::new(f32::sin),
+                "Cos" => Box::new(f32::cos),
                 _ => Box::new(|v| v),
             };
-            if op != "Softmax" {
+            if op != "Softmax" && op != "LogSoftmax" {
                 return Ok(vec![V::C(consts::unary(c, f), name.into())]);
             }
         }
@@ -39,6 +44,7 @@ impl Lowering<'_> {
         let opts = match op {
             "LeakyRelu" => BuiltinOptionsT::LeakyReluOptions(Box::new(LeakyReluOptionsT { alpha })),
             "Softmax" => BuiltinOptionsT::SoftmaxOptions(Box::new(SoftmaxOptionsT { beta: 1.0 })),
+            "LogSoftmax" => BuiltinOptionsT::LogSoftmaxOptions(Box::default()),
             _ => BuiltinOptionsT::NONE,
         };
         Ok(vec![V::T(self.emit1(code, vec![t as i32], name, dtype, shape, opts))])
@@ -49,6 +55,12 @@ impl Lowering<'_> {
         let name = n.name.as_str();
         let op = n.op.as_str();
         need(ins, 2)?;
+        // pow(x, 2) → x·x, as TF's converter writes it.
+        if let (Bin::Pow, V::T(_), V::C(e, _)) = (b, &ins[0], &ins[1]) {
+            if e.is_float() && e.numel() == 1 && e.f32s()[0] == 2.0 {
+                return Ok(vec![self.binary_v(Bin::Mul, &ins[0], &ins[0], name)?]);
+            }
+        }
         if op.starts_with("BiasAdd") {
             nhwc(n)?;
         }
@@ -378,21 +390,27 @@ impl Lowering<'_> {
         if ca != rb {
             return err(format!("inner dimensions differ: {sa:?} x {sb:?}"));
         }
-        if let (V::C(b, _), true, 2) = (&ins[1], n.op == "MatMul", sa.len()) {
+        // A constant 2-D right operand makes FULLY_CONNECTED (BATCH_MATMUL of a
+        // higher-rank input keeps its leading dims, as TF's rewrite does).
+        let fc_rank = if n.op == "MatMul" { sa.len() == 2 } else { sb.len() == 2 };
+        if let (V::C(b, _), true) = (&ins[1], fc_rank) {
             if b.is_float() && !matches!(ins[0], V::C(..)) {
                 let w = if tb { b.clone() } else { consts::transpose(b, &[1, 0]) }.cast(DataType::Float);
                 if !tb {
                     self.done_with(b);
                 }
                 let mut x = self.tensor(&ins[0])?;
+                let r = sa.len();
+                let lead = sa[..r - 2].to_vec();
                 if ta {
-                    let pt = self.i32_const(format!("{name}/perm"), vec![2], &[1, 0]);
+                    let perm: Vec<i64> = (0..r as i64 - 2).chain([r as i64 - 1, r as i64 - 2]).collect();
+                    let pt = self.i32_const(format!("{name}/perm"), vec![r as i64], &perm);
                     x = self.emit1(
                         BuiltinOperator::TRANSPOSE,
                         vec![x as i32, pt as i32],
                         &format!("{name}/transpose_a"),
                         DataType::Float,
-                        vec![ra, ca],
+                        lead.iter().copied().chain([ra, ca]).collect(),
                         BuiltinOptionsT::TransposeOptions(Box::default()),
                     );
                 }
@@ -401,13 +419,16 @@ impl Lowering<'_> {
                     _ => name.to_string(),
                 };
                 let wt = self.g.add_const(wname, w);
-                let opts = BuiltinOptionsT::FullyConnectedOptions(Box::default());
+                let opts = BuiltinOptionsT::FullyConnectedOptions(Box::new(FullyConnectedOptionsT {
+                    keep_num_dims: r > 2,
+                    ..Default::default()
+                }));
                 let t = self.emit1(
                     BuiltinOperator::FULLY_CONNECTED,
                     vec![x as i32, wt as i32, -1],
                     name,
                     DataType::Float,
-                    vec![ra, cb],
+                    lead.into_iter().chain([ra, cb]).collect(),
                     opts,
                 );
                 return Ok(vec![V::T(t)]);
