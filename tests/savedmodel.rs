@@ -49,6 +49,21 @@ fn assert_matches_tf(name: &str) {
         let d = common::rel_diff(w, g);
         assert!(d <= 1e-5, "{name} output {k}: relative difference {d} from TF's conversion");
     }
+    // No more operators than TF writes (all subgraphs).
+    let (ours_ops, tf_ops) = (ops(&ours), ops(&testdata(&format!("savedmodel/{name}.tf.tflite"))));
+    assert!(ours_ops.len() <= tf_ops.len(), "{name}: {ours_ops:?}, TF has {tf_ops:?}");
+}
+
+/// Every operator's opcode name, over all subgraphs.
+fn ops(model: &Path) -> Vec<String> {
+    let out = tflq_ok(["dump".as_ref(), model.as_os_str(), "--json".as_ref()]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["subgraphs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|g| g["operators"].as_array().unwrap().iter().map(|o| o["opcode"].as_str().unwrap().to_string()))
+        .collect()
 }
 
 macro_rules! matches_tf {
@@ -60,7 +75,7 @@ macro_rules! matches_tf {
     )*};
 }
 
-matches_tf!(keras_cnn, module_dict, two_inputs, tf1_builder, keras2_adam, keras_gru);
+matches_tf!(keras_cnn, module_dict, two_inputs, tf1_builder, keras2_adam, keras_gru, keras_encoder);
 
 /// Quantization parameters of every quantized tensor, sorted: ("type shape zero points", scales).
 fn quant_params(model: &Path) -> Vec<(String, Vec<f64>)> {
