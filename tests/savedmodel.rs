@@ -308,3 +308,37 @@ fn tf1_control_flow_is_named() {
     write_saved_model(dir.path(), nodes, vec![]);
     fails_with(dir.path(), &[], &["TF1 control flow", "Merge", "enable_control_flow_v2"]);
 }
+
+/// Every quantization mode converts a SavedModel, and the result runs in the official
+/// interpreter close to TF's float conversion (calibration `.npz` keyed by signature inputs).
+#[test]
+fn every_mode_on_saved_models() {
+    for (name, floor_db) in [("keras_cnn", 35.0), ("keras_encoder", 25.0), ("keras_gru", 35.0)] {
+        let dir = tempfile::tempdir().unwrap();
+        let inputs = testdata(&format!("savedmodel/{name}.inputs.npz"));
+        let (_, want) = run_signature(&testdata(&format!("savedmodel/{name}.tf.tflite")), &inputs, dir.path(), "tf");
+        for mode in ["dynamic", "float16", "weight-int8", "int8", "int16x8"] {
+            let out = dir.path().join(format!("{mode}.tflite"));
+            let mut args: Vec<&std::ffi::OsStr> = vec![
+                "convert".as_ref(),
+                fixture(name).into_os_string().leak(),
+                "-o".as_ref(),
+                out.as_os_str(),
+                "--quantize".as_ref(),
+                mode.as_ref(),
+                "--min-weight-elements".as_ref(),
+                "16".as_ref(),
+            ];
+            if mode.starts_with("int") {
+                args.extend(["--calibration-data".as_ref(), inputs.as_os_str()]);
+            }
+            tflq_ok(args);
+            let (_, got) = run_signature(&out, &inputs, dir.path(), mode);
+            for ((k, g), (_, w)) in got.iter().zip(&want) {
+                let db = common::sqnr_db(w, g);
+                eprintln!("{name} {mode} {k}: {db:.1} dB");
+                assert!(db >= floor_db, "{name} {mode} output {k}: SQNR {db:.1} dB against TF's float conversion");
+            }
+        }
+    }
+}
