@@ -20,6 +20,7 @@ pub mod kernels;
 pub mod ops;
 pub mod pipeline;
 pub mod quantize;
+pub mod savedmodel;
 pub mod schema;
 pub mod tflite;
 
