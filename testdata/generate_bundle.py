@@ -43,6 +43,7 @@ def variables():
         "empty": tf.Variable(np.zeros((0, 3), np.float32)),
         "s": tf.Variable("hello, bundle"),
         "sv": tf.Variable(tf.constant([b"", b"a", b"\xff\x00bytes"])),
+        "s0": tf.Variable(tf.constant([], tf.string)),
     }
 
 
