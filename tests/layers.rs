@@ -17,10 +17,23 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("calibrate", &["interp", "ir", "schema"]),
     ("quantize", &["ops", "ir", "tflite", "schema"]),
     ("graphdef", &["ops", "ir", "tflite", "schema"]),
+    ("savedmodel", &["graphdef", "ops", "ir", "tflite", "schema"]),
     ("dump", &["ir", "tflite", "schema", "flexbuffer"]),
     (
         "pipeline",
-        &["calibrate", "quantize", "graphdef", "dump", "interp", "ops", "ir", "tflite", "schema", "flexbuffer"],
+        &[
+            "calibrate",
+            "quantize",
+            "graphdef",
+            "savedmodel",
+            "dump",
+            "interp",
+            "ops",
+            "ir",
+            "tflite",
+            "schema",
+            "flexbuffer",
+        ],
     ),
 ];
 

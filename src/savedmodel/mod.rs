@@ -10,6 +10,7 @@
 pub mod bundle;
 pub mod freeze;
 pub mod proto;
+mod table;
 
 use crate::graphdef::{self, ImportError, ImportOptions};
 use crate::ir::Model;
