@@ -342,3 +342,35 @@ fn every_mode_on_saved_models() {
         }
     }
 }
+
+/// A long producer chain freezes (no stack overflow); one past the depth limit is refused.
+#[test]
+fn deep_graphs() {
+    for (n, ok) in [(19_000usize, true), (25_000, false)] {
+        let dir = tempfile::tempdir().unwrap();
+        let mut nodes = Vec::with_capacity(n);
+        let mut prev = "x".to_string();
+        for i in 0..n {
+            let name = if i + 1 == n { "out".to_string() } else { format!("r{i}") };
+            let mut r = node(&name, "Relu", &[&prev]);
+            r.attr.insert("T".into(), func("T", Value::Type(1)));
+            nodes.push(r);
+            prev = name;
+        }
+        write_saved_model(&dir.path().join("sm"), nodes, vec![]);
+        let sm = dir.path().join("sm");
+        if ok {
+            let out = dir.path().join("o.tflite");
+            tflq_ok([
+                "convert".as_ref(),
+                sm.as_os_str(),
+                "-o".as_ref(),
+                out.as_os_str(),
+                "--input-shapes".as_ref(),
+                "1,4".as_ref(),
+            ]);
+        } else {
+            fails_with(&sm, &["--input-shapes", "1,4"], &["deeper than"]);
+        }
+    }
+}

@@ -125,22 +125,43 @@ pub fn import_dir(dir: &Path, opts: &SavedModelOptions) -> Result<(Model, Vec<St
         }
         return Err(SavedModelError::NotSavedModel(dir.to_path_buf()));
     }
-    let bytes = std::fs::read(&pb).map_err(|e| SavedModelError::Io { path: pb.clone(), reason: e.to_string() })?;
-    let sm: SavedModel = prost::Message::decode(bytes.as_slice())
-        .map_err(|e| SavedModelError::Decode { path: pb.clone(), reason: e.to_string() })?;
-    drop(bytes);
-    let meta = pick_meta_graph(&sm, &opts.tags)?;
-    if !meta.signature_def.contains_key(&opts.signature) {
-        return Err(SavedModelError::UnknownSignature {
-            wanted: opts.signature.clone(),
-            available: list(meta.signature_def.keys().filter(|k| *k != INIT_SIGNATURE).map(|k| format!("{k:?}"))),
-        });
+    if let Some(kind) = crate::ir::special_file(&pb) {
+        return Err(SavedModelError::Io { path: pb, reason: kind.to_string() });
     }
+    let bytes = std::fs::read(&pb).map_err(|e| SavedModelError::Io { path: pb.clone(), reason: e.to_string() })?;
     let prefix = dir.join("variables").join("variables");
     let has_vars = prefix.with_extension("index").exists();
     let bundle = if has_vars { Some(Bundle::open(&prefix)?) } else { None };
-    let vars = Checkpoint::new(meta, bundle.as_ref())?;
-    let frozen = freeze::freeze(meta, &opts.signature, &vars)?;
+    import_parts(&pb, &bytes, bundle.as_ref(), opts)
+}
+
+/// Imports a SavedModel from its `saved_model.pb` bytes and its opened checkpoint (`path`
+/// only names the file in messages): the in-memory form of [`import_dir`], for fuzzing.
+pub fn import_parts(
+    path: &Path,
+    saved_model_pb: &[u8],
+    bundle: Option<&Bundle>,
+    opts: &SavedModelOptions,
+) -> Result<(Model, Vec<String>), SavedModelError> {
+    let sm: SavedModel = prost::Message::decode(saved_model_pb)
+        .map_err(|e| SavedModelError::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
+    let meta = pick_meta_graph(&sm, &opts.tags)?;
+    if !meta.signature_def.contains_key(&opts.signature) {
+        return Err(SavedModelError::UnknownSignature {
+            wanted: cap(&opts.signature),
+            available: list(meta.signature_def.keys().filter(|k| *k != INIT_SIGNATURE).map(|k| format!("{k:?}"))),
+        });
+    }
+    let vars = Checkpoint::new(meta, bundle)?;
+    // The walk recurses once per producer: a thread with a stack sized for MAX_NODE_DEPTH.
+    let frozen = std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .stack_size(1 << 30)
+            .spawn_scoped(s, || freeze::freeze(meta, &opts.signature, &vars))
+            .map_err(|e| SavedModelError::Graph(format!("cannot start the freezer: {e}")))?
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p))
+    })?;
     let mut import = opts.import.clone();
     import.input_arrays = Some(frozen.inputs.iter().map(|(_, n)| n.clone()).collect());
     import.output_arrays = Some(frozen.outputs.iter().map(|(_, n)| n.clone()).collect());

@@ -10,6 +10,7 @@ use crate::graphdef::consts::Const;
 use crate::graphdef::proto::DataType;
 use crate::graphdef::G;
 use crate::schema::{ActivationFunctionType as Act, BuiltinOperator as B, BuiltinOptionsT, Padding};
+use std::collections::HashMap;
 
 fn const_of(g: &G, t: i32) -> Option<&Const> {
     usize::try_from(t).ok().and_then(|t| g.tensors.get(t)).and_then(|t| t.data.as_ref())
@@ -29,13 +30,18 @@ fn replace_uses(g: &mut G, from: usize, to: usize) {
 /// Merges live ops with the same code, options and inputs (constants compared by value).
 pub(crate) fn dedup(g: &mut G) -> bool {
     let mut changed = false;
+    // Candidates share the op code and the first input that is not a constant (constants
+    // compare by value), so each op is checked against a few, not all before it.
+    let mut seen: HashMap<(i32, i32), Vec<usize>> = HashMap::new();
     for j in 0..g.ops.len() {
         if g.ops[j].dead || g.ops[j].outputs.iter().any(|&o| g.is_output(o)) {
             continue;
         }
         let same_input =
             |g: &G, a: i32, b: i32| a == b || matches!((const_of(g, a), const_of(g, b)), (Some(x), Some(y)) if x == y);
-        let found = (0..j).find(|&i| {
+        let first = g.ops[j].inputs.iter().copied().find(|&t| const_of(g, t).is_none()).unwrap_or(-2);
+        let key = (g.ops[j].code.0, first);
+        let found = seen.get(&key).into_iter().flatten().copied().find(|&i| {
             let (a, b) = (&g.ops[i], &g.ops[j]);
             !a.dead
                 && a.code == b.code
@@ -48,13 +54,17 @@ pub(crate) fn dedup(g: &mut G) -> bool {
                     g.tensors[x].shape == g.tensors[y].shape && g.tensors[x].dtype == g.tensors[y].dtype
                 })
         });
-        if let Some(i) = found {
-            let pairs: Vec<(usize, usize)> = g.ops[j].outputs.iter().copied().zip(g.ops[i].outputs.clone()).collect();
-            g.ops[j].dead = true;
-            for (from, to) in pairs {
-                replace_uses(g, from, to);
+        match found {
+            Some(i) => {
+                let pairs: Vec<(usize, usize)> =
+                    g.ops[j].outputs.iter().copied().zip(g.ops[i].outputs.clone()).collect();
+                g.ops[j].dead = true;
+                for (from, to) in pairs {
+                    replace_uses(g, from, to);
+                }
+                changed = true;
             }
-            changed = true;
+            None => seen.entry(key).or_default().push(j),
         }
     }
     changed
@@ -66,12 +76,13 @@ pub(crate) fn dedup(g: &mut G) -> bool {
 pub(crate) fn add_through_reshape(g: &mut G) -> bool {
     let mut changed = false;
     for r in 0..g.ops.len() {
+        if g.ops[r].dead || g.ops[r].code != B::RESHAPE {
+            continue;
+        }
+        // Only for the ops that can match: per op it would make the pass quadratic.
         let cons = g.consumers();
         let prods = g.producers();
         let op = &g.ops[r];
-        if op.dead || op.code != B::RESHAPE {
-            continue;
-        }
         let (x, y) = (op.inputs[0], op.outputs[0]);
         let Ok(xu) = usize::try_from(x) else { continue };
         let Some(p) = prods[xu] else { continue };
@@ -332,11 +343,11 @@ pub(crate) fn drop_identity_mul(g: &mut G) -> bool {
 pub(crate) fn fold_into_following_fc(g: &mut G) -> bool {
     let mut changed = false;
     for i in 0..g.ops.len() {
-        let cons = g.consumers();
-        let op = &g.ops[i];
-        if op.dead || !matches!(op.code, B::ADD | B::SUB | B::MUL) || op.inputs.len() != 2 {
+        if g.ops[i].dead || !matches!(g.ops[i].code, B::ADD | B::SUB | B::MUL) || g.ops[i].inputs.len() != 2 {
             continue;
         }
+        let cons = g.consumers();
+        let op = &g.ops[i];
         let act = match &op.opts {
             BuiltinOptionsT::AddOptions(o) => o.fused_activation_function,
             BuiltinOptionsT::SubOptions(o) => o.fused_activation_function,
@@ -449,12 +460,13 @@ pub(crate) fn fc_keep_num_dims(g: &mut G) -> bool {
 pub(crate) fn collapse_reshapes(g: &mut G) -> bool {
     let mut changed = false;
     for r in 0..g.ops.len() {
+        if g.ops[r].dead || g.ops[r].code != B::RESHAPE {
+            continue;
+        }
+        // Only for the ops that can match: per op it would make the pass quadratic.
         let cons = g.consumers();
         let prods = g.producers();
         let op = &g.ops[r];
-        if op.dead || op.code != B::RESHAPE {
-            continue;
-        }
         let (x, y) = (op.inputs[0], op.outputs[0]);
         let Ok(xu) = usize::try_from(x) else { continue };
         if g.tensors[xu].shape == g.tensors[y].shape && !g.is_output(y) {
