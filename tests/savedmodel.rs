@@ -374,3 +374,23 @@ fn deep_graphs() {
         }
     }
 }
+
+/// Unsupported ops: one line naming each op with a few of its nodes, however many there are.
+#[test]
+fn unsupported_ops_listed_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = Vec::new();
+    let mut prev = "x".to_string();
+    for i in 0..40 {
+        let name = if i == 39 { "out".to_string() } else { format!("a_rather_long_scope_name/{i}/Unknown") };
+        let op = if i % 2 == 0 { "MadeUpOp" } else { "AnotherMadeUpOp" };
+        nodes.push(node(&name, op, &[&prev]));
+        prev = name;
+    }
+    write_saved_model(dir.path(), nodes, vec![]);
+    fails_with(
+        dir.path(),
+        &["--input-shapes", "1,4"],
+        &["unsupported ops", "MadeUpOp (", "AnotherMadeUpOp (", "17 more"],
+    );
+}

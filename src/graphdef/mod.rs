@@ -362,8 +362,32 @@ pub(crate) fn parse_edge(s: &str) -> (&str, usize, bool) {
 }
 
 /// "unsupported ops" message: each op type with its node names.
+/// Each op's first three nodes are named, the rest counted, so the line stays short.
 pub(crate) fn unsupported_message(list: &BTreeMap<String, Vec<String>>) -> String {
-    list.iter().map(|(op, nodes)| format!("{op} ({})", nodes.join(", "))).collect::<Vec<_>>().join("; ")
+    const SHOWN: usize = 3;
+    list.iter()
+        .map(|(op, nodes)| {
+            let mut names: Vec<String> = nodes.iter().take(SHOWN).map(|n| short_name(n)).collect();
+            if nodes.len() > SHOWN {
+                names.push(format!("{} more", nodes.len() - SHOWN));
+            }
+            format!("{} ({})", short_name(op), names.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// A node name cut to its last 80 bytes (inlined names repeat long call prefixes).
+fn short_name(n: &str) -> String {
+    const MAX: usize = 80;
+    if n.len() <= MAX {
+        return n.to_string();
+    }
+    let mut start = n.len() - MAX;
+    while !n.is_char_boundary(start) {
+        start += 1;
+    }
+    format!("…{}", &n[start..])
 }
 
 pub(crate) type NodeMap<'a> = HashMap<&'a str, usize>;
