@@ -481,3 +481,23 @@ fn progress_lines_at_the_interval_without_a_terminal_and_none_when_quiet() {
     let (err, _) = run(&["--quiet"], "1");
     assert_eq!(err, "");
 }
+
+#[test]
+fn a_huge_image_input_is_one_error_line_not_an_abort() {
+    // Issue 17: an image-folder calibration for a [1,46341,46341,3] input.
+    let dir = tempfile::tempdir().unwrap();
+    let mut model = tflq::load(&testdata("cnn.tflite")).unwrap();
+    let sg = &mut model.subgraphs[0];
+    let input = sg.inputs[0] as usize;
+    sg.tensors[input].shape = Some(vec![1, 46341, 46341, 3]);
+    sg.tensors[input].shape_signature = None;
+    let huge = dir.path().join("huge.tflite");
+    std::fs::write(&huge, tflq::tflite::write(&model, &Default::default()).unwrap()).unwrap();
+    let out = dir.path().join("o.tflite");
+    let o = tflq_any!("convert", huge, "-o", out, "--quantize", "int8", "--calibration-data", testdata("images"));
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("[1,46341,46341,3] needs 24.0 GiB per decoded image"), "{err}");
+    assert!(!out.exists());
+}
