@@ -323,9 +323,8 @@ fn mixed_folder_resized_bilinear_matches_reference() {
     for (channels, reference, tol) in [(3, "calib/mixed_rgb_12x10.npy", 4.0), (1, "calib/mixed_gray_12x10.npy", 4.0)] {
         let inputs = [spec("img", &[1, 12, 10, channels], SampleType::F32)];
         let samples = load(std::slice::from_ref(&folder), &inputs).unwrap();
-        // notes.txt is not an image; files come in name order: a_rgba.png, b_rgb.jpg, c_gray.png,
-        // and the gray one is left out of a 3-channel input (color is not made up).
-        assert_eq!(samples.len(), if channels == 3 { 2 } else { 3 });
+        // notes.txt is not an image; files come in name order: a_rgba.png, b_rgb.jpg, c_gray.png.
+        assert_eq!(samples.len(), 3);
         let (shape, want) = npy_f32(&testdata(reference));
         assert_eq!(shape, vec![3, 12, 10, channels]);
         let per = 12 * 10 * channels;

@@ -134,25 +134,24 @@ fn unusable_images_are_skipped_and_named() {
     image::GrayImage::from_pixel(8, 8, image::Luma([100])).save(x.join("gray.png")).unwrap();
     image::RgbaImage::from_pixel(8, 8, image::Rgba([10, 20, 30, 0])).save(x.join("rgba.png")).unwrap();
     let set = open_samples(&[dir.path().to_path_buf()], &cnn_input(), None, &ImageOptions::default()).unwrap();
-    // The two generated images and the RGBA one (alpha dropped).
-    assert_eq!(set.len(), 3);
+    // The two generated images, the gray one (replicated) and the RGBA one (alpha dropped).
+    assert_eq!(set.len(), 4);
     let note = &set.notes()[0];
-    assert!(note.contains("using 3 of 6 images"), "{note}");
-    assert!(note.contains("skipped 3:"), "{note}");
-    assert!(note.contains("1 grayscale into a 3-channel input ("), "{note}");
-    assert!(note.contains("2 not a decodable PNG/JPEG ("), "{note}");
-    assert!(note.contains("broken.png") && note.contains("text.jpg") && note.contains("gray.png"), "{note}");
+    assert!(note.contains("using 4 of 6 images"), "{note}");
+    assert!(note.contains("; 1 grayscale converted to 3 channels"), "{note}");
+    assert!(note.contains("; skipped 2: 2 not a decodable PNG/JPEG ("), "{note}");
+    assert!(note.contains("broken.png") && note.contains("text.jpg"), "{note}");
     let rgba = (0..set.len()).find(|&i| set.image(i).unwrap().ends_with("rgba.png")).unwrap();
     let v = set.get(rgba).unwrap().inputs.remove(0).1;
     let v = v.f32s();
     assert_eq!(&v[..3], &[10.0 / 255.0, 20.0 / 255.0, 30.0 / 255.0]);
 
     // Nothing usable: one error line saying why.
-    let only_gray = tempfile::tempdir().unwrap();
-    image::GrayImage::from_pixel(8, 8, image::Luma([1])).save(only_gray.path().join("g.png")).unwrap();
-    let e = open_samples(&[only_gray.path().to_path_buf()], &cnn_input(), None, &ImageOptions::default()).unwrap_err();
+    let none = tempfile::tempdir().unwrap();
+    std::fs::write(none.path().join("empty.png"), b"").unwrap();
+    let e = open_samples(&[none.path().to_path_buf()], &cnn_input(), None, &ImageOptions::default()).unwrap_err();
     assert!(matches!(e, DataError::NoUsableImages { .. }), "{e:?}");
-    assert!(e.to_string().contains("1 grayscale into a 3-channel input"), "{e}");
+    assert!(e.to_string().contains("skipped 1: 1 not a decodable PNG/JPEG ("), "{e}");
 }
 
 #[test]
@@ -170,11 +169,14 @@ fn channel_conversion_follows_the_input() {
     let rgba = [InputSpec::fixed("x", &[1, 4, 4, 4], SampleType::F32)];
     let s =
         load_samples(&paths[..], &rgba, None, &ImageOptions { range: Some(InputRange::Byte), ..Default::default() });
-    // Gray into four channels is skipped; RGB gets an opaque alpha.
+    // Gray is replicated; RGB gets an opaque alpha.
     let s = s.unwrap();
-    assert_eq!(s.len(), 2);
-    assert_eq!(&s[0].inputs[0].1.f32s()[..4], &[255.0, 0.0, 0.0, 255.0]);
-    assert_eq!(&s[1].inputs[0].1.f32s()[..4], &[0.0, 0.0, 255.0, 128.0]);
+    assert_eq!(s.len(), 3);
+    assert_eq!(&s[0].inputs[0].1.f32s()[..4], &[51.0, 51.0, 51.0, 255.0]);
+    assert_eq!(&s[1].inputs[0].1.f32s()[..4], &[255.0, 0.0, 0.0, 255.0]);
+    assert_eq!(&s[2].inputs[0].1.f32s()[..4], &[0.0, 0.0, 255.0, 128.0]);
+    let set = open_samples(&paths, &gray, None, &ImageOptions::default()).unwrap();
+    assert!(set.notes()[0].ends_with("; 2 color converted to grayscale"), "{:?}", set.notes());
 }
 
 #[test]

@@ -222,7 +222,7 @@ impl ImageJob {
     /// Decodes the image to `height × width × channels` normalized floats.
     ///
     /// The image is decoded to 8-bit (16-bit scaled down). Three channels take RGB (alpha
-    /// dropped), four take RGBA (opaque images get alpha 255), one takes gray, made from color
+    /// dropped, gray replicated), four take RGBA (opaque images get alpha 255), one takes gray, made from color
     /// with PIL's `convert("L")` weights (ITU-R 601-2: 0.299 R + 0.587 G + 0.114 B, rounded) so
     /// that results match Keras/PIL pipelines. It is then resized with bilinear interpolation
     /// using half-pixel centers and no antialiasing, the same as
@@ -297,7 +297,7 @@ pub(crate) fn resize_bilinear(src: &[u8], in_h: usize, in_w: usize, c: usize, ou
 }
 
 /// A candidate's stratum, path, and size or why it was left out.
-type Probed = (usize, PathBuf, Result<(usize, usize), Skip>);
+type Probed = (usize, PathBuf, Result<(usize, usize, bool), Skip>);
 
 /// Why an image was left out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -305,17 +305,15 @@ enum Skip {
     Unreadable,
     Undecodable,
     Empty,
-    Gray,
     TooLarge,
 }
 
 impl Skip {
-    fn describe(self, channels: usize) -> String {
+    fn describe(self) -> String {
         match self {
             Skip::Unreadable => "unreadable".into(),
             Skip::Undecodable => "not a decodable PNG/JPEG".into(),
             Skip::Empty => "empty".into(),
-            Skip::Gray => format!("grayscale into a {channels}-channel input"),
             Skip::TooLarge => "too large to decode within the memory budget".into(),
         }
     }
@@ -331,6 +329,12 @@ pub struct FolderSummary {
     pub folders: Vec<(String, usize, usize)>,
     /// The images looked at and left out, with why.
     pub skipped: Vec<(PathBuf, String)>,
+    /// How many chosen images were converted: grayscale ones to color channels (replicated, as
+    /// PIL's `convert("RGB")` and Keras' `color_mode="rgb"` do), color ones to gray.
+    pub gray_to_color: usize,
+    pub color_to_gray: usize,
+    /// The input's channel count.
+    pub channels: usize,
     pub seed: Option<u64>,
 }
 
@@ -362,6 +366,12 @@ impl fmt::Display for FolderSummary {
         }
         if let Some(seed) = self.seed {
             write!(f, ", sampled with seed {seed}")?;
+        }
+        if self.gray_to_color > 0 {
+            write!(f, "; {} grayscale converted to {} channels", self.gray_to_color, self.channels)?;
+        }
+        if self.color_to_gray > 0 {
+            write!(f, "; {} color converted to grayscale", self.color_to_gray)?;
         }
         if !self.skipped.is_empty() {
             let mut by_reason: BTreeMap<&str, Vec<&Path>> = BTreeMap::new();
@@ -467,8 +477,8 @@ fn quotas(sizes: &[usize], n: usize) -> Vec<usize> {
     q
 }
 
-/// Reads an image's header: its size, or why it cannot be used for `channels`.
-fn probe(path: &Path, channels: usize, max_alloc: u64) -> Result<(usize, usize), Skip> {
+/// Reads an image's header: its size and whether it has color, or why it cannot be used.
+fn probe(path: &Path, max_alloc: u64) -> Result<(usize, usize, bool), Skip> {
     use image::ImageDecoder;
     let meta = fs::metadata(path).map_err(|_| Skip::Unreadable)?;
     if !meta.is_file() {
@@ -480,14 +490,11 @@ fn probe(path: &Path, channels: usize, max_alloc: u64) -> Result<(usize, usize),
     if w == 0 || h == 0 {
         return Err(Skip::Empty);
     }
-    if channels >= 3 && !decoder.color_type().has_color() {
-        return Err(Skip::Gray);
-    }
     // Decoded at 8 or 16 bits, then converted: about three copies at most.
     if decoder.total_bytes().saturating_mul(3) > max_alloc {
         return Err(Skip::TooLarge);
     }
-    Ok((h as usize, w as usize))
+    Ok((h as usize, w as usize, decoder.color_type().has_color()))
 }
 
 pub(crate) fn human(bytes: u128) -> String {
@@ -570,6 +577,7 @@ pub(crate) fn choose(
 
     let mut chosen: Vec<Vec<(PathBuf, usize, usize)>> = vec![Vec::new(); strata.len()];
     let mut skipped: Vec<(PathBuf, String)> = Vec::new();
+    let (mut gray_to_color, mut color_to_gray) = (0, 0);
     // Candidates in seeded order per stratum; probed in parallel rounds until each stratum has
     // its quota, a skipped image being replaced by the next candidate. Strata that run out
     // leave their shortfall to the others, in order.
@@ -620,14 +628,18 @@ pub(crate) fn choose(
         let probed: Vec<Probed> = batch
             .into_par_iter()
             .map(|(s, p)| {
-                let r = probe(&p, channels, per_worker);
+                let r = probe(&p, per_worker);
                 (s, p, r)
             })
             .collect();
         for (s, p, r) in probed {
             match r {
-                Ok((h, w)) => chosen[s].push((p, height.unwrap_or(h), width.unwrap_or(w))),
-                Err(why) => skipped.push((p, why.describe(channels))),
+                Ok((h, w, color)) => {
+                    gray_to_color += usize::from(!color && channels > 1);
+                    color_to_gray += usize::from(color && channels == 1);
+                    chosen[s].push((p, height.unwrap_or(h), width.unwrap_or(w)));
+                }
+                Err(why) => skipped.push((p, why.describe())),
             }
         }
     }
@@ -640,6 +652,9 @@ pub(crate) fn choose(
         found,
         folders: strata.iter().zip(&chosen).map(|((name, files), c)| (name.clone(), c.len(), files.len())).collect(),
         skipped,
+        gray_to_color,
+        color_to_gray,
+        channels,
         seed: sampling.then_some(options.seed),
     };
     let jobs: Vec<Arc<ImageJob>> = chosen
