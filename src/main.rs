@@ -129,7 +129,8 @@ struct ConvertArgs {
     /// input name) or a folder of PNG/JPEG images.
     #[arg(long, value_name = "PATH")]
     calibration_data: Vec<PathBuf>,
-    /// Use at most N calibration samples.
+    /// Use at most N calibration samples: from image folders a seeded sample stratified by
+    /// subfolder (--seed), from arrays the first N.
     #[arg(long, value_name = "N")]
     calibration_samples: Option<usize>,
     /// Image folders: the seed of the sample drawn (per subfolder) when --calibration-samples is
