@@ -5,17 +5,21 @@
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use std::io::IsTerminal;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
-use tflq::calibrate::data::{open_samples, ImageOptions};
+use tflq::calibrate::data::{open_samples, ImageOptions, InputRange};
 use tflq::graphdef::ImportOptions;
-use tflq::pipeline::{self, quantize_calibrated};
+use tflq::pipeline::{self, quantize_calibrated_timed};
 use tflq::quantize::full_integer::{Activations, IntegerOptions, IoType};
 use tflq::quantize::{quantize_weights, Report, WeightMode, WeightOptions};
 use tflq::tflite::{Layout, WriteOptions};
+
+mod progress;
+
+/// How long each stage of `convert` took, for `--verbose`.
+type Stages = Vec<(&'static str, std::time::Duration)>;
 
 #[derive(Parser)]
 #[command(
@@ -61,12 +65,8 @@ struct RunArgs {
     /// Print a JSON summary instead of a table.
     #[arg(long)]
     json: bool,
-    /// Image folders: per-channel mean subtracted after scaling to [0,1].
-    #[arg(long, value_delimiter = ',')]
-    mean: Option<Vec<f32>>,
-    /// Image folders: per-channel standard deviation to divide by.
-    #[arg(long, value_delimiter = ',')]
-    std: Option<Vec<f32>>,
+    #[command(flatten)]
+    norm: NormArgs,
     /// Run on at most N threads (samples run in parallel; default: one per core). `--threads 1`
     /// runs one sample after another on one core, as a single-threaded interpreter would.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
@@ -98,12 +98,8 @@ struct CompareArgs {
     /// Exit with status 3 when the worst output SQNR is below DB.
     #[arg(long, value_name = "DB", allow_negative_numbers = true)]
     min_sqnr: Option<f64>,
-    /// Image folders: per-channel mean subtracted after scaling to [0,1].
-    #[arg(long, value_delimiter = ',')]
-    mean: Option<Vec<f32>>,
-    /// Image folders: per-channel standard deviation to divide by.
-    #[arg(long, value_delimiter = ',')]
-    std: Option<Vec<f32>>,
+    #[command(flatten)]
+    norm: NormArgs,
 }
 
 #[derive(clap::Args)]
@@ -133,15 +129,22 @@ struct ConvertArgs {
     /// input name) or a folder of PNG/JPEG images.
     #[arg(long, value_name = "PATH")]
     calibration_data: Vec<PathBuf>,
-    /// Use at most N calibration samples.
+    /// Use at most N calibration samples: from image folders a seeded sample stratified by
+    /// subfolder (--seed), from arrays the first N.
     #[arg(long, value_name = "N")]
     calibration_samples: Option<usize>,
-    /// Image calibration: per-channel mean subtracted after scaling to [0,1], e.g. 0.485,0.456,0.406.
-    #[arg(long, value_delimiter = ',')]
-    mean: Option<Vec<f32>>,
-    /// Image calibration: per-channel standard deviation to divide by.
-    #[arg(long, value_delimiter = ',')]
-    std: Option<Vec<f32>>,
+    /// Image folders: the seed of the sample drawn (per subfolder) when --calibration-samples is
+    /// smaller than the folder.
+    #[arg(long, value_name = "N", default_value_t = tflq::calibrate::data::DEFAULT_SEED)]
+    seed: u64,
+    #[command(flatten)]
+    norm: NormArgs,
+    /// Print nothing but warnings and errors (no progress, notes or summary line).
+    #[arg(long, short, conflicts_with = "verbose")]
+    quiet: bool,
+    /// Also print how long each stage took (read, data, fold, calibrate, quantize, write).
+    #[arg(long, short)]
+    verbose: bool,
     /// Full-integer modes: the model input type.
     #[arg(long, value_enum, default_value_t = Io::Float32)]
     input_type: Io,
@@ -181,6 +184,30 @@ struct ConvertArgs {
     /// Where buffer data goes: inside the flatbuffer, or after it (offset/size, for models over 2 GB).
     #[arg(long, value_enum, default_value_t = BufferLayout::Auto, hide = true)]
     buffer_layout: BufferLayout,
+}
+
+/// How image folders become float inputs: 8-bit values are mapped to --input-range, then
+/// (v - mean) / std per channel.
+#[derive(clap::Args)]
+struct NormArgs {
+    /// Image folders: the range 8-bit values are scaled to before --mean/--std: 0,1 (x/255, the
+    /// default), -1,1 (x/127.5 - 1) or 0,255 (as they are).
+    #[arg(long, value_name = "LO,HI", allow_hyphen_values = true, value_parser = InputRange::parse)]
+    input_range: Option<InputRange>,
+    /// Image folders: per-channel mean to subtract, in the units of --input-range (e.g.
+    /// 0.485,0.456,0.406 for 0,1; 127.5 for 0,255).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    mean: Option<Vec<f32>>,
+    /// Image folders: per-channel standard deviation to divide by, in the units of --input-range
+    /// (e.g. 0.229,0.224,0.225 for 0,1; 127.5 for 0,255).
+    #[arg(long, value_delimiter = ',', allow_negative_numbers = true)]
+    std: Option<Vec<f32>>,
+}
+
+impl NormArgs {
+    fn options(&self) -> ImageOptions {
+        ImageOptions { mean: self.mean.clone(), std: self.std.clone(), range: self.input_range, ..Default::default() }
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -379,8 +406,8 @@ fn io_type(io: Io) -> IoType {
     }
 }
 
-/// Loads the calibration samples, calibrates with a progress line on a terminal, and quantizes.
-fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<Report> {
+/// Loads the calibration samples, calibrates with progress output, and quantizes.
+fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs, stages: &mut Stages) -> Result<Report> {
     let name = if args.quantize == Mode::Int8 { "int8" } else { "int16x8" };
     if args.calibration_data.is_empty() {
         bail!("--quantize {name} needs --calibration-data: a .npy, a .npz or a folder of images");
@@ -389,8 +416,15 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
     // A frozen graph's importer already applied --input-shapes.
     let shapes = if starts_with_tflite_identifier(&args.input) { args.input_shapes.as_deref() } else { None };
     let specs = tflq::calibrate::input_specs(model, shapes)?;
-    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
+    let image = ImageOptions { seed: args.seed, ..args.norm.options() };
+    let t = Instant::now();
     let samples = open_samples(&args.calibration_data, &specs, args.calibration_samples, &image)?;
+    stages.push(("data", t.elapsed()));
+    if !args.quiet {
+        for note in samples.notes() {
+            eprintln!("note: {note}");
+        }
+    }
     let opts = IntegerOptions {
         activations: if args.quantize == Mode::Int8 { Activations::Int8 } else { Activations::Int16 },
         input_type: io_type(args.input_type),
@@ -402,18 +436,13 @@ fn full_integer_quantize(model: &mut tflq::Model, args: &ConvertArgs) -> Result<
             _ => None,
         },
     };
-    let total = samples.len();
-    let terminal = std::io::stderr().is_terminal();
-    let progress = move |done: usize| {
-        if terminal && (done == total || done % 8 == 0) {
-            eprint!("\rcalibrating: {done}/{total} samples");
-            if done == total {
-                eprintln!();
-            }
-        }
-    };
     let method = calibration_method(args)?;
-    Ok(quantize_calibrated(model, &samples, &opts, method, &progress)?)
+    let mut times = pipeline::Stages::default();
+    let report = progress::with_progress("calibrating", samples.len(), args.quiet, |progress| {
+        quantize_calibrated_timed(model, &samples, &opts, method, progress, &mut times)
+    })?;
+    stages.extend([("fold", times.fold), ("calibrate", times.calibrate), ("quantize", times.quantize)]);
+    Ok(report)
 }
 
 /// `--calibration-method` and `--percentile` as a method (checked before any work is done).
@@ -491,8 +520,11 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
     if !tflite_input {
         keep_freed_memory();
     }
+    let mut stages = Stages::new();
+    let t = Instant::now();
     let (mut model, warnings) =
         pipeline::load(&args.input, &graph, &saved).with_context(|| args.input.display().to_string())?;
+    stages.push(("read", t.elapsed()));
     for w in warnings {
         eprintln!("warning: {w}");
     }
@@ -503,6 +535,7 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
         bail!("--input-type/--output-type apply to --quantize int8 and int16x8 only");
     }
     let opts = WeightOptions { min_weight_elements: args.min_weight_elements, per_tensor: args.per_tensor };
+    let t = Instant::now();
     let report = match args.quantize {
         Mode::None => None,
         Mode::Dynamic => Some(quantize_weights(&mut model, WeightMode::Dynamic, &opts).map_err(anyhow::Error::from)),
@@ -510,8 +543,11 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
         Mode::WeightInt8 => {
             Some(quantize_weights(&mut model, WeightMode::WeightInt8, &opts).map_err(anyhow::Error::from))
         }
-        Mode::Int8 | Mode::Int16x8 => Some(full_integer_quantize(&mut model, args)),
+        Mode::Int8 | Mode::Int16x8 => Some(full_integer_quantize(&mut model, args, &mut stages)),
     };
+    if !full_integer && args.quantize != Mode::None {
+        stages.push(("quantize", t.elapsed()));
+    }
     let report = match report {
         Some(r) => Some(r.with_context(|| args.input.display().to_string())?),
         None => None,
@@ -532,6 +568,7 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
         BufferLayout::Outside => Layout::Outside,
     };
     // Every output is staged, and all are renamed into place only once all were written.
+    let t = Instant::now();
     let staged = tflq::tflite::save_staged(&model, &args.output, &WriteOptions { layout })?;
     let seconds = start.elapsed().as_secs_f64();
     let in_bytes = input_bytes(&args.input);
@@ -553,6 +590,15 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
     if let Some(st) = report_staged {
         let path = st.dest().to_path_buf();
         st.commit().with_context(|| format!("cannot write the report {}", path.display()))?;
+    }
+    stages.push(("write", t.elapsed()));
+    if args.verbose {
+        let parts: Vec<String> =
+            stages.iter().map(|(name, d)| format!("{name} {:.1} ms", d.as_secs_f64() * 1e3)).collect();
+        eprintln!("stages: {}", parts.join(", "));
+    }
+    if args.quiet {
+        return Ok(Status::Done);
     }
     eprintln!(
         "wrote {}: {summary}{in_bytes} -> {out_bytes} bytes ({:.3}x) in {:.0} ms",
@@ -618,8 +664,10 @@ fn run(args: &RunArgs) -> Result<Status> {
         }
     }
     let model = load(&args.model)?;
-    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
-    let samples = pipeline::exec::open(&model, &args.input, &image)?;
+    let samples = pipeline::exec::open(&model, &args.input, &args.norm.options())?;
+    for note in samples.notes() {
+        eprintln!("note: {note}");
+    }
     let run = || pipeline::run::run(&model, &samples).with_context(|| args.model.display().to_string());
     let outputs = match args.threads {
         None => run(),
@@ -673,8 +721,10 @@ fn compare(args: &CompareArgs) -> Result<Status> {
     }
     let float = load(&args.float)?;
     let quant = load(&args.quant)?;
-    let image = ImageOptions { mean: args.mean.clone(), std: args.std.clone() };
-    let samples = pipeline::exec::open(&float, &args.data, &image)?;
+    let samples = pipeline::exec::open(&float, &args.data, &args.norm.options())?;
+    for note in samples.notes() {
+        eprintln!("note: {note}");
+    }
     let mut c = pipeline::compare::compare(&float, &quant, &samples)?;
     if !args.tensor.is_empty() {
         for name in &args.tensor {

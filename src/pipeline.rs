@@ -91,7 +91,32 @@ pub fn quantize_calibrated(
     method: Method,
     progress: &(dyn Fn(usize) + Sync),
 ) -> Result<Report, CalibratedError> {
+    quantize_calibrated_timed(model, samples, opts, method, progress, &mut Stages::default())
+}
+
+/// How long the stages of [`quantize_calibrated`] took.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Stages {
+    /// Folding FLOAT16/sparse constants.
+    pub fold: std::time::Duration,
+    /// Running the samples and choosing ranges.
+    pub calibrate: std::time::Duration,
+    /// Rewriting the model to integers.
+    pub quantize: std::time::Duration,
+}
+
+/// [`quantize_calibrated`], recording how long each stage took in `stages`.
+pub fn quantize_calibrated_timed(
+    model: &mut Model,
+    samples: &SampleSet,
+    opts: &IntegerOptions,
+    method: Method,
+    progress: &(dyn Fn(usize) + Sync),
+    stages: &mut Stages,
+) -> Result<Report, CalibratedError> {
+    let fold = std::time::Instant::now();
     let prepared = quantize::prepare(model)?;
+    stages.fold = fold.elapsed();
     let start = std::time::Instant::now();
     let calibration = calibrate::calibrate_with(model, samples, method.needs_histograms(), progress)?;
     let grids: Vec<Grid> = full_integer::subgraph_activations(model, opts)
@@ -103,6 +128,8 @@ pub fn quantize_calibrated(
         .collect();
     let chosen = calibration.choose(method, &grids);
     let seconds = start.elapsed().as_secs_f64();
+    stages.calibrate = start.elapsed();
+    let rewrite = std::time::Instant::now();
     let mut ranges = Vec::new();
     for (g, (seen, chosen)) in calibration.ranges.iter().zip(&chosen).enumerate() {
         for (t, (s, c)) in seen.iter().zip(chosen).enumerate() {
@@ -133,5 +160,6 @@ pub fn quantize_calibrated(
         report.calibration_shapes = names.zip(samples.shapes()).collect();
     }
     quantize::finish(model, &mut report, prepared, true);
+    stages.quantize = rewrite.elapsed();
     Ok(report)
 }

@@ -5,16 +5,19 @@
 //!   is a `.npy`, one file per model input in model input order;
 //! - a `.npz` with one array per model input, matched by input name (`serving_default_x:0` also
 //!   matches the key `x`);
-//! - a folder of PNG/JPEG images, for a model with one float input of shape `[1,H,W,C]`, C = 1 or 3.
+//! - a folder of PNG/JPEG images (searched recursively), for a model with one float input of
+//!   shape `[1,H,W,C]`, C = 1, 3 or 4: see [`super::images`].
 //!
-//! Several `.npz` files or folders are read in the order given and their samples concatenated.
-//! Files inside a folder are taken in byte order of their names, so the result is deterministic.
+//! Several `.npz` files are read in the order given and their samples concatenated; folders are
+//! pooled, and come after them. A `.npy` whose shape is exactly one sample's is one sample.
 
 use std::fmt;
 use std::fs;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+use super::images::ImageJob;
+pub use super::images::{FolderSummary, ImageOptions, InputRange, DEFAULT_MAX_BYTES, DEFAULT_SEED};
 use super::npy::{self, NpyData, NpyError};
 use crate::ir::{codec, Buf};
 use crate::schema::TensorType;
@@ -145,6 +148,8 @@ impl std::ops::Deref for Src {
 /// One input of one sample, checked but perhaps not decoded yet.
 enum Pending {
     Ready(SampleValues),
+    /// An image of a folder, whose header was read.
+    Image(std::sync::Arc<ImageJob>),
     /// `count` float32 or float64 elements at byte `start` of `src`, becoming float32 values.
     Floats {
         src: std::sync::Arc<Src>,
@@ -155,23 +160,24 @@ enum Pending {
 }
 
 impl Pending {
-    fn decode(&self) -> SampleValues {
-        match self {
+    fn decode(&self) -> Result<SampleValues, DataError> {
+        Ok(match self {
             Pending::Ready(v) => v.clone(),
+            Pending::Image(job) => job.decode()?,
             Pending::Floats { src, start, count, dtype } => {
                 let bytes = &src[*start..*start + count * dtype.size()];
                 // Straight into the interpreter's (line-aligned) buffer.
                 let t = if *dtype == npy::DType::F64 { TensorType::FLOAT64 } else { TensorType::FLOAT32 };
                 SampleValues::F32(codec::decode_f32(t, bytes).unwrap_or_default())
             }
-        }
+        })
     }
 
     /// Like [`decode`](Self::decode), without copying values that are already decoded.
-    fn into_values(self) -> SampleValues {
+    fn into_values(self) -> Result<SampleValues, DataError> {
         match self {
-            Pending::Ready(v) => v,
-            floats => floats.decode(),
+            Pending::Ready(v) => Ok(v),
+            other => other.decode(),
         }
     }
 }
@@ -181,6 +187,14 @@ impl Pending {
 /// copy of the whole file is made, and each sample's values are fresh in cache when used.
 pub struct SampleSet {
     samples: Vec<Vec<(Vec<usize>, Pending)>>,
+    notes: Vec<String>,
+    folders: Option<FolderSummary>,
+}
+
+impl fmt::Debug for SampleSet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SampleSet").field("len", &self.len()).field("notes", &self.notes).finish()
+    }
 }
 
 impl SampleSet {
@@ -206,9 +220,30 @@ impl SampleSet {
         out
     }
 
-    /// Sample `i` (panics if `i >= len()`).
-    pub fn get(&self, i: usize) -> Sample {
-        Sample { inputs: self.samples[i].iter().map(|(shape, p)| (shape.clone(), p.decode())).collect() }
+    /// Sample `i` (panics if `i >= len()`), decoded now: an image that fails to decode
+    /// (though its header was read) is an error naming it.
+    pub fn get(&self, i: usize) -> Result<Sample, DataError> {
+        let inputs = self.samples[i].iter().map(|(shape, p)| Ok((shape.clone(), p.decode()?)));
+        Ok(Sample { inputs: inputs.collect::<Result<_, DataError>>()? })
+    }
+
+    /// What the user should know about how the data was read, one line each (a `.npy` taken
+    /// as one sample, the images used and skipped).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
+    /// What was taken from image folders, if any.
+    pub fn folders(&self) -> Option<&FolderSummary> {
+        self.folders.as_ref()
+    }
+
+    /// The image file of sample `i`, for samples from folders.
+    pub fn image(&self, i: usize) -> Option<&Path> {
+        self.samples.get(i)?.iter().find_map(|(_, p)| match p {
+            Pending::Image(job) => Some(job.path.as_path()),
+            _ => None,
+        })
     }
 }
 
@@ -218,16 +253,8 @@ impl From<Vec<Sample>> for SampleSet {
             .into_iter()
             .map(|s| s.inputs.into_iter().map(|(shape, v)| (shape, Pending::Ready(v))).collect())
             .collect();
-        SampleSet { samples }
+        SampleSet { samples, notes: Vec::new(), folders: None }
     }
-}
-
-/// Normalization for image folders: each channel becomes `(x/255 - mean[c]) / std[c]`.
-/// A missing `mean` is 0 and a missing `std` is 1; a one-element list applies to every channel.
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct ImageOptions {
-    pub mean: Option<Vec<f32>>,
-    pub std: Option<Vec<f32>>,
 }
 
 /// Shape as users write it: `[1,32,32,3]`.
@@ -305,14 +332,26 @@ pub enum DataError {
     MissingNpzKey { path: PathBuf, input: String, expected: Vec<String>, found: Vec<String> },
     #[error("calibration data {}: folder has no .png/.jpg/.jpeg files", path.display())]
     EmptyFolder { path: PathBuf },
-    #[error("calibration data {}: image folders need a model with one float32 input of shape [1,H,W,C], C = 1 or 3; input \"{input}\" is {dtype} {shape}", path.display())]
+    #[error("calibration data {}: image folders need a model with one float32 input of shape [1,H,W,C], C = 1, 3 or 4; input \"{input}\" is {dtype} {shape}", path.display())]
     NotImageInput { path: PathBuf, input: String, shape: Dims, dtype: SampleType },
     #[error("calibration data {}: cannot decode image: {reason}", path.display())]
     BadImage { path: PathBuf, reason: String },
     #[error("calibration data: --{which} needs 1 or {channels} values (one per channel), got {got}")]
     BadNormalization { which: &'static str, channels: usize, got: usize },
-    #[error("calibration data: --std values must be finite and non-zero, got {0}")]
-    ZeroStd(f32),
+    #[error("calibration data: --{which} {value} is not a finite number")]
+    NonFiniteNormalization { which: &'static str, value: f32 },
+    #[error("calibration data: --mean {value} is outside --input-range {range} (--mean/--std are in the units of --input-range){hint}")]
+    MeanOutsideRange { value: f32, range: InputRange, hint: String },
+    #[error("calibration data: --std {0} must be positive")]
+    StdNotPositive(f32),
+    #[error("calibration data: --std {value} does not fit --input-range {range}: {why} (--mean/--std are in the units of --input-range){hint}")]
+    StdOutsideRange { value: f32, range: InputRange, why: String, hint: String },
+    #[error("calibration data {}: {} appl{} to image folders only; .npy/.npz data is used as it is (normalize it before saving)", path.display(), flags.join("/"), if flags.len() == 1 { "ies" } else { "y" })]
+    NormalizationWithArrays { path: PathBuf, flags: Vec<&'static str> },
+    #[error("calibration data {what} needs {need}, over the {budget} memory budget")]
+    OverBudget { what: String, need: String, budget: String },
+    #[error("calibration data {line}: no usable images")]
+    NoUsableImages { line: String },
     #[error("calibration data {what}: no samples")]
     NoSamples { what: String },
     #[error("calibration data: inputs have different sample counts: {}", counts.iter().map(|(n, c)| format!("\"{n}\" {c}")).collect::<Vec<_>>().join(", "))]
@@ -328,15 +367,18 @@ pub fn load_samples(
     image: &ImageOptions,
 ) -> Result<Vec<Sample>, DataError> {
     let set = open_samples(paths, inputs, max_samples, image)?;
-    Ok(set
-        .samples
+    set.samples
         .into_iter()
-        .map(|s| Sample { inputs: s.into_iter().map(|(shape, p)| (shape, p.into_values())).collect() })
-        .collect())
+        .map(|s| {
+            let inputs = s.into_iter().map(|(shape, p)| Ok((shape, p.into_values()?)));
+            Ok(Sample { inputs: inputs.collect::<Result<_, DataError>>()? })
+        })
+        .collect()
 }
 
-/// Like [`load_samples`], with every check done now but float arrays decoded only as each
-/// sample is taken from the set.
+/// Like [`load_samples`], with every check done now but float arrays and images decoded only
+/// as each sample is taken from the set. From image folders, `max_samples` draws a seeded
+/// sample stratified by subfolder (see [`super::images`]).
 pub fn open_samples(
     paths: &[PathBuf],
     inputs: &[InputSpec],
@@ -352,6 +394,16 @@ pub fn open_samples(
         return Err(DataError::NoSamples { what: "(no paths given)".into() });
     }
     let input_names = || inputs.iter().map(|s| s.name.clone()).collect::<Vec<_>>();
+    let given = image.given();
+    if !given.is_empty() {
+        // With folders among the data, the flags are for them.
+        if !kinds.iter().any(|(_, k)| *k == Kind::Folder) {
+            return Err(DataError::NormalizationWithArrays { path: kinds[0].0.to_path_buf(), flags: given });
+        }
+        image.check()?;
+    }
+    let mut notes = Vec::new();
+    let mut folders = None;
 
     let samples = if kinds.iter().any(|(_, k)| *k == Kind::Npy) {
         if let Some((other, _)) = kinds.iter().find(|(_, k)| *k != Kind::Npy) {
@@ -372,29 +424,51 @@ pub fn open_samples(
         let mut columns = Vec::with_capacity(inputs.len());
         for ((path, _), spec) in kinds.iter().zip(inputs) {
             let src = std::sync::Arc::new(Src::Map(map(path)?));
-            columns.push(split_samples(&src, 0..src.len(), spec, path, &path.display().to_string(), max_samples)?);
+            let column = split_samples(&src, 0..src.len(), spec, path, &path.display().to_string(), max_samples)?;
+            if let Some(shape) = &column.single {
+                notes.push(format!(
+                    "{} has the shape of one sample of input \"{}\" ({}, no sample axis): taken as one sample",
+                    path.display(),
+                    spec.name,
+                    ShapeList(shape.clone())
+                ));
+            }
+            columns.push(column);
         }
         zip_columns(columns, inputs)?
     } else {
         let mut all = Vec::new();
+        let mut budget = image.max_bytes;
         for (path, kind) in &kinds {
             let left = max_samples.map(|m| m.saturating_sub(all.len()));
             if left == Some(0) {
                 break;
             }
-            let mut got = match kind {
-                Kind::Npz => load_npz(path, inputs, left)?,
-                Kind::Folder => load_folder(path, inputs, left, image)?,
-                Kind::Npy => unreachable!("handled above"),
-            };
-            all.append(&mut got);
+            if *kind == Kind::Npz {
+                all.append(&mut load_npz(path, inputs, left, &mut budget, image.max_bytes)?);
+            }
+        }
+        let roots: Vec<&Path> = kinds.iter().filter(|(_, k)| *k == Kind::Folder).map(|(p, _)| p.as_path()).collect();
+        let left = max_samples.map(|m| m.saturating_sub(all.len()));
+        if !roots.is_empty() && left != Some(0) {
+            if inputs.len() != 1 {
+                return Err(DataError::InputCount {
+                    given: format!("image folder {}", roots[0].display()),
+                    names: input_names(),
+                    hint: "use a .npz with those names or one .npy per input",
+                });
+            }
+            let (jobs, summary) = super::images::choose(&roots, &inputs[0], left, image)?;
+            all.extend(jobs.into_iter().map(|job| vec![(job.shape(), Pending::Image(job))]));
+            notes.push(summary.to_string());
+            folders = Some(summary);
         }
         all
     };
     if samples.is_empty() {
         return Err(DataError::NoSamples { what: what() });
     }
-    Ok(SampleSet { samples })
+    Ok(SampleSet { samples, notes, folders })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -469,7 +543,15 @@ fn normalize_name(name: &str) -> &str {
 
 type PendingSample = Vec<(Vec<usize>, Pending)>;
 
-fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec<PendingSample>, DataError> {
+/// The samples of a `.npz`; inflated members are counted against `budget` (what is left of
+/// `max_bytes`).
+fn load_npz(
+    path: &Path,
+    inputs: &[InputSpec],
+    max: Option<usize>,
+    budget: &mut u64,
+    max_bytes: u64,
+) -> Result<Vec<PendingSample>, DataError> {
     let malformed = |reason: String| DataError::MalformedNpz { path: path.to_path_buf(), reason };
     let file = std::sync::Arc::new(Src::Map(map(path)?));
     let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&file[..])).map_err(|e| malformed(e.to_string()))?;
@@ -493,37 +575,97 @@ fn load_npz(path: &Path, inputs: &[InputSpec], max: Option<usize>) -> Result<Vec
                 found: keys,
             });
         };
-        let (src, range) =
-            member_bytes(&file, &mut archive, member).map_err(|e| malformed(format!("{member}: {e}")))?;
         let source_name = format!("{} (array \"{key}\")", path.display());
+        let (src, range) = match member_bytes(&file, &mut archive, member, budget) {
+            Ok(found) => found,
+            Err(MemberError::Corrupt(e)) => return Err(malformed(format!("{member}: {e}"))),
+            Err(MemberError::Npy(e)) => return Err(npy_error(&path.join(member), e)),
+            Err(MemberError::OverBudget(need)) => {
+                return Err(DataError::OverBudget {
+                    what: source_name,
+                    need: format!("{} inflated", super::images::human(u128::from(need))),
+                    budget: super::images::human(u128::from(max_bytes)),
+                })
+            }
+        };
         columns.push(split_samples(&src, range, spec, &path.join(member), &source_name, max)?);
     }
     zip_columns(columns, inputs)
 }
 
+enum MemberError {
+    Corrupt(String),
+    Npy(NpyError),
+    /// The declared inflated size, over what is left of the budget.
+    OverBudget(u64),
+}
+
 /// Where one archive member's bytes are: a range of the mapped file for a stored (uncompressed)
-/// member, as `np.savez` writes them, after checking its CRC; else the inflated bytes.
+/// member, as `np.savez` writes them, after checking its CRC; else the inflated bytes. Before
+/// inflating, the size the zip header declares is checked against `budget` (and taken from it)
+/// and against the size the member's `.npy` header gives (shape × dtype); inflating stops past
+/// the declared size, and the CRC is checked.
 fn member_bytes(
     file: &std::sync::Arc<Src>,
     archive: &mut zip::ZipArchive<std::io::Cursor<&[u8]>>,
     member: &str,
-) -> Result<(std::sync::Arc<Src>, std::ops::Range<usize>), String> {
+    budget: &mut u64,
+) -> Result<(std::sync::Arc<Src>, std::ops::Range<usize>), MemberError> {
+    let corrupt = |e: String| MemberError::Corrupt(e);
     let map: &[u8] = file;
-    let mut entry = archive.by_name(member).map_err(|e| e.to_string())?;
+    let mut entry = archive.by_name(member).map_err(|e| corrupt(e.to_string()))?;
     if entry.compression() == zip::CompressionMethod::Stored && !entry.encrypted() {
         let range = usize::try_from(entry.data_start())
             .ok()
             .zip(usize::try_from(entry.size()).ok())
             .and_then(|(start, len)| Some(start..start.checked_add(len)?))
             .filter(|r| r.end <= map.len())
-            .ok_or("member data lies outside the file")?;
+            .ok_or_else(|| corrupt("member data lies outside the file".into()))?;
         if crc32(&map[range.clone()]) != entry.crc32() {
-            return Err("CRC mismatch: the archive is corrupt".into());
+            return Err(corrupt("CRC mismatch: the archive is corrupt".into()));
         }
         return Ok((file.clone(), range));
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(entry.size()).unwrap_or(0).min(map.len().saturating_mul(1024)));
-    entry.read_to_end(&mut bytes).map_err(|e| e.to_string())?;
+    let declared = entry.size();
+    if declared > *budget {
+        return Err(MemberError::OverBudget(declared));
+    }
+    let declared_len = usize::try_from(declared).map_err(|_| MemberError::OverBudget(declared))?;
+    // The .npy header first (at most 1 MiB of it), to check the declared size against it.
+    const MAX_HEADER: u64 = 1 << 20;
+    let mut bytes = Vec::with_capacity(declared_len.min(MAX_HEADER as usize));
+    (&mut entry).take(declared.min(MAX_HEADER)).read_to_end(&mut bytes).map_err(|e| corrupt(e.to_string()))?;
+    let header = match npy::parse_header(&bytes) {
+        Ok(h) => h,
+        Err(NpyError::Truncated) if bytes.len() as u64 == MAX_HEADER => {
+            return Err(corrupt("the .npy header is longer than 1 MiB".into()))
+        }
+        Err(e) => return Err(MemberError::Npy(e)),
+    };
+    let needed = npy::element_count(&header.shape)
+        .and_then(|n| n.checked_mul(header.dtype.size()))
+        .and_then(|n| n.checked_add(header.data_offset));
+    if needed != Some(declared_len) {
+        let needed = needed.map_or("more than can be addressed".to_string(), |n| format!("{n} bytes"));
+        return Err(corrupt(format!(
+            "the zip header declares {declared} bytes but the .npy header's shape {} {} needs {needed}: the archive is corrupt",
+            ShapeList(header.shape.clone()),
+            header.dtype.name()
+        )));
+    }
+    bytes.reserve_exact(declared_len - bytes.len());
+    let rest = declared - bytes.len() as u64;
+    (&mut entry).take(rest + 1).read_to_end(&mut bytes).map_err(|e| corrupt(e.to_string()))?;
+    if bytes.len() != declared_len {
+        let how = if bytes.len() > declared_len { "past" } else { "short of" };
+        return Err(corrupt(format!(
+            "inflates {how} the {declared} bytes its zip header declares: the archive is corrupt"
+        )));
+    }
+    if crc32(&bytes) != entry.crc32() {
+        return Err(corrupt("CRC mismatch: the archive is corrupt".into()));
+    }
+    *budget -= declared;
     let len = bytes.len();
     Ok((std::sync::Arc::new(Src::Owned(bytes)), 0..len))
 }
@@ -551,6 +693,8 @@ struct Column {
     shape: Vec<usize>,
     total: usize,
     samples: Vec<Pending>,
+    /// The array's shape, when it was taken as one sample without a sample axis.
+    single: Option<Vec<usize>>,
 }
 
 /// Checks the `.npy` in `src[range]` (`path` names it in errors) against `spec` and cuts it into
@@ -575,6 +719,15 @@ fn split_samples(
         }
         _ => None,
     };
+    // No sample axis: the whole array is one sample (with or without its batch dimension of 1).
+    let single = sample_shape.is_none()
+        && !arr.shape.is_empty()
+        && (spec.batch_optional() && spec.accepts(&[&[1], &arr.shape[..]].concat()) || spec.accepts(&arr.shape));
+    let sample_shape = match sample_shape {
+        None if single && spec.accepts(&arr.shape) => Some(arr.shape.clone()),
+        None if single => Some([&[1], &arr.shape[..]].concat()),
+        s => s,
+    };
     let Some(sample_shape) = sample_shape else {
         let expected = if spec.batch_optional() { spec.shape[1..].to_vec() } else { spec.shape.clone() };
         return Err(DataError::WrongShape {
@@ -589,8 +742,12 @@ fn split_samples(
             found: ShapeList(arr.shape.clone()),
         });
     };
-    let total = arr.shape[0];
-    let per = npy::element_count(&arr.shape[1..]).unwrap_or(0);
+    let (total, per) = if single {
+        (1, npy::element_count(&arr.shape).unwrap_or(0))
+    } else {
+        (arr.shape[0], npy::element_count(&arr.shape[1..]).unwrap_or(0))
+    };
+    let single = single.then(|| arr.shape.clone());
     let take = max.map_or(total, |m| m.min(total));
     if spec.dtype == SampleType::F32 && matches!(arr.dtype, npy::DType::F32 | npy::DType::F64) {
         let body = range.start + (arr.body.as_ptr() as usize - whole.as_ptr() as usize);
@@ -598,7 +755,7 @@ fn split_samples(
         let samples = (0..take)
             .map(|i| Pending::Floats { src: src.clone(), start: body + i * per * size, count: per, dtype: arr.dtype })
             .collect();
-        return Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples });
+        return Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples, single });
     }
     // Cast sample by sample, in parallel; the first failing sample's error wins.
     let samples: Vec<Result<SampleValues, DataError>> = (0..take)
@@ -611,7 +768,7 @@ fn split_samples(
         })
         .collect();
     let samples = samples.into_iter().map(|r| r.map(Pending::Ready)).collect::<Result<Vec<_>, _>>()?;
-    Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples })
+    Ok(Column { name: spec.name.clone(), shape: sample_shape, total, samples, single })
 }
 
 /// Transposes per-input columns into samples, checking that every input has as many samples.
@@ -696,164 +853,6 @@ fn cast(data: NpyData, base: usize, spec: &InputSpec, source_name: &str) -> Resu
     })
 }
 
-const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
-
-fn load_folder(
-    path: &Path,
-    inputs: &[InputSpec],
-    max: Option<usize>,
-    options: &ImageOptions,
-) -> Result<Vec<PendingSample>, DataError> {
-    if inputs.len() != 1 {
-        return Err(DataError::InputCount {
-            given: format!("image folder {}", path.display()),
-            names: inputs.iter().map(|s| s.name.clone()).collect(),
-            hint: "use a .npz with those names or one .npy per input",
-        });
-    }
-    let spec = &inputs[0];
-    // Open height or width (None): each image keeps its own.
-    let (height, width, channels) = match (spec.dtype, spec.shape.as_slice()) {
-        (SampleType::F32, &[Some(1) | None, h, w, Some(c)]) if (c == 1 || c == 3) && h != Some(0) && w != Some(0) => {
-            (h, w, c)
-        }
-        _ => {
-            return Err(DataError::NotImageInput {
-                path: path.to_path_buf(),
-                input: spec.name.clone(),
-                shape: Dims(spec.shape.clone()),
-                dtype: spec.dtype,
-            })
-        }
-    };
-    let mean = per_channel("mean", options.mean.as_deref(), channels, 0.0)?;
-    let std = per_channel("std", options.std.as_deref(), channels, 1.0)?;
-    if let Some(&bad) = std.iter().find(|s| !s.is_finite() || **s == 0.0) {
-        return Err(DataError::ZeroStd(bad));
-    }
-
-    let unreadable = |source| DataError::Unreadable { path: path.to_path_buf(), source };
-    let mut files = Vec::new();
-    for entry in fs::read_dir(path).map_err(unreadable)? {
-        let entry = entry.map_err(unreadable)?;
-        let file = entry.path();
-        let is_image = file
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| IMAGE_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)));
-        if is_image && file.is_file() {
-            files.push(file);
-        }
-    }
-    if files.is_empty() {
-        return Err(DataError::EmptyFolder { path: path.to_path_buf() });
-    }
-    files.sort_by(|a, b| a.file_name().cmp(&b.file_name()));
-    if let Some(max) = max {
-        files.truncate(max);
-    }
-    files
-        .iter()
-        .map(|file| {
-            let (values, h, w) = load_image(file, height, width, channels, &mean, &std)?;
-            Ok(vec![(vec![1, h, w, channels], Pending::Ready(SampleValues::F32(values.into())))])
-        })
-        .collect()
-}
-
-fn per_channel(
-    which: &'static str,
-    given: Option<&[f32]>,
-    channels: usize,
-    default: f32,
-) -> Result<Vec<f32>, DataError> {
-    match given {
-        None => Ok(vec![default; channels]),
-        Some([v]) => Ok(vec![*v; channels]),
-        Some(v) if v.len() == channels => Ok(v.to_vec()),
-        Some(v) => Err(DataError::BadNormalization { which, channels, got: v.len() }),
-    }
-}
-
-/// Decodes one image to `height × width × channels` floats, normalized (an open height or
-/// width keeps the image's own); returns them with the height and width.
-///
-/// The image is decoded to 8-bit RGB (alpha dropped, 16-bit scaled down); for one channel it is
-/// turned to gray with PIL's `convert("L")` weights (ITU-R 601-2: 0.299 R + 0.587 G + 0.114 B,
-/// rounded), so results match Keras/PIL pipelines. It is then resized with bilinear
-/// interpolation using half-pixel centers and no antialiasing — the same as
-/// `tf.image.resize(method="bilinear", antialias=False)` and OpenCV `INTER_LINEAR` — and each
-/// value `x` in 0..=255 becomes `(x/255 - mean[c]) / std[c]`.
-fn load_image(
-    file: &Path,
-    height: Option<usize>,
-    width: Option<usize>,
-    channels: usize,
-    mean: &[f32],
-    std: &[f32],
-) -> Result<(Vec<f32>, usize, usize), DataError> {
-    let bad = |reason: String| DataError::BadImage { path: file.to_path_buf(), reason };
-    let bytes = fs::read(file).map_err(|source| DataError::Unreadable { path: file.to_path_buf(), source })?;
-    let decoded = image::load_from_memory(&bytes).map_err(|e| bad(e.to_string()))?;
-    let rgb = decoded.to_rgb8();
-    let (src_w, src_h) = (rgb.width() as usize, rgb.height() as usize);
-    if src_w == 0 || src_h == 0 {
-        return Err(bad("image is empty".into()));
-    }
-    let pixels: Vec<f32> = if channels == 3 {
-        rgb.as_raw().iter().map(|&v| f32::from(v)).collect()
-    } else {
-        rgb.as_raw()
-            .chunks_exact(3)
-            .map(|p| {
-                let l = (u32::from(p[0]) * 19595 + u32::from(p[1]) * 38470 + u32::from(p[2]) * 7471 + 0x8000) >> 16;
-                l as f32
-            })
-            .collect()
-    };
-    let (height, width) = (height.unwrap_or(src_h), width.unwrap_or(src_w));
-    let mut out = resize_bilinear(&pixels, src_h, src_w, channels, height, width);
-    for (i, v) in out.iter_mut().enumerate() {
-        let c = i % channels;
-        *v = (*v / 255.0 - mean[c]) / std[c];
-    }
-    Ok((out, height, width))
-}
-
-/// Bilinear resize of an HWC image with half-pixel centers (`src = (dst + 0.5) * in/out - 0.5`,
-/// clamped to the edge), no antialiasing. Same size is an exact copy.
-fn resize_bilinear(src: &[f32], in_h: usize, in_w: usize, c: usize, out_h: usize, out_w: usize) -> Vec<f32> {
-    if in_h == out_h && in_w == out_w {
-        return src.to_vec();
-    }
-    // For each output coordinate: the two source indices and the weight of the second.
-    fn taps(in_len: usize, out_len: usize) -> Vec<(usize, usize, f32)> {
-        let scale = in_len as f64 / out_len as f64;
-        (0..out_len)
-            .map(|o| {
-                let pos = ((o as f64 + 0.5) * scale - 0.5).max(0.0);
-                let lo = (pos.floor() as usize).min(in_len - 1);
-                let hi = (lo + 1).min(in_len - 1);
-                (lo, hi, (pos - lo as f64) as f32)
-            })
-            .collect()
-    }
-    let ys = taps(in_h, out_h);
-    let xs = taps(in_w, out_w);
-    let mut out = Vec::with_capacity(out_h * out_w * c);
-    for &(y0, y1, fy) in &ys {
-        for &(x0, x1, fx) in &xs {
-            for ch in 0..c {
-                let at = |y: usize, x: usize| src[(y * in_w + x) * c + ch];
-                let top = at(y0, x0) + (at(y0, x1) - at(y0, x0)) * fx;
-                let bottom = at(y1, x0) + (at(y1, x1) - at(y1, x0)) * fx;
-                out.push(top + (bottom - top) * fy);
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -863,18 +862,6 @@ mod tests {
         assert_eq!(normalize_name("serving_default_image:0"), "image");
         assert_eq!(normalize_name("image"), "image");
         assert_eq!(normalize_name("x:1"), "x:1");
-    }
-
-    #[test]
-    fn resize_same_size_is_identity_and_upscale_matches_half_pixel() {
-        let src = [0.0, 10.0, 20.0, 30.0];
-        assert_eq!(resize_bilinear(&src, 2, 2, 1, 2, 2), src.to_vec());
-        // 1x2 → 1x4: positions -0.25 (clamped 0), 0.25, 0.75, 1.25 (→ edge).
-        let out = resize_bilinear(&[0.0, 100.0], 1, 2, 1, 1, 4);
-        assert_eq!(out, vec![0.0, 25.0, 75.0, 100.0]);
-        // 4 → 2 averages neighbour pairs (no antialiasing beyond that).
-        let out = resize_bilinear(&[0.0, 10.0, 20.0, 30.0], 1, 4, 1, 1, 2);
-        assert_eq!(out, vec![5.0, 25.0]);
     }
 
     #[test]

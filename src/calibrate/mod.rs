@@ -5,6 +5,7 @@
 
 pub mod data;
 pub mod histogram;
+pub mod images;
 pub mod methods;
 pub mod npy;
 
@@ -204,7 +205,8 @@ pub fn calibrate_with(
         .into_par_iter()
         .try_fold(empty, |mut local, index| {
             // Decoded here, by the worker that runs it.
-            let inputs = samples.get(index).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
+            let inputs =
+                samples.get(index)?.inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
             let mut observe = |g: usize, t: usize, value: Option<&Value>, tracked: Option<(f32, f32)>| {
                 // Kernels that tracked the range as they stored it save a pass; fused
                 // intermediates come with their range only.

@@ -579,10 +579,12 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
     let empty = || (vec![Acc::default(); n_out], vec![Acc::default(); pairs.len()], vec![Acc::default(); pairs.len()]);
     let one = |index: usize| -> Result<Sums, ExecError> {
         let sample_err = |source| ExecError::Sample { index, source };
+        let inputs = exec::inputs(samples, index)?;
+        let q_inputs = inputs.clone();
         let (fr, qr) = rayon::join(
             || {
                 let mut seen: Vec<Option<(Vec<usize>, Vec<f32>)>> = vec![None; f.tensors.len()];
-                let outs = fi.run_observed(exec::inputs(samples, index), &mut |t, v: &Value| {
+                let outs = fi.run_observed(inputs, &mut |t, v: &Value| {
                     if want_f[t] {
                         seen[t] = v.as_f32().map(|x| (v.shape.clone(), x.to_vec()));
                     }
@@ -591,7 +593,7 @@ pub fn compare(float: &Model, quant: &Model, samples: &SampleSet) -> Result<Comp
             },
             || {
                 let mut seen: Vec<Option<Vec<f32>>> = vec![None; q.tensors.len()];
-                let outs = qi.run_observed(exec::inputs(samples, index), &mut |t, v: &Value| {
+                let outs = qi.run_observed(q_inputs, &mut |t, v: &Value| {
                     if want_q[t] {
                         seen[t] = exec::to_f32(&q.tensors[t], v);
                     }

@@ -89,8 +89,8 @@ fn one_input(t: &Tensor) -> Model {
 
 /// Sample `i` as interpreter inputs for `model` (the interpreter quantizes float data given
 /// to a quantized integer input, as LiteRT's QUANTIZE would).
-pub fn inputs(samples: &SampleSet, i: usize) -> Vec<Value> {
-    samples.get(i).inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect()
+pub fn inputs(samples: &SampleSet, i: usize) -> Result<Vec<Value>, ExecError> {
+    Ok(samples.get(i)?.inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect())
 }
 
 /// The integer range of a quantized type.

@@ -82,7 +82,7 @@ pub fn run(model: &Model, samples: &SampleSet) -> Result<Vec<Output>, ExecError>
     let interp = Interpreter::new(model, 0)?;
     let results: Vec<Vec<Value>> = (0..samples.len())
         .into_par_iter()
-        .map(|index| interp.run(exec::inputs(samples, index)).map_err(|source| ExecError::Sample { index, source }))
+        .map(|index| interp.run(exec::inputs(samples, index)?).map_err(|source| ExecError::Sample { index, source }))
         .collect::<Result<_, _>>()?;
     let sg = &model.subgraphs[0];
     let mut outputs = Vec::new();
