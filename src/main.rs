@@ -393,7 +393,17 @@ fn input_bytes(path: &Path) -> u64 {
     len(&path.join("saved_model.pb")) + vars
 }
 
+/// A model for dump, run and compare: a `.tflite`, or a SavedModel directory converted on the fly.
 fn load(path: &Path) -> Result<tflq::Model> {
+    if path.is_dir() {
+        let saved = tflq::savedmodel::SavedModelOptions::default();
+        let (model, warnings) =
+            pipeline::load(path, &ImportOptions::default(), &saved).with_context(|| format!("{}", path.display()))?;
+        for w in warnings {
+            eprintln!("warning: {w}");
+        }
+        return Ok(model);
+    }
     tflq::load(path).with_context(|| format!("{}", path.display()))
 }
 
@@ -611,7 +621,7 @@ fn convert(args: &ConvertArgs) -> Result<Status> {
 
 fn dump(path: &Path, json: bool) -> Result<Status> {
     let model = load(path)?;
-    let file_bytes = std::fs::metadata(path).ok().map(|m| m.len());
+    let file_bytes = std::fs::metadata(path).ok().filter(|m| m.is_file()).map(|m| m.len());
     let text = if json {
         let mut s = serde_json::to_string_pretty(&tflq::dump::to_json(&model, file_bytes))?;
         s.push('\n');

@@ -394,3 +394,15 @@ fn unsupported_ops_listed_once() {
         &["unsupported ops", "MadeUpOp (", "AnotherMadeUpOp (", "17 more"],
     );
 }
+
+/// `dump`, `run` and `compare` take a SavedModel directory too (converted on the fly).
+#[test]
+fn dump_and_run_take_directories() {
+    let out = tflq_ok(["dump".as_ref(), fixture("two_inputs").as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("serving_default_features:0"), "{text}");
+    let inputs = testdata("savedmodel/two_inputs.inputs.npz");
+    let out = tflq_ok(["run".as_ref(), fixture("two_inputs").as_os_str(), "--input".as_ref(), inputs.as_os_str()]);
+    let text = String::from_utf8_lossy(&out.stderr).to_string() + &String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("ran 4 sample(s)"), "{text}");
+}
