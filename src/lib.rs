@@ -5,8 +5,8 @@
 //! transform the IR, and the writer turns it back into bytes. What tflq knows about each
 //! operator is in one registry ([`ops`]), which the interpreter, the passes and the importer
 //! read. The modules form layers (see the README's design notes; a test checks the imports):
-//! `pipeline` over `quantize`, `calibrate`, `graphdef` and `dump`, over `interp`, over `ops`,
-//! over `kernels`, `tflite` and `ir`.
+//! `pipeline` over `quantize`, `calibrate`, `savedmodel` (over `graphdef`), `graphdef` and
+//! `dump`, over `interp`, over `ops`, over `kernels`, `tflite` and `ir`.
 
 #![warn(unsafe_op_in_unsafe_fn, clippy::undocumented_unsafe_blocks)]
 
