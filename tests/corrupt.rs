@@ -519,3 +519,71 @@ fn structured_corruptions_fail_cleanly_or_give_models_the_runtime_runs() {
     );
     assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// Sets the INT32 constant `t` of `model` to `values`.
+fn set_i32s(m: &mut Model, t: usize, values: &[i32]) {
+    let b = m.subgraphs[0].tensors[t].buffer as usize;
+    m.buffers[b].data = tflq::ir::Data::from(values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+}
+
+/// A few-KB model asking for a tensor of gigabytes gives an error naming the size, within the
+/// memory limit, in the modes that run it (run, int8).
+#[test]
+fn tiny_models_asking_for_huge_tensors_hit_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    common::write_npy_f32(&x, &[2, 8, 8, 4], &vec![0.5; 2 * 8 * 8 * 4]);
+    let mut pad = load_fixture("op_pad.tflite");
+    set_i32s(&mut pad, 3, &[0, 0, 0, i32::MAX, 0, 0, 0, 0]);
+    let mut pad_wide = load_fixture("op_pad.tflite");
+    set_i32s(&mut pad_wide, 3, &[0, 0, 10000, 10000, 10000, 10000, 0, 0]);
+    let mut resize = load_fixture("op_resize.tflite");
+    set_i32s(&mut resize, 1, &[23000, 23000]);
+    for (name, m) in [("pad 2^31-1", pad), ("pad 20000 x 20000", pad_wide), ("resize 23000 x 23000", resize)] {
+        let input = dir.path().join("m.tflite");
+        std::fs::write(&input, write_unchecked(&m, &WriteOptions::default()).unwrap()).unwrap();
+        let output = dir.path().join("o.tflite");
+        for args in [
+            vec!["run".as_ref(), input.as_os_str(), "--input".as_ref(), x.as_os_str()],
+            vec![
+                "convert".as_ref(),
+                input.as_os_str(),
+                "-o".as_ref(),
+                output.as_os_str(),
+                "--quantize".as_ref(),
+                "int8".as_ref(),
+                "--calibration-data".as_ref(),
+                x.as_os_str(),
+            ],
+        ] {
+            let out = tflq_limited(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            eprintln!("{name}: {}", err.trim());
+            assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+            assert!(judge(&out, &output).is_ok(), "{name}: {err}");
+            assert!(
+                err.contains("memory budget") || err.contains("too large") || err.contains("padding"),
+                "{name}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn max_memory_sets_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    common::write_npy_f32(&x, &[1, 8, 8, 4], &[0.5; 256]);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/op_resize.tflite");
+    let args = |mem: &'static str| -> Vec<std::ffi::OsString> {
+        vec!["run".into(), model.clone().into(), "--input".into(), x.clone().into(), "--max-memory".into(), mem.into()]
+    };
+    let small: Vec<std::ffi::OsString> = args("1K");
+    let out = tflq_limited(&small.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("over the memory budget of 1 KiB"), "{err}");
+    let big: Vec<std::ffi::OsString> = args("1G");
+    let out = tflq_limited(&big.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -56,6 +56,26 @@ fn address_space_limit() -> Option<u64> {
     soft.parse().ok()
 }
 
+/// A size as users write it: bytes, or a number with K, M, G or T (powers of 1024, an optional
+/// trailing `B` or `iB`): `512M`, `8G`, `1.5GiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let t = t.strip_suffix("iB").or_else(|| t.strip_suffix('B')).unwrap_or(t);
+    let (num, shift) = match t.chars().last().map(|c| c.to_ascii_uppercase()) {
+        Some('K') => (&t[..t.len() - 1], 10),
+        Some('M') => (&t[..t.len() - 1], 20),
+        Some('G') => (&t[..t.len() - 1], 30),
+        Some('T') => (&t[..t.len() - 1], 40),
+        _ => (t, 0),
+    };
+    let x: f64 = num.trim().parse().map_err(|_| format!("{s:?} is not a size (e.g. 512M, 8G)"))?;
+    let bytes = x * (1u64 << shift) as f64;
+    if !(bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("{s:?} is not a usable size"));
+    }
+    Ok(bytes as u64)
+}
+
 /// An allocation over the budget.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} needs {}, over the memory budget of {} (--max-memory raises it)", human(*.bytes), human(*.max))]
@@ -106,5 +126,9 @@ mod tests {
         assert!(msg.starts_with("tensor x needs 5.9 GiB, over the memory budget of"), "{msg}");
         assert!(check(1 << 20, || unreachable!()).is_ok());
         assert_eq!(human(900), "900 bytes");
+        assert_eq!(parse_size("8G"), Ok(8 * GIB));
+        assert_eq!(parse_size("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert!(parse_size("lots").is_err() && parse_size("0").is_err() && parse_size("nanG").is_err());
     }
 }
