@@ -224,4 +224,3 @@ mod tests {
         assert_eq!(format!("{:?}", Data::from(bytes::Bytes::new())), "Data(empty, 0 bytes)");
     }
 }
-
