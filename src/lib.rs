@@ -24,5 +24,5 @@ pub mod savedmodel;
 pub mod schema;
 pub mod tflite;
 
-pub use ir::Model;
+pub use ir::{budget, Model};
 pub use tflite::{load, save, ReadError, WriteError, WriteOptions};

@@ -30,6 +30,10 @@ type Stages = Vec<(&'static str, std::time::Duration)>;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// The largest single tensor or buffer a model or data file may make tflq allocate, e.g.
+    /// 8G or 512M (default: a quarter of RAM, kept between 1 and 4 GiB).
+    #[arg(long, global = true, value_name = "SIZE", value_parser = tflq::budget::parse_size)]
+    max_memory: Option<u64>,
 }
 
 #[derive(Subcommand)]
@@ -298,6 +302,9 @@ fn remove_staged_on_signal() {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(bytes) = cli.max_memory {
+        tflq::budget::set_max_bytes(bytes);
+    }
     remove_staged_on_signal();
     let result = match cli.command {
         Command::Convert(args) => convert(&args),

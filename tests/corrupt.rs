@@ -322,3 +322,268 @@ fn shared_references_do_not_amplify() {
     let err = read(Arc::new(Source::Owned(bytes))).expect_err("shared references must be rejected");
     assert!(err.to_string().contains("corrupt"), "{err}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// Structured corruption through the CLI, in every mode, under a memory limit.
+
+mod common;
+
+use std::process::{Command, Output};
+use tflq::ir::Model;
+use tflq::schema::{BuiltinOptionsT, TensorType};
+use tflq::tflite::writer::write_unchecked;
+
+/// The address-space limit each tflq run gets: an allocation the budget should have refused
+/// fails the run (SIGABRT) instead of taking the machine's memory.
+const MEMORY_LIMIT: u64 = 4 << 30;
+
+/// Runs the tflq binary under [`MEMORY_LIMIT`].
+fn tflq_limited(args: &[&std::ffi::OsStr]) -> Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_tflq"));
+    cmd.args(args);
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setrlimit is async-signal-safe; the closure allocates nothing.
+        unsafe {
+            cmd.pre_exec(|| {
+                let lim = libc::rlimit { rlim_cur: MEMORY_LIMIT, rlim_max: MEMORY_LIMIT };
+                if libc::setrlimit(libc::RLIMIT_AS, &lim) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
+    cmd.output().expect("tflq runs")
+}
+
+fn load_fixture(name: &str) -> Model {
+    let bytes = std::fs::read(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name)).unwrap();
+    read(Arc::new(Source::Owned(bytes))).unwrap()
+}
+
+/// Structured mutations of `model` (a CNN: CONV_2D first, with weights and bias), each named.
+fn structured(model: &Model) -> Vec<(String, Model)> {
+    let mut out: Vec<(String, Model)> = Vec::new();
+    let sg = &model.subgraphs[0];
+    let conv = &sg.operators[0];
+    let (input, weights, bias) = (conv.inputs[0] as usize, conv.inputs[1] as usize, conv.inputs[2] as usize);
+    let act = conv.outputs[0] as usize;
+    let mut add = |what: &str, f: &dyn Fn(&mut Model)| {
+        let mut m = model.clone();
+        f(&mut m);
+        out.push((what.to_string(), m));
+    };
+    for (what, d) in [("huge", i32::MAX), ("negative", -5), ("zero", 0), ("big", 46341)] {
+        add(&format!("input shape {what}"), &|m| m.subgraphs[0].tensors[input].shape.as_mut().unwrap()[1] = d);
+        add(&format!("activation shape {what}"), &|m| m.subgraphs[0].tensors[act].shape.as_mut().unwrap()[1] = d);
+        add(&format!("weights shape {what}"), &|m| m.subgraphs[0].tensors[weights].shape.as_mut().unwrap()[0] = d);
+    }
+    add("a million dimensions of 1", &|m| m.subgraphs[0].tensors[act].shape = Some(vec![1; 1 << 20]));
+    add("conv input -1", &|m| m.subgraphs[0].operators[0].inputs[0] = -1);
+    add("conv weights -1", &|m| m.subgraphs[0].operators[0].inputs[1] = -1);
+    add("conv bias -1", &|m| m.subgraphs[0].operators[0].inputs[2] = -1);
+    add("conv no outputs", &|m| m.subgraphs[0].operators[0].outputs.clear());
+    add("conv no inputs", &|m| m.subgraphs[0].operators[0].inputs.clear());
+    add("conv weights = input", &|m| m.subgraphs[0].operators[0].inputs[1] = input as i32);
+    add("cycle", &|m| {
+        let last = m.subgraphs[0].operators.last().unwrap().outputs[0];
+        m.subgraphs[0].operators[0].inputs[0] = last;
+    });
+    add("weights INT32", &|m| m.subgraphs[0].tensors[weights].dtype = TensorType::INT32);
+    add("input UINT8", &|m| m.subgraphs[0].tensors[input].dtype = TensorType::UINT8);
+    add("bias FLOAT16", &|m| m.subgraphs[0].tensors[bias].dtype = TensorType::FLOAT16);
+    for (what, v) in [("NaN", f32::NAN), ("Inf", f32::INFINITY), ("-Inf", f32::NEG_INFINITY), ("3.4e38", 3.4e38)] {
+        for (role, t) in [("weights", weights), ("bias", bias)] {
+            add(&format!("{role} hold {what}"), &|m| {
+                let b = m.subgraphs[0].tensors[t].buffer as usize;
+                let mut bytes = m.buffers[b].data.as_bytes().to_vec();
+                bytes[..4].copy_from_slice(&v.to_le_bytes());
+                m.buffers[b].data = tflq::ir::Data::from(bytes);
+            });
+        }
+    }
+    for (what, s) in [("0", 0), ("40000", 40000), ("-1", -1)] {
+        add(&format!("stride {what}"), &|m| {
+            if let BuiltinOptionsT::Conv2DOptions(o) = &mut m.subgraphs[0].operators[0].builtin_options {
+                o.stride_w = s;
+            }
+        });
+    }
+    add("conv options removed", &|m| m.subgraphs[0].operators[0].builtin_options = BuiltinOptionsT::NONE);
+    add("opcode version 0", &|m| m.operator_codes[0].version = 0);
+    out
+}
+
+/// What a run of tflq must show: exit 1 with one short error line, or exit 0 with an output.
+fn judge(out: &Output, output: &Path) -> Result<bool, String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => {
+            let lines: Vec<&str> =
+                stderr.lines().filter(|l| !l.starts_with("warning:") && !l.starts_with("note:")).collect();
+            if lines.len() != 1 || !lines[0].starts_with("error:") {
+                return Err(format!("exit 1 without one error line: {:?}", common::cap(&stderr)));
+            }
+            if lines[0].chars().count() >= 300 {
+                return Err(format!("error line of {} characters: {}", lines[0].len(), common::cap(lines[0])));
+            }
+            if output.exists() {
+                return Err("an output file was left behind".into());
+            }
+            Ok(false)
+        }
+        code => Err(format!("exit {code:?} (signal or panic): {}", common::cap(&stderr))),
+    }
+}
+
+#[test]
+fn structured_corruptions_fail_cleanly_or_give_models_the_runtime_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata");
+    let calib = data.join("cnn.calib.npy");
+    let model = load_fixture("cnn.tflite");
+    let mut failures = Vec::new();
+    let mut written = Vec::new();
+    let modes: &[&[&str]] = &[
+        &["convert"],
+        &["convert", "--quantize", "dynamic"],
+        &["convert", "--quantize", "float16"],
+        &["convert", "--quantize", "weight-int8"],
+        &["convert", "--quantize", "int8", "--calibration-data"],
+        &["convert", "--quantize", "int16x8", "--calibration-data"],
+        &["run"],
+    ];
+    let cases = structured(&model);
+    for (ci, (what, m)) in cases.iter().enumerate() {
+        let Ok(bytes) = write_unchecked(m, &WriteOptions::default()) else { continue };
+        let input = dir.path().join(format!("case{ci}.tflite"));
+        std::fs::write(&input, &bytes).unwrap();
+        for (mi, mode) in modes.iter().enumerate() {
+            let output = dir.path().join(format!("case{ci}.m{mi}.tflite"));
+            let mut args: Vec<&std::ffi::OsStr> = mode.iter().map(std::ffi::OsStr::new).collect();
+            if mode.last() == Some(&"--calibration-data") {
+                args.push(calib.as_os_str());
+            }
+            if mode[0] == "run" {
+                args.extend([input.as_os_str(), std::ffi::OsStr::new("--input"), calib.as_os_str()]);
+            } else {
+                args.extend([input.as_os_str(), std::ffi::OsStr::new("-o"), output.as_os_str()]);
+            }
+            let out = tflq_limited(&args);
+            let name = format!("{what}, {}", mode.join(" "));
+            match judge(&out, &output) {
+                Ok(true) if mode[0] != "run" => written.push((ci, name.clone(), output)),
+                Ok(_) => {}
+                Err(e) => failures.push(format!("{name}: {e}")),
+            }
+            if std::fs::read(&input).unwrap() != bytes {
+                failures.push(format!("{name}: the input changed"));
+            }
+        }
+    }
+    // Every model written loads, allocates and runs in the official interpreter. The modes that
+    // never run the model (no --quantize, the weight modes) do not infer shapes: a model whose
+    // declared shapes disagree (which the runtime refuses as it came in) goes out as it came
+    // in. Those are counted, not failed; every other refusal is a failure.
+    let runs = |path: &Path| -> Result<(), String> {
+        let out = Command::new(common::python())
+            .arg(common::root().join("tests/oracle.py"))
+            .args(["run", "--out"])
+            .arg(dir.path().join("oracle"))
+            .arg(path)
+            .output()
+            .expect("python runs");
+        let err = String::from_utf8_lossy(&out.stderr);
+        out.status.success().then_some(()).ok_or_else(|| common::cap(err.lines().last().unwrap_or("")))
+    };
+    let mut passed_through = 0;
+    for (ci, name, path) in &written {
+        if let Err(e) = runs(path) {
+            let input = dir.path().join(format!("case{ci}.tflite"));
+            let runs_model = name.contains("int8 --calibration") || name.contains("int16x8");
+            if !runs_model && runs(&input).is_err() {
+                passed_through += 1;
+            } else {
+                failures.push(format!("{name}: the official interpreter refuses the output: {e}"));
+            }
+        }
+    }
+    eprintln!(
+        "{} structured cases, {} outputs checked in the official interpreter, {passed_through} passed through \
+         as invalid as they came in",
+        cases.len(),
+        written.len()
+    );
+    assert!(failures.is_empty(), "{} failures:\n{}", failures.len(), failures.join("\n"));
+}
+
+/// Sets the INT32 constant `t` of `model` to `values`.
+fn set_i32s(m: &mut Model, t: usize, values: &[i32]) {
+    let b = m.subgraphs[0].tensors[t].buffer as usize;
+    m.buffers[b].data = tflq::ir::Data::from(values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+}
+
+/// A few-KB model asking for a tensor of gigabytes gives an error naming the size, within the
+/// memory limit, in the modes that run it (run, int8).
+#[test]
+fn tiny_models_asking_for_huge_tensors_hit_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    common::write_npy_f32(&x, &[2, 8, 8, 4], &vec![0.5; 2 * 8 * 8 * 4]);
+    let mut pad = load_fixture("op_pad.tflite");
+    set_i32s(&mut pad, 3, &[0, 0, 0, i32::MAX, 0, 0, 0, 0]);
+    let mut pad_wide = load_fixture("op_pad.tflite");
+    set_i32s(&mut pad_wide, 3, &[0, 0, 10000, 10000, 10000, 10000, 0, 0]);
+    let mut resize = load_fixture("op_resize.tflite");
+    set_i32s(&mut resize, 1, &[23000, 23000]);
+    for (name, m) in [("pad 2^31-1", pad), ("pad 20000 x 20000", pad_wide), ("resize 23000 x 23000", resize)] {
+        let input = dir.path().join("m.tflite");
+        std::fs::write(&input, write_unchecked(&m, &WriteOptions::default()).unwrap()).unwrap();
+        let output = dir.path().join("o.tflite");
+        for args in [
+            vec!["run".as_ref(), input.as_os_str(), "--input".as_ref(), x.as_os_str()],
+            vec![
+                "convert".as_ref(),
+                input.as_os_str(),
+                "-o".as_ref(),
+                output.as_os_str(),
+                "--quantize".as_ref(),
+                "int8".as_ref(),
+                "--calibration-data".as_ref(),
+                x.as_os_str(),
+            ],
+        ] {
+            let out = tflq_limited(&args);
+            let err = String::from_utf8_lossy(&out.stderr);
+            eprintln!("{name}: {}", err.trim());
+            assert_eq!(out.status.code(), Some(1), "{name}: {err}");
+            assert!(judge(&out, &output).is_ok(), "{name}: {err}");
+            assert!(
+                err.contains("memory budget") || err.contains("too large") || err.contains("padding"),
+                "{name}: {err}"
+            );
+        }
+    }
+}
+
+#[test]
+fn max_memory_sets_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let x = dir.path().join("x.npy");
+    common::write_npy_f32(&x, &[1, 8, 8, 4], &[0.5; 256]);
+    let model = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/op_resize.tflite");
+    let args = |mem: &'static str| -> Vec<std::ffi::OsString> {
+        vec!["run".into(), model.clone().into(), "--input".into(), x.clone().into(), "--max-memory".into(), mem.into()]
+    };
+    let small: Vec<std::ffi::OsString> = args("1K");
+    let out = tflq_limited(&small.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("over the memory budget of 1 KiB"), "{err}");
+    let big: Vec<std::ffi::OsString> = args("1G");
+    let out = tflq_limited(&big.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -10,7 +10,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("schema", &[]),
     ("flexbuffer", &[]),
     ("ir", &["schema"]),
-    ("tflite", &["ir", "schema"]),
+    ("tflite", &["ops", "ir", "schema"]),
     ("kernels", &["ir"]),
     ("ops", &["kernels", "ir", "schema", "flexbuffer"]),
     ("interp", &["ops", "ir", "schema"]),

@@ -25,7 +25,13 @@ pub fn numel(shape: &[i64]) -> Option<usize> {
 }
 
 /// Largest constant the folder will build (elements); guards against shapes from the file.
-const MAX_FOLD_ELEMENTS: usize = 1 << 28;
+/// Constants are also held to the memory budget ([`crate::ir::budget`]).
+const MAX_FOLD_ELEMENTS: usize = 1 << 26;
+
+/// Whether a folded constant of `n` elements of `size` bytes may be built.
+fn foldable(n: usize, size: usize) -> bool {
+    n <= MAX_FOLD_ELEMENTS && crate::ir::budget::check_elements(n as u64, size as u64, String::new).is_ok()
+}
 
 fn fill<T: Copy + Default>(vals: &[T], n: usize) -> Vec<T> {
     // TF's FromProtoField: take the first n; repeat the last to fill; zeros when none.
@@ -65,15 +71,15 @@ impl Const {
             let want = n.checked_mul(size).ok_or("constant size overflows")?;
             if t.tensor_content.len() != want {
                 return Err(format!(
-                    "tensor_content holds {} bytes, shape {:?} of {:?} needs {want}",
+                    "tensor_content holds {} bytes, shape {} of {:?} needs {want}",
                     t.tensor_content.len(),
-                    shape,
+                    crate::ir::cap_list(&shape, 8),
                     dtype
                 ));
             }
             return Ok(Const { dtype, shape, data: t.tensor_content.clone() });
         }
-        if n > MAX_FOLD_ELEMENTS {
+        if !foldable(n, size) {
             return Err(format!("constant of {n} elements given by typed values is too large"));
         }
         let mut out = Vec::with_capacity(n * size);
@@ -195,7 +201,7 @@ pub use crate::ir::broadcast_shape;
 /// kernel; the result has `a`'s dtype.
 pub fn binary(op: Arith, a: &Const, b: &Const) -> Option<Const> {
     let shape = broadcast_shape(&a.shape, &b.shape)?;
-    if numel(&shape)? > MAX_FOLD_ELEMENTS {
+    if !foldable(numel(&shape)?, 8) {
         return None;
     }
     let x = a.to_value()?;
@@ -357,6 +363,9 @@ pub fn concat(parts: &[&Const], axis: usize) -> Option<Const> {
         shape[axis] += p.shape[axis];
     }
     let outer: usize = numel(&shape[..axis])?;
+    if !foldable(numel(&shape)?, es) {
+        return None;
+    }
     let mut out = Vec::with_capacity(numel(&shape)? * es);
     for o in 0..outer {
         for p in parts {

@@ -31,6 +31,8 @@ pub struct ImportOptions {
     pub input_shapes: Option<Vec<Vec<i64>>>,
 }
 
+use crate::ir::{cap, cap_list};
+
 #[derive(Debug, thiserror::Error)]
 pub enum ImportError {
     #[error("not a valid frozen GraphDef: {0}")]
@@ -39,7 +41,7 @@ pub enum ImportError {
     Empty,
     #[error("the GraphDef has two nodes named {0:?}")]
     DuplicateNode(String),
-    #[error("node {node:?} reads {input:?}, which is not in the graph")]
+    #[error("node {:?} reads {:?}, which is not in the graph", cap(.node, 80), cap(.input, 80))]
     MissingInput { node: String, input: String },
     #[error("{what} {name:?} is not a node of the graph")]
     UnknownArray { what: &'static str, name: String },
@@ -49,7 +51,7 @@ pub enum ImportError {
     UnknownRank(String),
     #[error("input {0:?} has no known dtype or shape: give its shape with --input-shapes and name it a Placeholder")]
     UnknownInput(String),
-    #[error("input {name:?} has invalid shape {shape:?}")]
+    #[error("input {:?} has invalid shape {}", cap(.name, 80), cap_list(.shape, 8))]
     BadShape { name: String, shape: Vec<i64> },
     #[error("the graph has no outputs: name them with --output-arrays")]
     NoOutputs,
@@ -65,9 +67,9 @@ pub enum ImportError {
     UnfedPlaceholder { node: String, op: String, needed: &'static str },
     #[error("the graph has variables (node {0:?}): freeze it first (convert_variables_to_constants_v2)")]
     Variable(String),
-    #[error("unsupported ops: {0}")]
+    #[error("unsupported ops: {}", cap(.0, 240))]
     Unsupported(String),
-    #[error("node {node:?} ({op}): {msg}")]
+    #[error("node {:?} ({}): {}", cap(.node, 80), cap(.op, 40), cap(.msg, 200))]
     Node { node: String, op: String, msg: String },
 }
 

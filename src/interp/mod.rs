@@ -41,6 +41,8 @@ use std::collections::BTreeMap;
 
 pub use crate::ir::{Value, Values};
 
+use crate::ir::{cap, cap_list};
+
 /// Why a model cannot be prepared or a run failed.
 #[derive(Debug, thiserror::Error)]
 pub enum InterpError {
@@ -48,19 +50,19 @@ pub enum InterpError {
     NoSubgraph { index: usize, count: usize },
     #[error("unsupported ops for the float interpreter: {}", list_ops(.ops))]
     UnsupportedOps { ops: Vec<String> },
-    #[error("malformed model: {msg}")]
+    #[error("malformed model: {}", cap(.msg, 240))]
     Model { msg: String },
-    #[error("constant tensor {index} '{name}': {msg}")]
+    #[error("constant tensor {index} '{}': {}", cap(.name, 80), cap(.msg, 240))]
     Constant { index: usize, name: String, msg: String },
     #[error("the model takes {expected} inputs, got {got}")]
     InputCount { expected: usize, got: usize },
-    #[error("input {index} '{name}': expected shape {expected:?}, got {got:?}")]
+    #[error("input {index} '{}': expected shape {}, got {}", cap(.name, 80), cap_list(.expected, 8), cap_list(.got, 8))]
     InputShape { index: usize, name: String, expected: Vec<i32>, got: Vec<usize> },
-    #[error("input {index} '{name}': expected {expected} values, got {got}")]
+    #[error("input {index} '{}': expected {expected} values, got {got}", cap(.name, 80))]
     InputType { index: usize, name: String, expected: String, got: String },
-    #[error("input {index} '{name}': shape {shape:?} needs {expected} values, got {got}")]
+    #[error("input {index} '{}': shape {} needs {expected} values, got {got}", cap(.name, 80), cap_list(.shape, 8))]
     InputData { index: usize, name: String, shape: Vec<usize>, expected: usize, got: usize },
-    #[error("operator {index} ({op}): {msg}")]
+    #[error("operator {index} ({}): {}", cap(.op, 80), cap(.msg, 240))]
     Kernel { op: String, index: usize, msg: String },
 }
 
@@ -164,6 +166,9 @@ impl<'m> Interpreter<'m> {
         if main >= count {
             return Err(InterpError::NoSubgraph { index: main, count });
         }
+        // Models that did not come through the reader (built or rewritten in memory) get its checks.
+        model.validate().map_err(|e| InterpError::Model { msg: e.to_string() })?;
+        crate::ops::check_model(model).map_err(|e| InterpError::Model { msg: e.to_string() })?;
         let mut graphs: Vec<Option<Graph>> = (0..count).map(|_| None).collect();
         let mut todo = vec![main];
         while let Some(g) = todo.pop() {

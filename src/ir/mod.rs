@@ -3,6 +3,7 @@
 //! leaf tables are kept as the schema's owned types so that every field of the
 //! format survives a round trip.
 
+pub mod budget;
 pub mod codec;
 mod data;
 pub mod dtype;
@@ -12,7 +13,7 @@ mod value;
 
 pub use codec::{CodecError, Dense};
 pub use data::{special_file, Data, Source};
-pub use validate::IndexError;
+pub use validate::{cap, cap_list, IndexError, TensorError};
 pub use value::{Buf, Elem, Value, Values, ALIGN_MIN_BYTES, LINE};
 
 use crate::schema::{

@@ -1,7 +1,9 @@
 //! Data movement that selects or adds elements: SLICE, STRIDED_SLICE, GATHER, PAD, PADV2,
 //! MIRROR_PAD and DYNAMIC_UPDATE_SLICE.
 
-use super::util::{axis, check, gather_tables, gather_value, inp, integer_2, ints, opt_inp, FILL, MAX_ELEMENTS};
+use super::util::{
+    axis, check, checked_numel, gather_tables, gather_value, inp, integer_2, ints, opt_inp, FILL, MAX_ELEMENTS,
+};
 use super::{opts, Hybrid, IntegerRule, KResult, OpDef, OpSignature, Prepared, Role};
 use crate::ir::{Buf, Value, Values};
 use crate::schema::{BuiltinOperator as B, MirrorPadMode};
@@ -264,12 +266,24 @@ pub(crate) fn pad(v: &Value, pads: &[i64], fill: Option<&Value>) -> KResult<Valu
     if pads.len() != 2 * r {
         return Err(format!("paddings have {} values for rank {r}", pads.len()));
     }
-    let mut tables = Vec::with_capacity(r);
+    let mut out_shape = Vec::with_capacity(r);
     for d in 0..r {
         let (b, a) = (pads[2 * d], pads[2 * d + 1]);
         if b < 0 || a < 0 || b as u64 > MAX_ELEMENTS as u64 || a as u64 > MAX_ELEMENTS as u64 {
             return Err(format!("bad padding {b}, {a}"));
         }
+        out_shape.push(v.shape[d] + b as usize + a as usize);
+    }
+    // The output, and the index tables (one entry per output position of each dimension).
+    checked_numel(&out_shape)?;
+    let table_len: usize = out_shape.iter().sum();
+    crate::ir::budget::check_elements(table_len as u64, 8, || {
+        format!("padding to shape {}", crate::ir::cap_list(&out_shape, 8))
+    })
+    .map_err(|e| e.to_string())?;
+    let mut tables = Vec::with_capacity(r);
+    for d in 0..r {
+        let (b, a) = (pads[2 * d], pads[2 * d + 1]);
         let mut t = vec![FILL; b as usize];
         t.extend(0..v.shape[d]);
         t.extend(std::iter::repeat(FILL).take(a as usize));

@@ -9,13 +9,22 @@ use crate::ir::{codec, Data, Value};
 use crate::kernels::{self, Isa};
 use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptionsT as O};
 
+/// 16x8 FULLY_CONNECTED takes a 64-bit bias, which LiteRT's prepare reads from the options: an
+/// op written without options gets the default ones with the bias type set.
+fn fully_connected_int64_bias(o: &mut O) {
+    if *o == O::NONE {
+        *o = O::FullyConnectedOptions(Box::default());
+    }
+    int64_bias(o);
+}
+
 pub(super) fn register(add: &mut dyn FnMut(OpDef)) {
     add(OpDef::builtin(B::FULLY_CONNECTED)
         .kernel(prepare_fully_connected)
         .int_kernel(super::integer::fully_connected)
         .roles(&[(1, Role::Weights { axis: Some(0) }), (2, Role::Bias { input: 0, weights: 1 })])
         .hybrid(Hybrid { asymmetric_inputs: Some(asymmetric_fully_connected), int8_output: false })
-        .integer(IntegerRule { int16_options: Some(int64_bias), ..IntegerRule::calibrated(true) })
+        .integer(IntegerRule { int16_options: Some(fully_connected_int64_bias), ..IntegerRule::calibrated(true) })
         .version(fully_connected_version, &[1, 4, 9, 12])
         .activation(fused_activation!(FullyConnectedOptions, absorbs: Always)));
     add(OpDef::builtin(B::BATCH_MATMUL)

@@ -5,6 +5,7 @@
 //! full-integer passes, the GraphDef importer and the version checks all read it; adding an
 //! op is one entry in its family's `register` and one agreement test.
 
+pub mod arity;
 pub mod binary;
 pub mod control;
 pub mod conv;
@@ -33,6 +34,7 @@ pub mod unary;
 mod util;
 
 pub use crate::kernels::{Isa, KResult};
+pub use arity::{check_model, check_options};
 pub use signature::{OpSignature, TensorSig};
 pub use util::{activate, axis, broadcast_shape, broadcast_strides, checked_numel, clamp_of, MAX_ELEMENTS};
 

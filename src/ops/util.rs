@@ -67,13 +67,17 @@ pub(crate) fn strides(shape: &[usize]) -> Vec<usize> {
 /// Most elements a computed tensor may have (2^31), so a malformed model gets an error, not an abort.
 pub const MAX_ELEMENTS: usize = 1 << 31;
 
-/// The element count of `shape`, refusing overflow and sizes beyond [`MAX_ELEMENTS`].
+/// The element count of `shape`, refusing overflow, sizes beyond [`MAX_ELEMENTS`] and tensors
+/// (of up to 8-byte elements, counted as 4) over the memory budget ([`crate::ir::budget`]).
 pub fn checked_numel(shape: &[usize]) -> KResult<usize> {
-    shape
+    let n = shape
         .iter()
         .try_fold(1usize, |a, &d| a.checked_mul(d))
         .filter(|&n| n <= MAX_ELEMENTS)
-        .ok_or_else(|| format!("a tensor of shape {shape:?} is too large"))
+        .ok_or_else(|| format!("a tensor of shape {} is too large", crate::ir::cap_list(shape, 8)))?;
+    crate::ir::budget::check_elements(n as u64, 4, || format!("a tensor of shape {}", crate::ir::cap_list(shape, 8)))
+        .map_err(|e| e.to_string())?;
+    Ok(n)
 }
 
 /// A normalized axis in 0..rank (negative counts from the end).

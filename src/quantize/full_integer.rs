@@ -73,19 +73,33 @@ impl Activations {
     }
 
     /// Int8: asymmetric over the range widened to include 0. Int16: symmetric, zero point 0.
-    fn params(self, (min, max): (f32, f32)) -> QParams {
-        match self {
+    /// A range too narrow for a normal float scale (empty, or of denormals only) gets the
+    /// scale of an empty range, as TF clamps tiny ranges. None when the range is not finite or
+    /// so wide that its scale is not (values near ±3.4e38).
+    fn params(self, (min, max): (f32, f32)) -> Option<QParams> {
+        if !(min.is_finite() && max.is_finite()) {
+            return None;
+        }
+        let p = match self {
             Activations::Int8 => {
                 let (lo, hi) = (min.min(0.0), max.max(0.0));
-                let scale = if hi > lo { (hi - lo) / 255.0 } else { 1.0 / 255.0 };
+                let scale = (hi - lo) / 255.0;
+                if !scale.is_normal() {
+                    // An empty or tiny range: all its values round to the zero point.
+                    return scale.is_finite().then_some(QParams { scale: 1.0 / 255.0, zero_point: -128 });
+                }
                 let zero_point = (-128.0 - lo / scale).round().clamp(-128.0, 127.0) as i64;
                 QParams { scale, zero_point }
             }
             Activations::Int16 => {
-                let m = min.abs().max(max.abs());
-                QParams { scale: if m > 0.0 { m / 32767.0 } else { 1.0 / 32767.0 }, zero_point: 0 }
+                let scale = min.abs().max(max.abs()) / 32767.0;
+                if !scale.is_normal() {
+                    return scale.is_finite().then_some(QParams { scale: 1.0 / 32767.0, zero_point: 0 });
+                }
+                QParams { scale, zero_point: 0 }
             }
-        }
+        };
+        Some(p)
     }
 
     fn range(self) -> (f32, f32) {
@@ -93,6 +107,27 @@ impl Activations {
             Activations::Int8 => (-128.0, 127.0),
             Activations::Int16 => (-32768.0, 32767.0),
         }
+    }
+}
+
+fn non_finite_range(tensor: String, (min, max): (f32, f32)) -> QuantizeError {
+    QuantizeError::NonFinite {
+        tensor: crate::ir::cap(&tensor, 80),
+        what: format!(
+            "its calibrated range [{min}, {max}] has no finite scale (Inf, NaN or values near ±3.4e38 in the \
+             calibration data or the weights)"
+        ),
+    }
+}
+
+/// Refuses constant values that are not finite: they have no integer form.
+fn non_finite_values(tensor: &str, what: &str, values: &[f32]) -> Result<(), QuantizeError> {
+    match values.iter().position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(i) => Err(QuantizeError::NonFinite {
+            tensor: crate::ir::cap(tensor, 80),
+            what: format!("its {what} hold {} at element {i}", values[i]),
+        }),
     }
 }
 
@@ -155,6 +190,13 @@ impl Rewriter<'_> {
         self.ranges.get(t).copied().flatten()
     }
 
+    /// The activation parameters of tensor `t` from its calibrated range.
+    fn range_params(&self, t: usize) -> Result<QParams, QuantizeError> {
+        let name = || self.sg.tensors[t].name().to_string();
+        let range = self.range(t).ok_or_else(|| QuantizeError::NoRange(name()))?;
+        self.opts.activations.params(range).ok_or_else(|| non_finite_range(name(), range))
+    }
+
     /// The integer version of tensor `t`, requantized to `required` if given.
     fn quantized(&mut self, model: &mut Model, t: usize, required: Option<QParams>) -> Result<usize, QuantizeError> {
         let base = if self.quantized_home[t] {
@@ -162,8 +204,7 @@ impl Rewriter<'_> {
         } else if let Some(&q) = self.int_twin.get(&t) {
             q
         } else {
-            let range = self.range(t).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[t].name().into()))?;
-            let p = self.opts.activations.params(range);
+            let p = self.range_params(t)?;
             let src = &self.sg.tensors[t];
             let name = graph::unique_name(&self.sg, src.name(), "_quantized");
             let twin = Tensor {
@@ -235,9 +276,22 @@ impl Rewriter<'_> {
     }
 
     /// Activation-like quantization of a constant from its own range (or given params).
-    fn constant_as_activation(&mut self, model: &mut Model, t: usize, params: Option<QParams>) -> usize {
+    fn constant_as_activation(
+        &mut self,
+        model: &mut Model,
+        t: usize,
+        params: Option<QParams>,
+    ) -> Result<usize, QuantizeError> {
         let values = codec::f32s(model.tensor_bytes(&self.sg.tensors[t]));
-        let p = params.unwrap_or_else(|| self.opts.activations.params(min_max(&values)));
+        non_finite_values(self.sg.tensors[t].name(), "values", &values)?;
+        let p = match params {
+            Some(p) => p,
+            None => {
+                let range = min_max(&values);
+                let name = || self.sg.tensors[t].name().to_string();
+                self.opts.activations.params(range).ok_or_else(|| non_finite_range(name(), range))?
+            }
+        };
         let (lo, hi) = self.opts.activations.range();
         let bytes: Vec<u8> = match self.opts.activations {
             Activations::Int8 => values
@@ -249,14 +303,21 @@ impl Rewriter<'_> {
                 .flat_map(|&v| (((v / p.scale).round() + p.zero_point as f32).clamp(lo, hi) as i16).to_le_bytes())
                 .collect(),
         };
-        self.constant(model, t, self.opts.activations.dtype(), bytes, per_tensor(p))
+        Ok(self.constant(model, t, self.opts.activations.dtype(), bytes, per_tensor(p)))
     }
 
-    fn weights(&mut self, model: &mut Model, si_op: &str, t: usize, axis: Option<usize>) -> usize {
+    fn weights(
+        &mut self,
+        model: &mut Model,
+        si_op: &str,
+        t: usize,
+        axis: Option<usize>,
+    ) -> Result<usize, QuantizeError> {
         let tensor = &self.sg.tensors[t];
         let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
         let values = codec::f32s(model.tensor_bytes(tensor));
+        non_finite_values(tensor.name(), "weights", &values)?;
         let (q, elements) = (quantize_symmetric_int8_par(&values, &shape, axis), values.len());
         self.report.quantized.push(Quantized::int8(self.si, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {
@@ -266,12 +327,29 @@ impl Rewriter<'_> {
             ..QuantParams::default()
         };
         let bytes: Vec<u8> = q.values.into_iter().map(|v| v as u8).collect();
-        self.constant(model, t, TensorType::INT8, bytes, params)
+        Ok(self.constant(model, t, TensorType::INT8, bytes, params))
     }
 
-    fn bias(&mut self, model: &mut Model, t: usize, input_scale: f32, weight_scales: &[f32]) -> usize {
+    fn bias(
+        &mut self,
+        model: &mut Model,
+        t: usize,
+        input_scale: f32,
+        weight_scales: &[f32],
+    ) -> Result<usize, QuantizeError> {
         let values = codec::f32s(model.tensor_bytes(&self.sg.tensors[t]));
+        let name = self.sg.tensors[t].name();
+        non_finite_values(name, "bias", &values)?;
         let scales: Vec<f32> = weight_scales.iter().map(|&w| input_scale * w).collect();
+        if let Some(s) = scales.iter().find(|s| !s.is_normal()) {
+            return Err(QuantizeError::NonFinite {
+                tensor: crate::ir::cap(name, 80),
+                what: format!(
+                    "its scale (input scale {input_scale} × weight scale) is {s}: the input's range is too narrow \
+                     for its weights"
+                ),
+            });
+        }
         let scale_of = |i: usize| if scales.len() == 1 { scales[0] } else { scales[i % scales.len()] };
         let (dtype, bytes): (TensorType, Vec<u8>) = match self.opts.activations {
             Activations::Int8 => (
@@ -299,7 +377,7 @@ impl Rewriter<'_> {
             quantized_dimension: 0, // a bias is 1-D, one value per output channel
             ..QuantParams::default()
         };
-        self.constant(model, t, dtype, bytes, params)
+        Ok(self.constant(model, t, dtype, bytes, params))
     }
 
     /// Why op `op` must stay float, or None when it can run on integers.
@@ -378,11 +456,7 @@ impl Rewriter<'_> {
         // Parameters the inputs must share (CONCATENATION, MINIMUM, MAXIMUM).
         let shared = if rule.inputs_share_output {
             let out = op.outputs[0] as usize;
-            Some(
-                self.opts
-                    .activations
-                    .params(self.range(out).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[out].name().into()))?),
-            )
+            Some(self.range_params(out)?)
         } else {
             None
         };
@@ -401,7 +475,7 @@ impl Rewriter<'_> {
                     bias_slots.push(slot);
                     continue;
                 }
-                Some(Role::Weights { axis }) => self.weights(model, &op_name, t, axis),
+                Some(Role::Weights { axis }) => self.weights(model, &op_name, t, axis)?,
                 Some(Role::Table) => return Err(QuantizeError::Internal("tables are not constant roles")),
                 None if constant => {
                     // A constant moved by a same-scale op, or shared with the output, takes those parameters.
@@ -412,7 +486,7 @@ impl Rewriter<'_> {
                             .and_then(|&x| (x >= 0).then(|| params_of(&self.sg.tensors[x as usize])).flatten()),
                         _ => None,
                     });
-                    self.constant_as_activation(model, t, params)
+                    self.constant_as_activation(model, t, params)?
                 }
                 None => self.quantized(model, t, shared)?,
             } as i32;
@@ -423,7 +497,7 @@ impl Rewriter<'_> {
             let w = &self.sg.tensors[op.inputs[weights] as usize];
             let (Some(input_scale), Some(wq)) = (input_scale, w.quantization.clone()) else { continue };
             let t = op.inputs[slot] as usize;
-            op.inputs[slot] = self.bias(model, t, input_scale, wq.scales()) as i32;
+            op.inputs[slot] = self.bias(model, t, input_scale, wq.scales())? as i32;
         }
         // Outputs.
         let mut after: Vec<(BuiltinOperator, usize, usize)> = Vec::new();
@@ -436,10 +510,7 @@ impl Rewriter<'_> {
             let p = match rule.output {
                 OutputParams::Calibrated => match shared {
                     Some(p) => p,
-                    None => self
-                        .opts
-                        .activations
-                        .params(self.range(t).ok_or_else(|| QuantizeError::NoRange(self.sg.tensors[t].name().into()))?),
+                    None => self.range_params(t)?,
                 },
                 OutputParams::SameAsInput(s) => params_of(&self.sg.tensors[op.inputs[s] as usize])
                     .ok_or(QuantizeError::Internal("same-scale input has no parameters"))?,
@@ -714,8 +785,7 @@ fn rewrite(model: &mut Model, rw: &mut Rewriter<'_>) -> Result<(), QuantizeError
         if rw.sg.tensors[t].dtype != TensorType::FLOAT32 || rw.opts.input_type == IoType::Float32 {
             continue;
         }
-        let range = rw.range(t).ok_or_else(|| QuantizeError::NoRange(rw.sg.tensors[t].name().into()))?;
-        let p = rw.opts.activations.params(range);
+        let p = rw.range_params(t)?;
         if rw.opts.input_type == IoType::Uint8 {
             // Consumers read an int8 twin, made by QUANTIZE from the uint8 input (same scale, zero point + 128).
             let q = rw.quantized(model, t, None)?;

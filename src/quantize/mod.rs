@@ -46,6 +46,10 @@ pub enum QuantizeError {
     IoType { what: &'static str, io: String, mode: &'static str },
     #[error("internal error: {0}")]
     Internal(&'static str),
+    #[error("invalid model: {0}")]
+    Invalid(String),
+    #[error("tensor {tensor:?}: {what}")]
+    NonFinite { tensor: String, what: String },
 }
 
 /// Refuses models that already carry integer-quantized tensors: quantizing twice loses accuracy for nothing.
@@ -120,6 +124,11 @@ pub struct Prepared {
 /// Every mode's first steps: refuse quantized input, then fold FLOAT16 and sparse constants
 /// to float32 (to a fixed point, so sparse FLOAT16 chains fold whole).
 pub fn prepare(model: &mut Model) -> Result<Prepared, QuantizeError> {
+    // Models that did not come through the reader (built or rewritten in memory) get its checks.
+    model.validate().map_err(|e| QuantizeError::Invalid(e.to_string()))?;
+    model.validate_data().map_err(|e| QuantizeError::Invalid(e.to_string()))?;
+    crate::ops::check_model(model).map_err(|e| QuantizeError::Invalid(e.to_string()))?;
+    crate::ops::check_options(model).map_err(|e| QuantizeError::Invalid(e.to_string()))?;
     check_not_quantized(model)?;
     let input_constant_bytes = model.constant_bytes();
     let input_sparse_index_bytes = model.sparse_index_bytes();

@@ -8,4 +8,4 @@ pub mod writer;
 
 pub use reader::{load, read, ReadError};
 pub use staged::Staged;
-pub use writer::{save, save_staged, write, Layout, WriteError, WriteOptions};
+pub use writer::{gate, save, save_staged, write, Layout, WriteError, WriteOptions};

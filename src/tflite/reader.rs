@@ -36,6 +36,10 @@ pub enum ReadError {
     UnsupportedVersion(u32),
     #[error(transparent)]
     Index(#[from] IndexError),
+    #[error(transparent)]
+    Operand(#[from] crate::ops::arity::OperandError),
+    #[error(transparent)]
+    Data(#[from] crate::ir::TensorError),
     #[error("{location}: unknown {what} value {value} (newer schema than tflq knows?)")]
     UnknownValue { location: String, what: &'static str, value: i64 },
     #[error("{location}: data at offset {offset}, size {size} lies outside the {file_len}-byte file")]
@@ -218,6 +222,10 @@ impl Mapper<'_> {
             external_buffers: m.external_buffers().map(|v| v.iter().map(|g| g.unpack()).collect()),
         };
         model.validate()?;
+        model.validate_data()?;
+        model.validate_quantization()?;
+        crate::ops::check_model(&model)?;
+        crate::ops::check_options(&model)?;
         Ok(model)
     }
 

@@ -28,6 +28,9 @@ pub enum WriteError {
     Io { path: PathBuf, err: std::io::Error },
     #[error("invalid model: {0}")]
     Invalid(#[from] crate::ir::IndexError),
+    /// The output gate refused the model: a bug in a pass (or an input it let through).
+    #[error("internal error: the model to write is invalid: {0}")]
+    Gate(String),
     #[error("the model's structure alone is {0} bytes, over the 2 GiB flatbuffer limit")]
     TooLarge(u64),
 }
@@ -50,6 +53,14 @@ pub struct WriteOptions {
 
 /// Serializes `model` to bytes.
 pub fn write(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> {
+    gate(model)?;
+    write_unchecked(model, opts)
+}
+
+/// [`write`] without the output gate (indices are still checked): for tests and tools that
+/// make invalid files on purpose. Nothing that writes a user's output calls it.
+#[doc(hidden)]
+pub fn write_unchecked(model: &Model, opts: &WriteOptions) -> Result<Vec<u8>, WriteError> {
     let mut out = Vec::new();
     let pieces = Plan::new(model, opts)?;
     for p in pieces.pieces() {
@@ -73,6 +84,7 @@ pub fn save(model: &Model, path: &Path, opts: &WriteOptions) -> Result<(), Write
 /// with its other outputs.
 pub fn save_staged(model: &Model, path: &Path, opts: &WriteOptions) -> Result<Staged, WriteError> {
     let io = |err| WriteError::Io { path: path.to_path_buf(), err };
+    gate(model)?;
     let plan = Plan::new(model, opts)?;
     let (staged, file) = Staged::create(path).map_err(io)?;
     let result = (|| {
@@ -115,6 +127,18 @@ enum Piece<'m> {
     Bytes(&'m [u8]),
     Zeros(usize),
     Data(&'m Data),
+}
+
+/// The output gate, run on every model before a byte of it is written: indices in range, every
+/// constant's data the size its shape and type need, quantization parameters a runtime accepts,
+/// and every operator's operands as its kernel expects. Linear in the model's size.
+pub fn gate(model: &Model) -> Result<(), WriteError> {
+    model.validate()?;
+    model.validate_data().map_err(|e| WriteError::Gate(e.to_string()))?;
+    model.validate_quantization().map_err(|e| WriteError::Gate(e.to_string()))?;
+    crate::ops::check_model(model).map_err(|e| WriteError::Gate(e.to_string()))?;
+    crate::ops::check_options(model).map_err(|e| WriteError::Gate(e.to_string()))?;
+    Ok(())
 }
 
 /// The output as a sequence of pieces: the flatbuffer without its buffer data,

@@ -246,3 +246,8 @@ pub fn sqnrs(float: &Path, models: &[&Path], inputs: &[PathBuf], dir: &Path) -> 
     }
     got.iter().map(|g| sqnr_db(&want, g)).collect()
 }
+
+/// `s` cut to 400 characters, for test messages.
+pub fn cap(s: &str) -> String {
+    s.chars().take(400).collect()
+}

@@ -370,7 +370,7 @@ impl<'a> Lowering<'a> {
             return Err(ImportError::Node {
                 node: t.name.clone(),
                 op: "shape".into(),
-                msg: format!("shape {:?} does not fit the TFLite format", t.shape),
+                msg: format!("shape {} does not fit the TFLite format", crate::ir::cap_list(&t.shape, 8)),
             });
         }
         for (n, k, name) in self.output_arrays.clone() {
