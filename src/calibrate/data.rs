@@ -17,7 +17,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::images::ImageJob;
-pub use super::images::{FolderSummary, ImageOptions, InputRange, DEFAULT_MAX_BYTES, DEFAULT_SEED};
+pub use super::images::{default_max_bytes, FolderSummary, ImageOptions, InputRange, DEFAULT_SEED};
 use super::npy::{self, NpyData, NpyError};
 use crate::ir::{codec, Buf};
 use crate::schema::TensorType;

@@ -24,8 +24,11 @@ use rayon::prelude::*;
 pub const DEFAULT_SEED: u64 = 0;
 
 /// Memory that decoded calibration data may hold at once (inflated `.npz` members, the images
-/// being decoded by the workers), unless [`ImageOptions::max_bytes`] says otherwise.
-pub const DEFAULT_MAX_BYTES: u64 = 2 << 30;
+/// being decoded by the workers), unless [`ImageOptions::max_bytes`] says otherwise: the
+/// process's memory budget (`--max-memory`), read when the options are made.
+pub fn default_max_bytes() -> u64 {
+    crate::ir::budget::max_bytes()
+}
 
 const IMAGE_EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];
 
@@ -87,13 +90,13 @@ pub struct ImageOptions {
     pub range: Option<InputRange>,
     /// The seed of the stratified sample drawn when fewer samples are asked for than there are images.
     pub seed: u64,
-    /// See [`DEFAULT_MAX_BYTES`].
+    /// See [`default_max_bytes`].
     pub max_bytes: u64,
 }
 
 impl Default for ImageOptions {
     fn default() -> Self {
-        ImageOptions { mean: None, std: None, range: None, seed: DEFAULT_SEED, max_bytes: DEFAULT_MAX_BYTES }
+        ImageOptions { mean: None, std: None, range: None, seed: DEFAULT_SEED, max_bytes: default_max_bytes() }
     }
 }
 
