@@ -4,6 +4,8 @@
 
 pub mod compare;
 pub mod exec;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod run;
 
 use crate::calibrate::{self, data::SampleSet, CalibrateError, Grid, Method};

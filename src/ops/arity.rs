@@ -163,7 +163,6 @@ pub fn arity(op: B) -> Option<Arity> {
         | B::EMBEDDING_LOOKUP
         | B::RFFT2D => exact(2, 1),
         B::SLICE
-        | B::SPLIT_V
         | B::RANGE
         | B::SELECT
         | B::SELECT_V2
@@ -177,12 +176,15 @@ pub fn arity(op: B) -> Option<Arity> {
         B::PAD => range(2, 3, &[]),
         B::RESHAPE => range(1, 2, &[1]),
         // LiteRT reads CONV_2D's bias by count: an omitted (-1) bias fails its prepare.
-        B::CONV_2D | B::DEPTHWISE_CONV_2D | B::CONV_3D => range(2, 3, &[]),
+        B::CONV_2D | B::DEPTHWISE_CONV_2D => range(2, 3, &[]),
+        // TF writes CONV_3D without a bias as an omitted (-1) input; its kernel takes that.
+        B::CONV_3D => range(2, 3, &[2]),
         B::FULLY_CONNECTED => Arity { max_outputs: Some(2), ..range(2, 3, &[2]) },
         B::TRANSPOSE_CONV | B::CONV_3D_TRANSPOSE => range(3, 4, &[3]),
         B::CONCATENATION | B::PACK | B::ADD_N => variadic(1),
         B::UNPACK => Arity { max_outputs: None, ..exact(1, 1) },
         B::SPLIT => Arity { max_outputs: None, ..exact(2, 1) },
+        B::SPLIT_V => Arity { max_outputs: None, ..exact(3, 1) },
         B::TOPK_V2 => exact(2, 2),
         B::UNIQUE => exact(1, 2),
         B::SVDF => range(5, 5, &[3]),
