@@ -676,9 +676,8 @@ fn db(x: Option<f64>) -> String {
 
 fn run(args: &RunArgs) -> Result<Status> {
     if let Some(out) = &args.output {
-        if std::iter::once(&args.model).chain(&args.input).any(|i| pipeline::exec::same_file(i, out)) {
-            bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
-        }
+        let inputs: Vec<&Path> = std::iter::once(&args.model).chain(&args.input).map(PathBuf::as_path).collect();
+        refuse_overwrite(&[("the output", out)], &inputs)?;
     }
     let model = load(&args.model)?;
     let samples = pipeline::exec::open(&model, &args.input, &args.norm.options())?;
@@ -732,9 +731,9 @@ fn run(args: &RunArgs) -> Result<Status> {
 
 fn compare(args: &CompareArgs) -> Result<Status> {
     if let Some(out) = &args.html {
-        if [&args.float, &args.quant].into_iter().chain(&args.data).any(|i| pipeline::exec::same_file(i, out)) {
-            bail!("the output {} is an input: tflq never modifies its inputs, choose another path", out.display());
-        }
+        let inputs: Vec<&Path> =
+            [&args.float, &args.quant].into_iter().chain(&args.data).map(PathBuf::as_path).collect();
+        refuse_overwrite(&[("the report", out)], &inputs)?;
     }
     let float = load(&args.float)?;
     let quant = load(&args.quant)?;

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::{root, testdata};
+use common::{node, root, testdata, XorShift};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use tflq::graphdef::proto::{attr_value, AttrValue, GraphDef, NodeDef, TensorShapeProto};
+use tflq::graphdef::proto::{attr_value, GraphDef, NodeDef, TensorShapeProto};
 use tflq::graphdef::{import, ImportOptions};
 
 /// Fixtures: NAME.pb beside NAME.tf.tflite and the NAME.json sidecar.
@@ -148,16 +148,6 @@ fn assert_fails(pb: &Path, extra: &[&str], needles: &[&str]) {
     assert!(!out.exists(), "an output file was written");
 }
 
-fn node(name: &str, op: &str, inputs: &[&str], attrs: Vec<(&str, attr_value::Value)>) -> NodeDef {
-    NodeDef {
-        name: name.into(),
-        op: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        device: String::new(),
-        attr: attrs.into_iter().map(|(k, v)| (k.to_string(), AttrValue { value: Some(v) })).collect(),
-    }
-}
-
 fn placeholder(name: &str, shape: Option<&[i64]>) -> NodeDef {
     let mut attrs = vec![("dtype", attr_value::Value::Type(1))];
     if let Some(s) = shape {
@@ -215,20 +205,9 @@ fn unknown_batch_becomes_one_with_warning() {
     assert_eq!(sg.tensors[sg.inputs[0] as usize].shape(), &[1, 8, 8, 4]);
 }
 
-/// Deterministic xorshift for the fuzz-style tests.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn garbage_never_panics() {
-    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut rng = XorShift(0x9E37_79B9_7F4A_7C15);
     let seeds: Vec<Vec<u8>> = FIXTURES.iter().map(|n| std::fs::read(testdata(&format!("{n}.pb"))).unwrap()).collect();
     let opts = ImportOptions::default();
     for round in 0..400 {

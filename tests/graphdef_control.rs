@@ -6,13 +6,12 @@
 
 mod common;
 
-use common::testdata;
+use common::{node, testdata, XorShift};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tflq::graphdef::proto::{
-    attr_value, ArgDef, AttrValue, FunctionDef, FunctionDefLibrary, GraphDef, NameAttrList, NodeDef, OpDef,
-    TensorShapeProto,
+    attr_value, ArgDef, FunctionDef, FunctionDefLibrary, GraphDef, NameAttrList, NodeDef, OpDef, TensorShapeProto,
 };
 use tflq::graphdef::{import, ImportOptions};
 
@@ -205,20 +204,6 @@ fn tf1_control_flow_is_refused_clearly() {
 
 // --- synthetic graphs: calls ------------------------------------------------------
 
-fn av(v: attr_value::Value) -> AttrValue {
-    AttrValue { value: Some(v) }
-}
-
-fn node(name: &str, op: &str, inputs: &[&str], attrs: Vec<(&str, attr_value::Value)>) -> NodeDef {
-    NodeDef {
-        name: name.into(),
-        op: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        device: String::new(),
-        attr: attrs.into_iter().map(|(k, v)| (k.to_string(), av(v))).collect(),
-    }
-}
-
 fn arg(name: &str) -> ArgDef {
     ArgDef { name: name.into(), r#type: 1, ..Default::default() }
 }
@@ -314,20 +299,9 @@ fn constant_condition_inlines_the_branch_taken() {
     }
 }
 
-/// Deterministic xorshift.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-}
-
 #[test]
 fn damaged_control_flow_graphs_never_panic() {
-    let mut rng = Rng(0x2545_F491_4F6C_DD1D);
+    let mut rng = XorShift(0x2545_F491_4F6C_DD1D);
     let seeds: Vec<Vec<u8>> = FIXTURES.iter().map(|(n, _)| std::fs::read(ctl(&format!("{n}.pb"))).unwrap()).collect();
     let opts = ImportOptions { output_arrays: Some(vec!["Identity".into()]), ..Default::default() };
     let rounds = std::env::var("TFLQ_FUZZ_ROUNDS").ok().and_then(|s| s.parse().ok()).unwrap_or(300);

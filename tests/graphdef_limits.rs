@@ -2,19 +2,12 @@
 //! a Pack of 8192 big fills, a 16M-dimension shape): each gives one short error line within a
 //! 4 GiB address-space limit, and writes nothing.
 
+mod common;
+
+use common::node;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use tflq::graphdef::proto::{attr_value, AttrValue, Dim, GraphDef, NodeDef, TensorProto, TensorShapeProto};
-
-fn node(name: &str, op: &str, inputs: &[&str], attrs: Vec<(&str, attr_value::Value)>) -> NodeDef {
-    NodeDef {
-        name: name.into(),
-        op: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        device: String::new(),
-        attr: attrs.into_iter().map(|(k, v)| (k.to_string(), AttrValue { value: Some(v) })).collect(),
-    }
-}
+use tflq::graphdef::proto::{attr_value, Dim, GraphDef, NodeDef, TensorProto, TensorShapeProto};
 
 fn shape(dims: &[i64]) -> TensorShapeProto {
     TensorShapeProto { dim: dims.iter().map(|&d| Dim { size: d, name: String::new() }).collect(), unknown_rank: false }

@@ -5,11 +5,11 @@
 
 mod common;
 
-use common::{oracle, testdata, tflq, tflq_ok};
+use common::{node, oracle, testdata, tflq, tflq_ok};
 use prost::Message;
 use std::path::{Path, PathBuf};
 use tflq::graphdef::proto::{
-    attr_value::Value, AttrValue, FunctionDef, FunctionDefLibrary, GraphDef, NameAttrList, NodeDef, OpDef,
+    attr_value::Value, FunctionDef, FunctionDefLibrary, GraphDef, NameAttrList, NodeDef, OpDef,
 };
 use tflq::savedmodel::proto::{MetaGraphDef, MetaInfoDef, SavedModel, SignatureDef, TensorInfo};
 
@@ -233,25 +233,9 @@ fn corrupt_variables() {
     fails_with(&sm, &[], &["saved_model.pb"]);
 }
 
-fn func(name: &str, value: Value) -> AttrValue {
-    let _ = name;
-    AttrValue { value: Some(value) }
-}
-
-fn node(name: &str, op: &str, inputs: &[&str]) -> NodeDef {
-    NodeDef {
-        name: name.into(),
-        op: op.into(),
-        input: inputs.iter().map(|s| s.to_string()).collect(),
-        ..Default::default()
-    }
-}
-
 /// A SavedModel whose serving signature maps input `x` to the output `out:0`.
 fn write_saved_model(dir: &Path, nodes: Vec<NodeDef>, library: Vec<FunctionDef>) {
-    let mut x = node("x", "Placeholder", &[]);
-    x.attr.insert("dtype".into(), func("dtype", Value::Type(1)));
-    let mut all = vec![x];
+    let mut all = vec![node("x", "Placeholder", &[], vec![("dtype", Value::Type(1))])];
     all.extend(nodes);
     let mut sig = SignatureDef::default();
     sig.inputs.insert("x".into(), TensorInfo { name: "x:0".into(), dtype: 1, ..Default::default() });
@@ -275,9 +259,12 @@ fn write_saved_model(dir: &Path, nodes: Vec<NodeDef>, library: Vec<FunctionDef>)
 fn cyclic_function_library() {
     let dir = tempfile::tempdir().unwrap();
     let call = |name: &str, f: &str, input: &str| {
-        let mut n = node(name, "PartitionedCall", &[input]);
-        n.attr.insert("f".into(), func("f", Value::Func(NameAttrList { name: f.into(), ..Default::default() })));
-        n
+        node(
+            name,
+            "PartitionedCall",
+            &[input],
+            vec![("f", Value::Func(NameAttrList { name: f.into(), ..Default::default() }))],
+        )
     };
     let arg = tflq::graphdef::proto::ArgDef { name: "a".into(), r#type: 1, ..Default::default() };
     let ret = tflq::graphdef::proto::ArgDef { name: "r".into(), r#type: 1, ..Default::default() };
@@ -300,10 +287,10 @@ fn cyclic_function_library() {
 fn tf1_control_flow_is_named() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = vec![
-        node("enter", "Enter", &["x"]),
-        node("merge", "Merge", &["enter", "next"]),
-        node("next", "NextIteration", &["merge"]),
-        node("out", "Exit", &["merge"]),
+        node("enter", "Enter", &["x"], vec![]),
+        node("merge", "Merge", &["enter", "next"], vec![]),
+        node("next", "NextIteration", &["merge"], vec![]),
+        node("out", "Exit", &["merge"], vec![]),
     ];
     write_saved_model(dir.path(), nodes, vec![]);
     fails_with(dir.path(), &[], &["TF1 control flow", "Merge", "enable_control_flow_v2"]);
@@ -352,9 +339,7 @@ fn deep_graphs() {
         let mut prev = "x".to_string();
         for i in 0..n {
             let name = if i + 1 == n { "out".to_string() } else { format!("r{i}") };
-            let mut r = node(&name, "Relu", &[&prev]);
-            r.attr.insert("T".into(), func("T", Value::Type(1)));
-            nodes.push(r);
+            nodes.push(node(&name, "Relu", &[&prev], vec![("T", Value::Type(1))]));
             prev = name;
         }
         write_saved_model(&dir.path().join("sm"), nodes, vec![]);
@@ -384,7 +369,7 @@ fn unsupported_ops_listed_once() {
     for i in 0..40 {
         let name = if i == 39 { "out".to_string() } else { format!("a_rather_long_scope_name/{i}/Unknown") };
         let op = if i % 2 == 0 { "MadeUpOp" } else { "AnotherMadeUpOp" };
-        nodes.push(node(&name, op, &[&prev]));
+        nodes.push(node(&name, op, &[&prev], vec![]));
         prev = name;
     }
     write_saved_model(dir.path(), nodes, vec![]);

@@ -206,22 +206,9 @@ pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), ExecError> {
 /// Runs `write` on a temporary file beside `path`, then renames it over `path`; on any
 /// failure the temporary file is removed and `path` is untouched.
 fn write_atomically(path: &Path, write: impl FnOnce(&std::fs::File) -> std::io::Result<()>) -> Result<(), ExecError> {
-    let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let file_name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp{}", std::process::id()));
-    let result = std::fs::File::create(&tmp).and_then(|f| write(&f)).and_then(|()| std::fs::rename(&tmp, path));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.map_err(|source| ExecError::Write { path: path.to_path_buf(), source })
-}
-
-/// Whether `a` and `b` name the same existing file.
-pub fn same_file(a: &Path, b: &Path) -> bool {
-    match (a.canonicalize(), b.canonicalize()) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
+    // Staged like every output, so a signal handler removes it too.
+    let staged = crate::tflite::Staged::create(path).and_then(|(st, f)| write(&f).map(|()| st));
+    staged.and_then(|st| st.commit()).map_err(|source| ExecError::Write { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

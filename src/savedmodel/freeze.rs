@@ -286,33 +286,63 @@ impl<'a> Freezer<'a> {
 
     /// The flat index of output arg `arg`'s first tensor.
     fn output_offset(&self, node: &NodeDef, arg: &str) -> Result<usize, SavedModelError> {
-        let def: Option<&OpDef> = match node.op.as_str() {
-            "StatefulPartitionedCall" | "PartitionedCall" => return Ok(0),
-            op => self.ops.get(op).copied().or_else(|| self.funcs.get(op).and_then(|f| f.signature.as_ref())),
-        };
-        // Without a definition the op is taken to have one output arg.
-        let Some(def) = def else { return Ok(0) };
         let mut at = 0usize;
-        for a in &def.output_arg {
-            if a.name == arg {
+        for (name, size) in self.output_args(node) {
+            if name == arg {
                 return Ok(at);
             }
-            let n = if !a.number_attr.is_empty() {
-                match attr(node, def, &a.number_attr).and_then(|v| v.value.as_ref()) {
-                    Some(Value::I(i)) => usize::try_from(*i).unwrap_or(usize::MAX),
-                    _ => 1,
-                }
-            } else if !a.type_list_attr.is_empty() {
-                match attr(node, def, &a.type_list_attr).and_then(|v| v.value.as_ref()) {
-                    Some(Value::List(l)) => l.r#type.len(),
-                    _ => 1,
-                }
-            } else {
-                1
-            };
-            at = at.saturating_add(n);
+            at = at.saturating_add(size);
         }
-        Err(SavedModelError::Graph(format!("node {:?} ({}) has no output {arg:?}", super::cap(&node.name), node.op)))
+        // Only an op whose definition the file holds can lack the arg; any other is taken to
+        // have one output arg, whatever its name.
+        if self.def_of(&node.op).is_some() && !is_call_like(&node.op) {
+            return Err(SavedModelError::Graph(format!(
+                "node {:?} ({}) has no output {arg:?}",
+                super::cap(&node.name),
+                node.op
+            )));
+        }
+        Ok(0)
+    }
+
+    /// The OpDef of an op, or the signature of a library function.
+    fn def_of(&self, op: &str) -> Option<&'a OpDef> {
+        self.ops.get(op).copied().or_else(|| self.funcs.get(op).and_then(|f| f.signature.as_ref()))
+    }
+
+    /// Output args (name, tensor count) of node `n`: from its OpDef or function signature, the
+    /// type lists of calls and control flow, or, with neither, one arg named as bodies name it.
+    fn output_args(&self, n: &NodeDef) -> Vec<(String, usize)> {
+        let list_len = |def: &OpDef, name: &str| match attr(n, def, name).and_then(|a| a.value.as_ref()) {
+            Some(Value::List(l)) => l.r#type.len(),
+            _ => 1,
+        };
+        let empty = OpDef::default();
+        match n.op.as_str() {
+            "While" | "StatelessWhile" => return vec![("output".into(), list_len(&empty, "T"))],
+            op if is_call_like(op) => return vec![("output".into(), list_len(&empty, "Tout"))],
+            _ => {}
+        }
+        let Some(def) = self.def_of(&n.op) else {
+            let arg = self.seen_out_args.get(&n.op).cloned().unwrap_or_else(|| "output".into());
+            return vec![(arg, usize::MAX)];
+        };
+        def.output_arg
+            .iter()
+            .map(|a| {
+                let size = if !a.number_attr.is_empty() {
+                    match attr(n, def, &a.number_attr).and_then(|v| v.value.as_ref()) {
+                        Some(Value::I(i)) => usize::try_from(*i).unwrap_or(0),
+                        _ => 1,
+                    }
+                } else if !a.type_list_attr.is_empty() {
+                    list_len(def, &a.type_list_attr)
+                } else {
+                    1
+                };
+                (a.name.clone(), size)
+            })
+            .collect()
     }
 
     /// The value of node `name`, emitting it (and what it needs) on first use.
@@ -504,45 +534,12 @@ impl<'a> Freezer<'a> {
     /// Writes `n` into the graph or the body being written, noting its output args there.
     fn push(&mut self, n: NodeDef) {
         if self.body.is_some() {
-            let outs = self.out_args(&n);
+            let outs = self.output_args(&n);
             if let Some(b) = self.body.as_mut() {
                 b.outs.insert(n.name.clone(), outs);
             }
         }
         self.out.push(n);
-    }
-
-    /// Output args (name, count) of node `n`, from its OpDef.
-    fn out_args(&self, n: &NodeDef) -> Vec<(String, usize)> {
-        let list_len = |name: &str| match n.attr.get(name).and_then(|a| a.value.as_ref()) {
-            Some(Value::List(l)) => l.r#type.len(),
-            _ => 1,
-        };
-        match n.op.as_str() {
-            "While" | "StatelessWhile" => return vec![("output".into(), list_len("T"))],
-            "If" | "StatelessIf" => return vec![("output".into(), list_len("Tout"))],
-            _ => {}
-        }
-        let Some(def) = self.ops.get(n.op.as_str()) else {
-            let arg = self.seen_out_args.get(&n.op).cloned().unwrap_or_else(|| "output".into());
-            return vec![(arg, usize::MAX)];
-        };
-        def.output_arg
-            .iter()
-            .map(|a| {
-                let size = if !a.number_attr.is_empty() {
-                    match attr(n, def, &a.number_attr).and_then(|v| v.value.as_ref()) {
-                        Some(Value::I(i)) => usize::try_from(*i).unwrap_or(0),
-                        _ => 1,
-                    }
-                } else if !a.type_list_attr.is_empty() {
-                    list_len(&a.type_list_attr)
-                } else {
-                    1
-                };
-                (a.name.clone(), size)
-            })
-            .collect()
     }
 
     /// How node `user` names the tensor `ep` as an input.
@@ -695,21 +692,7 @@ impl<'a> Freezer<'a> {
         removed: &BTreeMap<usize, String>,
         drop_outputs: bool,
     ) -> Result<String, SavedModelError> {
-        let func = *self.funcs.get(f).ok_or_else(|| SavedModelError::UnknownFunction {
-            node: super::cap(&user.name),
-            function: super::cap(f),
-        })?;
-        let f: &'a str = func.signature.as_ref().map(|s| s.name.as_str()).unwrap_or("");
-        if self.calls.contains(&f) {
-            return Err(SavedModelError::CyclicFunction(super::cap(f)));
-        }
-        if self.calls.len() >= MAX_CALL_DEPTH {
-            return Err(SavedModelError::Graph(format!("calls nest deeper than {MAX_CALL_DEPTH} functions")));
-        }
-        let sig = func
-            .signature
-            .as_ref()
-            .ok_or(SavedModelError::Graph(format!("function {:?} has no signature", super::cap(f))))?;
+        let (func, f, sig) = self.enter(user, f)?;
         let mut inner = Scope {
             nodes: func.node_def.iter().map(|n| (n.name.as_str(), n)).collect(),
             args: HashMap::new(),
@@ -764,6 +747,27 @@ impl<'a> Freezer<'a> {
         Ok(name)
     }
 
+    /// Library function `f` called by `user`: the function, its name and signature. Recursion
+    /// and nesting past [`MAX_CALL_DEPTH`] are refused.
+    fn enter(&self, user: &NodeDef, f: &str) -> Result<(&'a FunctionDef, &'a str, &'a OpDef), SavedModelError> {
+        let func = *self.funcs.get(f).ok_or_else(|| SavedModelError::UnknownFunction {
+            node: super::cap(&user.name),
+            function: super::cap(f),
+        })?;
+        let sig = func
+            .signature
+            .as_ref()
+            .ok_or(SavedModelError::Graph(format!("function {:?} has no signature", super::cap(f))))?;
+        let name = sig.name.as_str();
+        if self.calls.contains(&name) {
+            return Err(SavedModelError::CyclicFunction(super::cap(name)));
+        }
+        if self.calls.len() >= MAX_CALL_DEPTH {
+            return Err(SavedModelError::Graph(format!("calls nest deeper than {MAX_CALL_DEPTH} functions")));
+        }
+        Ok((func, name, sig))
+    }
+
     /// Inlines a call of library function `f` with `args`: its outputs, by output-arg order.
     fn inline(
         &mut self,
@@ -772,20 +776,7 @@ impl<'a> Freezer<'a> {
         f: &'a str,
         args: Vec<Ep>,
     ) -> Result<Val, SavedModelError> {
-        let func = *self.funcs.get(f).ok_or_else(|| SavedModelError::UnknownFunction {
-            node: super::cap(&call.name),
-            function: super::cap(f),
-        })?;
-        if self.calls.contains(&f) {
-            return Err(SavedModelError::CyclicFunction(super::cap(f)));
-        }
-        if self.calls.len() >= MAX_CALL_DEPTH {
-            return Err(SavedModelError::Graph(format!("calls nest deeper than {MAX_CALL_DEPTH} functions")));
-        }
-        let sig = func
-            .signature
-            .as_ref()
-            .ok_or(SavedModelError::Graph(format!("function {:?} has no signature", super::cap(f))))?;
+        let (func, f, sig) = self.enter(call, f)?;
         if sig.input_arg.len() != args.len() {
             return Err(SavedModelError::Graph(format!(
                 "call {:?} passes {} inputs to {:?}, which takes {}",
@@ -842,6 +833,11 @@ fn seen_out_args(graph: &GraphDef) -> HashMap<String, String> {
         }
     }
     seen
+}
+
+/// Ops whose outputs are one `output` list typed by `Tout`.
+fn is_call_like(op: &str) -> bool {
+    matches!(op, "StatefulPartitionedCall" | "PartitionedCall" | "If" | "StatelessIf")
 }
 
 /// The attr `name` of `node`, or its OpDef default.

@@ -251,3 +251,34 @@ pub fn sqnrs(float: &Path, models: &[&Path], inputs: &[PathBuf], dir: &Path) -> 
 pub fn cap(s: &str) -> String {
     s.chars().take(400).collect()
 }
+
+/// A GraphDef node with `attrs`.
+pub fn node(
+    name: &str,
+    op: &str,
+    inputs: &[&str],
+    attrs: Vec<(&str, tflq::graphdef::proto::attr_value::Value)>,
+) -> tflq::graphdef::proto::NodeDef {
+    tflq::graphdef::proto::NodeDef {
+        name: name.into(),
+        op: op.into(),
+        input: inputs.iter().map(|s| s.to_string()).collect(),
+        device: String::new(),
+        attr: attrs
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), tflq::graphdef::proto::AttrValue { value: Some(v) }))
+            .collect(),
+    }
+}
+
+/// Deterministic xorshift for the fuzz-style tests.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}

@@ -75,13 +75,13 @@ pub(crate) fn dedup(g: &mut G) -> bool {
 /// writes the result (Keras Dense on rank 3, Conv1D's squeeze before its bias).
 pub(crate) fn add_through_reshape(g: &mut G) -> bool {
     let mut changed = false;
+    // Links are recomputed only after a rewrite: per candidate the pass would be quadratic.
+    let mut links = None;
     for r in 0..g.ops.len() {
         if g.ops[r].dead || g.ops[r].code != B::RESHAPE {
             continue;
         }
-        // Only for the ops that can match: per op it would make the pass quadratic.
-        let cons = g.consumers();
-        let prods = g.producers();
+        let (cons, prods) = &*links.get_or_insert_with(|| (g.consumers(), g.producers()));
         let op = &g.ops[r];
         let (x, y) = (op.inputs[0], op.outputs[0]);
         let Ok(xu) = usize::try_from(x) else { continue };
@@ -141,6 +141,7 @@ pub(crate) fn add_through_reshape(g: &mut G) -> bool {
         g.ops[r].outputs[0] = out;
         g.ops[a].dead = true;
         changed = true;
+        links = None;
     }
     changed
 }
@@ -342,11 +343,13 @@ pub(crate) fn drop_identity_mul(g: &mut G) -> bool {
 /// converter does when the op cannot join the producer before it.
 pub(crate) fn fold_into_following_fc(g: &mut G) -> bool {
     let mut changed = false;
+    // Links are recomputed only after a rewrite: per candidate the pass would be quadratic.
+    let mut links = None;
     for i in 0..g.ops.len() {
         if g.ops[i].dead || !matches!(g.ops[i].code, B::ADD | B::SUB | B::MUL) || g.ops[i].inputs.len() != 2 {
             continue;
         }
-        let cons = g.consumers();
+        let (cons, _) = &*links.get_or_insert_with(|| (g.consumers(), g.producers()));
         let op = &g.ops[i];
         let act = match &op.opts {
             BuiltinOptionsT::AddOptions(o) => o.fused_activation_function,
@@ -412,6 +415,7 @@ pub(crate) fn fold_into_following_fc(g: &mut G) -> bool {
         }
         g.ops[i].dead = true;
         changed = true;
+        links = None;
     }
     changed
 }
@@ -459,13 +463,13 @@ pub(crate) fn fc_keep_num_dims(g: &mut G) -> bool {
 /// that changes nothing (not a graph output) goes.
 pub(crate) fn collapse_reshapes(g: &mut G) -> bool {
     let mut changed = false;
+    // Links are recomputed only after a rewrite: per candidate the pass would be quadratic.
+    let mut links = None;
     for r in 0..g.ops.len() {
         if g.ops[r].dead || g.ops[r].code != B::RESHAPE {
             continue;
         }
-        // Only for the ops that can match: per op it would make the pass quadratic.
-        let cons = g.consumers();
-        let prods = g.producers();
+        let (cons, prods) = &*links.get_or_insert_with(|| (g.consumers(), g.producers()));
         let op = &g.ops[r];
         let (x, y) = (op.inputs[0], op.outputs[0]);
         let Ok(xu) = usize::try_from(x) else { continue };
@@ -473,6 +477,7 @@ pub(crate) fn collapse_reshapes(g: &mut G) -> bool {
             g.ops[r].dead = true;
             replace_uses(g, y, xu);
             changed = true;
+            links = None;
             continue;
         }
         let Some(p) = prods[xu] else { continue };
@@ -481,6 +486,7 @@ pub(crate) fn collapse_reshapes(g: &mut G) -> bool {
             g.ops[r].inputs[0] = src;
             g.ops[p].dead = true;
             changed = true;
+            links = None;
         }
     }
     changed
