@@ -363,6 +363,10 @@ fn refuse_overwrite(outputs: &[(&str, &Path)], inputs: &[&Path]) -> Result<()> {
         if out.is_dir() {
             bail!("{what} {} is a directory: give a file path", out.display());
         }
+        // The staged write renames over the path: it would replace a device node or a FIFO.
+        if let Some(kind) = tflq::ir::special_file(out) {
+            bail!("{what} {} is {kind}, not a regular file: give a file path", out.display());
+        }
         let Some(o) = normal(out) else { continue };
         for &inp in inputs {
             let Ok(i) = inp.canonicalize() else { continue };

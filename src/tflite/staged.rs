@@ -19,6 +19,14 @@ pub struct Staged {
 impl Staged {
     /// Creates `.NAME.tflq-PID.tmp` next to `dest`.
     pub fn create(dest: &Path) -> std::io::Result<(Staged, File)> {
+        // A symlink is written through, as a shell redirection would: its target is replaced.
+        let resolved;
+        let dest = if fs::symlink_metadata(dest).is_ok_and(|m| m.file_type().is_symlink()) {
+            resolved = fs::canonicalize(dest)?;
+            resolved.as_path()
+        } else {
+            dest
+        };
         let dir = match dest.parent() {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
