@@ -40,7 +40,7 @@ fn convert(model: &Path, data: &Path, mode: &str, out: &Path) -> std::process::O
 #[test]
 fn infinite_calibration_data_is_refused_with_the_tensor_named() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, v) in [("inf", f32::INFINITY), ("big", 3.4e38), ("nan_then_inf", f32::NEG_INFINITY)] {
+    for (name, v) in [("inf", f32::INFINITY), ("big", 3.4e38), ("nan_then_inf", f32::NEG_INFINITY), ("nan", f32::NAN)] {
         let data = calib(dir.path(), &format!("{name}.npy"), |i, x| if i == 5 { v } else { x });
         for mode in ["int8", "int16x8"] {
             let out = dir.path().join(format!("{name}.{mode}.tflite"));

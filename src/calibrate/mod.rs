@@ -37,6 +37,8 @@ pub enum CalibrateError {
     InputShape { name: String, signature: Vec<i32>, given: Vec<i64> },
     #[error("calibration: the model has no subgraph")]
     NoSubgraph,
+    #[error("calibration sample {index}, input tensor {input:?}: element {element} is {value} (calibration data must be finite; float64 values beyond float32's range become inf)")]
+    NonFinite { index: usize, input: String, element: usize, value: f32 },
 }
 
 /// What the main subgraph's inputs expect, for the data loaders: each input's shape
@@ -205,8 +207,26 @@ pub fn calibrate_with(
         .into_par_iter()
         .try_fold(empty, |mut local, index| {
             // Decoded here, by the worker that runs it.
-            let inputs =
+            let inputs: Vec<Value> =
                 samples.get(index)?.inputs.into_iter().map(|(shape, values)| Value { shape, values }).collect();
+            // A NaN or Inf input gives no range (NaN) or no scale (Inf) to what it reaches, which
+            // would leave those ops float without an error.
+            for (k, v) in inputs.iter().enumerate() {
+                if let Values::F32(x) = &v.values {
+                    if let Some(element) = x.iter().position(|e| !e.is_finite()) {
+                        let input = model.subgraphs[0]
+                            .inputs
+                            .get(k)
+                            .and_then(|&t| model.subgraphs[0].tensors.get(t as usize).and_then(|t| t.name.clone()));
+                        return Err(CalibrateError::NonFinite {
+                            index,
+                            input: input.unwrap_or_else(|| format!("#{k}")),
+                            element,
+                            value: x[element],
+                        });
+                    }
+                }
+            }
             let mut observe = |g: usize, t: usize, value: Option<&Value>, tracked: Option<(f32, f32)>| {
                 // Kernels that tracked the range as they stored it save a pass; fused
                 // intermediates come with their range only.
