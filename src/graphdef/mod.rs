@@ -37,6 +37,10 @@ use crate::ir::{cap, cap_list};
 pub enum ImportError {
     #[error("not a valid frozen GraphDef: {0}")]
     Decode(String),
+    /// The lowered graph fails the checks a `.tflite` must pass (types, shapes, operands): the
+    /// GraphDef itself does not fit together (a UINT8 Placeholder into Conv2D, say).
+    #[error("the graph does not fit together: {0}")]
+    Inconsistent(String),
     #[error("the GraphDef has no nodes")]
     Empty,
     #[error("the GraphDef has two nodes named {0:?}")]
@@ -104,7 +108,8 @@ fn import_inner(
     source: Option<Arc<Source>>,
     opts: &ImportOptions,
 ) -> Result<(Model, Vec<String>), ImportError> {
-    let graph: proto::GraphDef = prost::Message::decode(bytes).map_err(|e| ImportError::Decode(e.to_string()))?;
+    let graph: proto::GraphDef =
+        prost::Message::decode(bytes).map_err(|e| ImportError::Decode(proto::decode_reason(&e)))?;
     lower_graph(&graph, source, opts)
 }
 
@@ -121,7 +126,14 @@ fn lower_graph(
     for s in &mut subs {
         fuse::run(s);
     }
-    Ok((g.into_model(subs), warnings))
+    let model = g.into_model(subs);
+    let check = |e: &dyn std::fmt::Display| ImportError::Inconsistent(e.to_string());
+    model.validate().map_err(|e| check(&e))?;
+    model.validate_data().map_err(|e| check(&e))?;
+    model.validate_quantization().map_err(|e| check(&e))?;
+    crate::ops::check_model(&model).map_err(|e| check(&e))?;
+    crate::ops::check_options(&model).map_err(|e| check(&e))?;
+    Ok((model, warnings))
 }
 
 // ---------------------------------------------------------------------------

@@ -4,6 +4,27 @@
 
 use bytes::Bytes;
 
+/// A decode error in one short line: prost prints the whole path of nested fields
+/// (`failed to decode Protobuf message: NodeDef.name: GraphDef.node: …: description`), which
+/// grows with the nesting; this keeps the innermost field and the description.
+pub fn decode_reason(e: &prost::DecodeError) -> String {
+    let full = e.to_string();
+    let rest = full.strip_prefix("failed to decode Protobuf message: ").unwrap_or(&full);
+    let is_field = |p: &str| {
+        p.split_once('.').is_some_and(|(m, f)| {
+            !m.is_empty() && !f.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+        })
+    };
+    let parts: Vec<&str> = rest.split(": ").collect();
+    let fields = parts.iter().take_while(|p| is_field(p)).count();
+    let description = parts[fields..].join(": ");
+    let reason = match parts.first().filter(|_| fields > 0) {
+        Some(inner) => format!("{inner}: {description}"),
+        None => description,
+    };
+    crate::ir::cap(&reason, 120)
+}
+
 /// tensorflow.GraphDef
 #[derive(Clone, PartialEq, prost::Message)]
 pub struct GraphDef {

@@ -129,6 +129,9 @@ impl Model {
                     return Err(err(format!("shape {} has more than 2^31 elements", cap_list(t.shape(), 8))));
                 }
                 let len = self.tensor_bytes(t).len();
+                if len > 0 && t.is_variable {
+                    return Err(err("a variable tensor with constant data (the runtime refuses it)".into()));
+                }
                 if len == 0 || t.sparsity.is_some() {
                     continue;
                 }
@@ -158,22 +161,25 @@ impl Model {
         for (si, sg) in self.subgraphs.iter().enumerate() {
             for (ti, t) in sg.tensors.iter().enumerate() {
                 let Some(q) = &t.quantization else { continue };
-                let Some((lo, hi)) = zero_point_range(t.dtype) else { continue };
                 let (scales, zps) = (q.scales(), q.zero_points());
                 if scales.is_empty() {
                     continue;
                 }
                 let err = |what: String| TensorError { subgraph: si, tensor: ti, name: cap(t.name(), 80), what };
-                if let Some((c, s)) = scales.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
-                    return Err(err(format!("scale {c} is {s}; scales must be finite and above 0")));
-                }
+                // The runtime checks the counts on a tensor of any type; values only matter to
+                // the integer types.
                 if !zps.is_empty() && zps.len() != scales.len() {
                     return Err(err(format!("{} scales but {} zero points", scales.len(), zps.len())));
                 }
-                if let Some(z) = zps.iter().find(|&&z| z < lo || z > hi) {
-                    return Err(err(format!("zero point {z} is outside {} [{lo}, {hi}]", type_name(t.dtype))));
+                if let Some((lo, hi)) = zero_point_range(t.dtype) {
+                    if let Some((c, s)) = scales.iter().enumerate().find(|(_, s)| !(s.is_finite() && **s > 0.0)) {
+                        return Err(err(format!("scale {c} is {s}; scales must be finite and above 0")));
+                    }
+                    if let Some(z) = zps.iter().find(|&&z| z < lo || z > hi) {
+                        return Err(err(format!("zero point {z} is outside {} [{lo}, {hi}]", type_name(t.dtype))));
+                    }
                 }
-                if scales.len() > 1 {
+                if scales.len() > 1 && !zps.is_empty() {
                     let dim = usize::try_from(q.quantized_dimension).ok().and_then(|d| t.shape().get(d));
                     if dim.map(|&d| d as i64) != Some(scales.len() as i64) {
                         return Err(err(format!(

@@ -208,12 +208,25 @@ pub fn arity(op: B) -> Option<Arity> {
 
 /// What is wrong with an operator's operands.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("subgraph {subgraph}, operator {operator} ({op}): {what}")]
+#[error("subgraph {subgraph}, {}: {what}", self.place())]
 pub struct OperandError {
     pub subgraph: usize,
+    /// [`OperandError::SUBGRAPH`] for a fault of the subgraph itself (its inputs).
     pub operator: usize,
     pub op: String,
     pub what: String,
+}
+
+impl OperandError {
+    pub const SUBGRAPH: usize = usize::MAX;
+
+    fn place(&self) -> String {
+        if self.operator == Self::SUBGRAPH {
+            "its inputs".into()
+        } else {
+            format!("operator {} ({})", self.operator, self.op)
+        }
+    }
 }
 
 fn count(n: usize, min: usize, max: Option<usize>) -> Option<String> {
@@ -292,6 +305,10 @@ pub fn check_model(model: &Model) -> Result<(), OperandError> {
                 }
             }
         }
+    }
+    for (si, sg) in model.subgraphs.iter().enumerate() {
+        super::consistency::check_graph(model, si, sg)?;
+        super::shapes::check_shapes(model, si, sg)?;
     }
     Ok(())
 }
@@ -401,6 +418,14 @@ fn weighted_types(model: &Model, tensors: &[crate::ir::Tensor], op: B, inputs: &
         return Some(format!("input of rank {}", x.shape().len()));
     }
     if let Some(b) = get(2) {
+        let bias_ok = match x.dtype {
+            T::FLOAT32 => b.dtype == T::FLOAT32,
+            T::INT8 | T::UINT8 => b.dtype == T::INT32,
+            _ => matches!(b.dtype, T::INT32 | T::INT64),
+        };
+        if !bias_ok {
+            return Some(format!("input of type {} with a bias of type {}", name(x.dtype), name(b.dtype)));
+        }
         let channels = if op == B::DEPTHWISE_CONV_2D { w.shape().last() } else { w.shape().first() };
         let n = b.num_elements();
         if let (Some(&c), Some(n)) = (channels, n) {

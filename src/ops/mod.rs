@@ -7,6 +7,7 @@
 
 pub mod arity;
 pub mod binary;
+mod consistency;
 pub mod control;
 pub mod conv;
 pub mod conv3d;
@@ -15,6 +16,7 @@ pub mod generate;
 mod hybrid;
 pub mod index;
 mod integer;
+mod shapes;
 pub use integer::quantize_to;
 pub mod matmul;
 pub mod mediapipe;

@@ -38,7 +38,7 @@ pub enum BundleError {
     KeyNotUtf8 { path: PathBuf, key: String },
     #[error("{}: no header entry (the empty key); not a TensorBundle index", path.display())]
     MissingHeader { path: PathBuf },
-    #[error("{}: key {key:?}: malformed {what}: {source}", path.display())]
+    #[error("{}: key {key:?}: malformed {what}: {}", path.display(), crate::graphdef::proto::decode_reason(source))]
     BadProto { path: PathBuf, key: String, what: &'static str, source: prost::DecodeError },
     #[error("{}: header gives {num_shards} data shards", path.display())]
     BadShardCount { path: PathBuf, num_shards: i32 },

@@ -143,8 +143,10 @@ pub fn import_parts(
     bundle: Option<&Bundle>,
     opts: &SavedModelOptions,
 ) -> Result<(Model, Vec<String>), SavedModelError> {
-    let sm: SavedModel = prost::Message::decode(saved_model_pb)
-        .map_err(|e| SavedModelError::Decode { path: path.to_path_buf(), reason: e.to_string() })?;
+    let sm: SavedModel = prost::Message::decode(saved_model_pb).map_err(|e| SavedModelError::Decode {
+        path: path.to_path_buf(),
+        reason: graphdef::proto::decode_reason(&e),
+    })?;
     let meta = pick_meta_graph(&sm, &opts.tags)?;
     if !meta.signature_def.contains_key(&opts.signature) {
         return Err(SavedModelError::UnknownSignature {

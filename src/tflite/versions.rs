@@ -433,6 +433,35 @@ pub fn op_runtime_version(op: BuiltinOperator, version: i32) -> Option<&'static 
     TABLE.binary_search_by(|&(o, v, _)| (o, v).cmp(&(op, version))).ok().map(|i| TABLE[i].2)
 }
 
+/// An operator code whose version is newer than any runtime release has: the runtime cannot
+/// register it ("Registration failed"). Ops the table does not know are not judged.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("operator code {code} ({op}) has version {version}, but the newest the runtime knows is {newest}")]
+pub struct VersionError {
+    pub code: usize,
+    pub op: String,
+    pub version: i32,
+    pub newest: i32,
+}
+
+/// Checks every builtin operator code against the newest version in the table.
+pub fn check_versions(model: &Model) -> Result<(), VersionError> {
+    for (code, c) in model.operator_codes.iter().enumerate() {
+        let lo = TABLE.partition_point(|&(o, _, _)| o < c.builtin);
+        // The table lags the runtime by a release here and there; a version tflq itself writes
+        // (the registry's) is known too.
+        let registry = crate::ops::registry().builtin(c.builtin).and_then(|d| d.versions.iter().copied().max());
+        let table = TABLE[lo..].iter().take_while(|&&(o, _, _)| o == c.builtin).map(|&(_, v, _)| v).max();
+        let newest = table.map(|t| registry.map_or(t, |r| t.max(r)));
+        if let Some(newest) = newest {
+            if c.version > newest {
+                return Err(VersionError { code, op: c.name(), version: c.version, newest });
+            }
+        }
+    }
+    Ok(())
+}
+
 /// Numeric components of a dotted version string, for ordering: "1.14.0"
 /// sorts after "1.5.0". A component that isn't a number counts as 0 (the
 /// table has none); a string that is a prefix of another sorts first.

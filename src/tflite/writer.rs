@@ -133,11 +133,15 @@ enum Piece<'m> {
 /// constant's data the size its shape and type need, quantization parameters a runtime accepts,
 /// and every operator's operands as its kernel expects. Linear in the model's size.
 pub fn gate(model: &Model) -> Result<(), WriteError> {
+    if model.subgraphs.is_empty() {
+        return Err(WriteError::Gate("the model has no subgraphs".into()));
+    }
     model.validate()?;
     model.validate_data().map_err(|e| WriteError::Gate(e.to_string()))?;
     model.validate_quantization().map_err(|e| WriteError::Gate(e.to_string()))?;
     crate::ops::check_model(model).map_err(|e| WriteError::Gate(e.to_string()))?;
     crate::ops::check_options(model).map_err(|e| WriteError::Gate(e.to_string()))?;
+    super::versions::check_versions(model).map_err(|e| WriteError::Gate(e.to_string()))?;
     Ok(())
 }
 

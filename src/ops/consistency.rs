@@ -1,0 +1,223 @@
+//! Whole-graph checks the official interpreter makes when it builds and prepares a model,
+//! which no single operator's operand counts show: every tensor an operator reads has a
+//! value (data, a producer, a subgraph input or variable state), subgraph inputs are not
+//! constants, custom ops are named, and the ops that keep their input's type write that type.
+//! The reader and the output gate run them (through [`check_model`](super::check_model)), so a
+//! model the runtime would refuse is refused when it comes in, not passed on.
+
+use super::arity::OperandError;
+use crate::ir::{dtype::type_name, Model, Subgraph};
+use crate::schema::{BuiltinOperator as B, TensorType as T};
+
+/// Ops whose output has the type of input 0 (float, or the same quantized type), in every
+/// form tflq reads or writes. Hybrid forms keep it too: their float input gives a float output.
+fn keeps_input_type(op: B) -> bool {
+    matches!(
+        op,
+        B::ADD
+            | B::SUB
+            | B::MUL
+            | B::DIV
+            | B::CONV_2D
+            | B::DEPTHWISE_CONV_2D
+            | B::FULLY_CONNECTED
+            | B::AVERAGE_POOL_2D
+            | B::MAX_POOL_2D
+            | B::L2_POOL_2D
+            | B::RESHAPE
+            | B::SOFTMAX
+            | B::LOGISTIC
+            | B::TANH
+            | B::RELU
+            | B::RELU6
+            | B::RELU_N1_TO_1
+            | B::CONCATENATION
+            | B::MEAN
+            | B::PAD
+            | B::PADV2
+            | B::TRANSPOSE
+            | B::SQUEEZE
+            | B::EXPAND_DIMS
+            | B::STRIDED_SLICE
+            | B::SLICE
+            | B::RESIZE_BILINEAR
+            | B::RESIZE_NEAREST_NEIGHBOR
+            | B::HARD_SWISH
+            | B::LEAKY_RELU
+            | B::PRELU
+            | B::MAXIMUM
+            | B::MINIMUM
+            | B::BATCH_MATMUL
+            | B::SPACE_TO_DEPTH
+            | B::DEPTH_TO_SPACE
+            | B::TILE
+            | B::GATHER
+    )
+}
+
+/// Input slots that hold sizes, axes or indices: the runtime reads them as INT32 (or INT64
+/// where it says so) and refuses, or reads garbage from, any other type.
+fn integer_slots(op: B) -> &'static [usize] {
+    match op {
+        B::RESHAPE | B::PAD | B::PADV2 | B::MIRROR_PAD | B::TRANSPOSE | B::TILE | B::EXPAND_DIMS => &[1],
+        B::MEAN | B::SUM | B::REDUCE_MAX | B::REDUCE_MIN | B::REDUCE_PROD | B::REDUCE_ANY | B::REDUCE_ALL => &[1],
+        B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR | B::GATHER | B::GATHER_ND | B::BROADCAST_TO => &[1],
+        B::STRIDED_SLICE => &[1, 2, 3],
+        B::SLICE => &[1, 2],
+        B::SPLIT => &[0],
+        B::SPLIT_V => &[1, 2],
+        B::TRANSPOSE_CONV => &[0],
+        B::EMBEDDING_LOOKUP => &[0],
+        B::RFFT2D => &[1],
+        _ => &[],
+    }
+}
+
+/// The highest rank a builtin kernel takes (XNNPACK's limit, which the default interpreter
+/// applies to every op it delegates; the builtin kernels' own limits are 4 to 6).
+const MAX_KERNEL_RANK: usize = 6;
+
+fn index(t: i32, n: usize) -> Option<usize> {
+    usize::try_from(t).ok().filter(|&t| t < n)
+}
+
+pub(super) fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<(), OperandError> {
+    let n = sg.tensors.len();
+    let has_data = |t: usize| !model.tensor_bytes(&sg.tensors[t]).is_empty() || sg.tensors[t].sparsity.is_some();
+    let mut defined: Vec<bool> = (0..n).map(|t| has_data(t) || sg.tensors[t].is_variable).collect();
+    for (k, &t) in sg.inputs.iter().enumerate() {
+        let Some(t) = index(t, n) else { continue };
+        if has_data(t) {
+            return Err(OperandError {
+                subgraph: si,
+                operator: OperandError::SUBGRAPH,
+                op: "subgraph".into(),
+                what: format!(
+                    "input {k} is tensor {t} '{}', which is a constant",
+                    crate::ir::cap(sg.tensors[t].name(), 60)
+                ),
+            });
+        }
+        defined[t] = true;
+    }
+    for (oi, op) in sg.operators.iter().enumerate() {
+        let code = model.operator_codes.get(op.opcode_index as usize);
+        let name = code.map_or_else(|| "?".to_string(), |c| c.name());
+        let err = |what: String| OperandError { subgraph: si, operator: oi, op: name.clone(), what };
+        if let Some(c) = code {
+            if c.builtin == B::CUSTOM && !c.custom_code.as_deref().is_some_and(|n| !n.is_empty()) {
+                return Err(err("is a custom op without a name".into()));
+            }
+        }
+        if code.is_some_and(|c| c.builtin != B::CUSTOM) {
+            let ranked = op.inputs.iter().chain(&op.outputs).filter_map(|&t| index(t, n));
+            if let Some(t) = ranked.into_iter().find(|&t| sg.tensors[t].shape().len() > MAX_KERNEL_RANK) {
+                return Err(err(format!(
+                    "tensor {t} has rank {}; the runtime's kernels take at most {MAX_KERNEL_RANK}",
+                    sg.tensors[t].shape().len()
+                )));
+            }
+        }
+        if let Some(c) = code {
+            for &slot in integer_slots(c.builtin) {
+                let Some(t) = op.inputs.get(slot).and_then(|&t| index(t, n)) else { continue };
+                if !matches!(sg.tensors[t].dtype, T::INT32 | T::INT64) {
+                    return Err(err(format!(
+                        "input {slot} holds sizes or indices, but is {}",
+                        type_name(sg.tensors[t].dtype)
+                    )));
+                }
+            }
+            if let Some(what) = op_rules(model, sg, c.builtin, op) {
+                return Err(err(what));
+            }
+        }
+        for &t in &op.inputs {
+            let Some(t) = index(t, n) else { continue };
+            if !defined[t] {
+                return Err(err(format!(
+                    "reads tensor {t} '{}', which has no data, no producer and is not a subgraph input",
+                    crate::ir::cap(sg.tensors[t].name(), 60)
+                )));
+            }
+        }
+        if let Some(c) = code.filter(|c| keeps_input_type(c.builtin) || c.builtin == B::TRANSPOSE_CONV) {
+            // TRANSPOSE_CONV's data is its third input (the first is the output shape).
+            let data = if c.builtin == B::TRANSPOSE_CONV { 2 } else { 0 };
+            let x = op.inputs.get(data).and_then(|&t| index(t, n)).map(|t| &sg.tensors[t]);
+            let y = op.outputs.first().and_then(|&t| index(t, n)).map(|t| &sg.tensors[t]);
+            if let (Some(x), Some(y)) = (x, y) {
+                // Float16 activations do not exist in the runtime's kernels; weights may be f16.
+                let same =
+                    x.dtype == y.dtype || (c.builtin == B::GATHER && x.dtype == T::FLOAT16 && y.dtype == T::FLOAT32);
+                if !same {
+                    return Err(err(format!(
+                        "reads {} and writes {} (the op keeps its input's type)",
+                        type_name(x.dtype),
+                        type_name(y.dtype)
+                    )));
+                }
+            }
+        }
+        for &t in &op.outputs {
+            if let Some(t) = index(t, n) {
+                if defined[t] {
+                    return Err(err(format!(
+                        "writes tensor {t} '{}', which already has a value (a constant, an input, or an earlier op's output)",
+                        crate::ir::cap(sg.tensors[t].name(), 60)
+                    )));
+                }
+                defined[t] = true;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Rules of single ops the runtime checks in prepare and would otherwise crash on or refuse.
+fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Option<String> {
+    let n = sg.tensors.len();
+    let ty = |slot: usize| o.inputs.get(slot).and_then(|&t| index(t, n)).map(|t| sg.tensors[t].dtype);
+    match (op, &o.builtin_options) {
+        (B::SPLIT, crate::schema::BuiltinOptionsT::SplitOptions(s)) => (s.num_splits < 1
+            || s.num_splits as usize != o.outputs.len())
+        .then(|| format!("num_splits is {} for {} outputs", s.num_splits, o.outputs.len())),
+        (B::SPLIT, _) => Some("has no SplitOptions".into()),
+        (B::DEQUANTIZE, _) => ty(0)
+            .filter(|t| !matches!(*t, T::INT8 | T::UINT8 | T::INT16 | T::FLOAT16 | T::INT4))
+            .map(|t| format!("dequantizes {}", type_name(t))),
+        (B::DENSIFY, _) => o
+            .inputs
+            .first()
+            .and_then(|&t| index(t, n))
+            .filter(|&t| !model.is_constant(&sg.tensors[t]))
+            .map(|_| "densifies a tensor that is not a constant".into()),
+        (B::LESS | B::LESS_EQUAL | B::GREATER | B::GREATER_EQUAL | B::EQUAL | B::NOT_EQUAL, _) => {
+            match (ty(0), ty(1)) {
+                (Some(a), Some(b)) if a != b => Some(format!("compares {} with {}", type_name(a), type_name(b))),
+                _ => None,
+            }
+        }
+        (B::WHILE, o) if !matches!(o, crate::schema::BuiltinOptionsT::WhileOptions(_)) => {
+            Some("has no WhileOptions".into())
+        }
+        (B::IF, o) if !matches!(o, crate::schema::BuiltinOptionsT::IfOptions(_)) => Some("has no IfOptions".into()),
+        (B::CALL_ONCE, o) if !matches!(o, crate::schema::BuiltinOptionsT::CallOnceOptions(_)) => {
+            Some("has no CallOnceOptions".into())
+        }
+        (B::WHILE, crate::schema::BuiltinOptionsT::WhileOptions(w)) => {
+            if w.cond_subgraph_index == w.body_subgraph_index {
+                Some("its condition and body are the same subgraph".into())
+            } else if o.outputs.len() != o.inputs.len() {
+                Some(format!(
+                    "{} inputs but {} outputs (a loop carries each value through)",
+                    o.inputs.len(),
+                    o.outputs.len()
+                ))
+            } else {
+                None
+            }
+        }
+        _ => None,
+    }
+}
