@@ -10,9 +10,10 @@ use crate::kernels::{self, Isa};
 use crate::schema::{ActivationFunctionType, BuiltinOperator as B, BuiltinOptionsT as O};
 
 /// 16x8 FULLY_CONNECTED takes a 64-bit bias, which LiteRT's prepare reads from the options: an
-/// op written without options gets the default ones with the bias type set.
+/// op written without its options (none, or another op's, which the runtime ignores the same
+/// way) gets the default ones with the bias type set.
 fn fully_connected_int64_bias(o: &mut O) {
-    if *o == O::NONE {
+    if !matches!(o, O::FullyConnectedOptions(_)) {
         *o = O::FullyConnectedOptions(Box::default());
     }
     int64_bias(o);
@@ -64,9 +65,10 @@ fn batch_matmul_version(s: &OpSignature) -> i32 {
     }
 }
 
-/// Absent options mean all defaults; they are written out so that the flag can be set.
+/// Absent options (or another op's) mean all defaults; they are written out so that the flag
+/// can be set.
 fn asymmetric_fully_connected(o: &mut O) {
-    if *o == O::NONE {
+    if !matches!(o, O::FullyConnectedOptions(_)) {
         *o = O::FullyConnectedOptions(Box::default());
     }
     if let O::FullyConnectedOptions(o) = o {

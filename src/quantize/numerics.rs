@@ -22,8 +22,11 @@ pub fn split_at_axis(shape: &[usize], axis: usize) -> (usize, usize, usize) {
 /// The scale for a channel whose largest magnitude is `max_abs`. An all-zero
 /// channel gets scale 1 (its values are all 0 either way) so kernels never divide by 0.
 pub fn symmetric_scale(max_abs: f32) -> f32 {
-    if max_abs > 0.0 && max_abs.is_finite() {
-        max_abs / INT8_MAX_SYMMETRIC
+    let scale = max_abs / INT8_MAX_SYMMETRIC;
+    // A subnormal scale (a channel of subnormal weights only) is refused by XNNPACK; such a
+    // channel is zero to int8 precision, as an all-zero one is.
+    if max_abs.is_finite() && scale >= f32::MIN_POSITIVE {
+        scale
     } else {
         1.0
     }
