@@ -262,7 +262,6 @@ class Campaign:
                 problems.append("input changed: " + p)
         lines = [l for l in stderr.splitlines() if l and not l.startswith(("warning:", "note:"))]
         after = set(os.listdir(case_dir)) - listing
-        written = [Path(case_dir) / f for f in after]
         if signalled and after:
             problems.append("left behind after the signal: " + ", ".join(sorted(after)))
         if code == 1:
@@ -271,7 +270,7 @@ class Campaign:
                 problems.append("not one error line: %r" % stderr[-300:])
             elif len(lines[0]) >= 300:
                 problems.append("error line of %d characters" % len(lines[0]))
-            if written:
+            if after:
                 problems.append("left behind: " + ", ".join(sorted(after)))
         elif code == 0:
             stray = [f for f in after if f not in {Path(o).name for o in outputs}]

@@ -127,12 +127,7 @@ fn lower_graph(
         fuse::run(s);
     }
     let model = g.into_model(subs);
-    let check = |e: &dyn std::fmt::Display| ImportError::Inconsistent(e.to_string());
-    model.validate().map_err(|e| check(&e))?;
-    model.validate_data().map_err(|e| check(&e))?;
-    model.validate_quantization().map_err(|e| check(&e))?;
-    crate::ops::check_model(&model).map_err(|e| check(&e))?;
-    crate::ops::check_options(&model).map_err(|e| check(&e))?;
+    crate::tflite::check(&model).map_err(|e| ImportError::Inconsistent(e.to_string()))?;
     Ok((model, warnings))
 }
 

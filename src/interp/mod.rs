@@ -269,8 +269,7 @@ impl<'m> Interpreter<'m> {
                 observe(t, v)
             }
         };
-        let mut run =
-            Run { interp: self, observe: &mut observe, fuse: false, state: RunState::default(), depth: 0, live: 0 };
+        let mut run = Run::new(self, &mut observe, false);
         let outs = run.graph(main, inputs)?;
         outs.into_iter().map(|o| o.ok_or_else(|| not_computed(self.skipped()))).collect()
     }
@@ -282,13 +281,13 @@ impl<'m> Interpreter<'m> {
     /// the interpreter computed inside a fused kernel without storing it comes with no value and
     /// always with its range. A partial interpreter computes what it can.
     pub fn run_ranged(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<(), InterpError> {
-        let mut run = Run { interp: self, observe, fuse: true, state: RunState::default(), depth: 0, live: 0 };
+        let mut run = Run::new(self, observe, true);
         run.graph(self.main, inputs).map(|_| ())
     }
 
     /// [`run_ranged`](Self::run_ranged) without fused pairs: every tensor comes with its value.
     pub fn run_ranged_unfused(&self, inputs: Vec<Value>, observe: &mut RangeObserver<'_>) -> Result<(), InterpError> {
-        let mut run = Run { interp: self, observe, fuse: false, state: RunState::default(), depth: 0, live: 0 };
+        let mut run = Run::new(self, observe, false);
         run.graph(self.main, inputs).map(|_| ())
     }
 }
@@ -305,9 +304,20 @@ struct Run<'r, 'o, 'm> {
     fuse: bool,
     state: RunState,
     depth: usize,
-    /// Bytes of the values alive in this run (all subgraphs), checked against the memory
-    /// budget after every op: each tensor may be under it while the ones alive together are not.
+    /// Bytes of the values alive in this run (all subgraphs), checked against `live_cap` after
+    /// every op: each tensor may be under the budget while the ones alive together are not.
     live: u64,
+    /// This run's share of the memory budget: samples run in parallel, one per worker thread.
+    live_cap: u64,
+    threads: u64,
+}
+
+impl<'r, 'o, 'm> Run<'r, 'o, 'm> {
+    fn new(interp: &'r Interpreter<'m>, observe: &'r mut RangeObserver<'o>, fuse: bool) -> Self {
+        let threads = rayon::current_num_threads().max(1) as u64;
+        let live_cap = crate::ir::budget::max_bytes() / threads;
+        Run { interp, observe, fuse, state: RunState::default(), depth: 0, live: 0, live_cap, threads }
+    }
 }
 
 impl Calls for Run<'_, '_, '_> {
@@ -393,11 +403,11 @@ impl Run<'_, '_, '_> {
             if let Some((v, (mid, out))) = fused {
                 (self.observe)(g, op.outputs[0] as usize, None, mid);
                 (self.observe)(g, op2.outputs[0] as usize, Some(&v), out);
-                self.live += value_bytes(&v);
+                self.live += v.values.byte_len();
                 slots[op2.outputs[0] as usize] = Some(v);
                 self.check_live().map_err(|msg| kernel_error(next.index, msg))?;
                 for &t in step.frees.iter().chain(&next.frees) {
-                    self.live -= slots[t].take().as_ref().map_or(0, value_bytes).min(self.live);
+                    self.free(&mut slots[t]);
                 }
                 return Ok(s + 2);
             }
@@ -414,43 +424,35 @@ impl Run<'_, '_, '_> {
         }
         for (i, (v, &t)) in outs.into_iter().zip(&op.outputs).enumerate() {
             (self.observe)(g, t as usize, Some(&v), if i == 0 { range } else { None });
-            self.live += value_bytes(&v);
-            if let Some(old) = slots[t as usize].replace(v) {
-                self.live -= value_bytes(&old).min(self.live);
-            }
+            self.free(&mut slots[t as usize]);
+            self.live += v.values.byte_len();
+            slots[t as usize] = Some(v);
         }
         self.check_live().map_err(|msg| kernel_error(step.index, msg))?;
         for &t in &step.frees {
-            self.live -= slots[t].take().as_ref().map_or(0, value_bytes).min(self.live);
+            self.free(&mut slots[t]);
         }
         Ok(s + 1)
     }
 
-    /// Samples run in parallel, one per worker thread, so each run gets its share of the budget.
+    fn free(&mut self, slot: &mut Option<Value>) {
+        if let Some(v) = slot.take() {
+            self.live = self.live.saturating_sub(v.values.byte_len());
+        }
+    }
+
     fn check_live(&self) -> Result<(), String> {
-        let threads = rayon::current_num_threads().max(1) as u64;
-        let share = crate::ir::budget::max_bytes() / threads;
-        if self.live <= share {
+        if self.live <= self.live_cap {
             return Ok(());
         }
         let human = crate::ir::budget::human;
         Err(format!(
-            "the tensors alive after it need {}, over one run's share ({}, 1/{threads}) of the memory budget (--max-memory raises it)",
+            "the tensors alive after it need {}, over one run's share ({}, 1/{}) of the memory budget (--max-memory raises it)",
             human(self.live),
-            human(share)
+            human(self.live_cap),
+            self.threads
         ))
     }
-}
-
-/// A value's size in memory.
-fn value_bytes(v: &Value) -> u64 {
-    let size = match &v.values {
-        Values::F32(_) | Values::I32(_) => 4,
-        Values::I64(_) | Values::C64(_) => 8,
-        Values::I16(_) => 2,
-        Values::U8(_) | Values::I8(_) | Values::Bool(_) => 1,
-    };
-    v.values.len() as u64 * size
 }
 
 /// The values of `op`'s inputs: constants, or computed (None for an omitted optional input).

@@ -198,6 +198,17 @@ impl Values {
         }
     }
 
+    /// The elements' size in memory.
+    pub fn byte_len(&self) -> u64 {
+        let size = match self {
+            Values::F32(_) | Values::I32(_) => 4,
+            Values::I64(_) | Values::C64(_) => 8,
+            Values::I16(_) => 2,
+            Values::U8(_) | Values::I8(_) | Values::Bool(_) => 1,
+        };
+        self.len() as u64 * size
+    }
+
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

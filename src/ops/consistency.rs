@@ -7,7 +7,7 @@
 
 use super::arity::OperandError;
 use crate::ir::{dtype::type_name, Model, Subgraph};
-use crate::schema::{BuiltinOperator as B, TensorType as T};
+use crate::schema::{BuiltinOperator as B, BuiltinOptionsT as O, TensorType as T};
 
 /// Ops whose output has the type of input 0 (float, or the same quantized type), in every
 /// form tflq reads or writes. Hybrid forms keep it too: their float input gives a float output.
@@ -77,7 +77,8 @@ fn integer_slots(op: B) -> &'static [usize] {
 /// applies to every op it delegates; the builtin kernels' own limits are 4 to 6).
 const MAX_KERNEL_RANK: usize = 6;
 
-fn index(t: i32, n: usize) -> Option<usize> {
+/// Tensor index `t` of a subgraph with `n` tensors, if it is one (not -1, not out of range).
+pub(super) fn index(t: i32, n: usize) -> Option<usize> {
     usize::try_from(t).ok().filter(|&t| t < n)
 }
 
@@ -105,20 +106,19 @@ pub(super) fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<(),
         let name = code.map_or_else(|| "?".to_string(), |c| c.name());
         let err = |what: String| OperandError { subgraph: si, operator: oi, op: name.clone(), what };
         if let Some(c) = code {
-            if c.builtin == B::CUSTOM && !c.custom_code.as_deref().is_some_and(|n| !n.is_empty()) {
-                return Err(err("is a custom op without a name".into()));
+            if c.builtin == B::CUSTOM {
+                if c.custom_code.as_deref().unwrap_or("").is_empty() {
+                    return Err(err("is a custom op without a name".into()));
+                }
+            } else {
+                let mut ranked = op.inputs.iter().chain(&op.outputs).filter_map(|&t| index(t, n));
+                if let Some(t) = ranked.find(|&t| sg.tensors[t].shape().len() > MAX_KERNEL_RANK) {
+                    return Err(err(format!(
+                        "tensor {t} has rank {}; the runtime's kernels take at most {MAX_KERNEL_RANK}",
+                        sg.tensors[t].shape().len()
+                    )));
+                }
             }
-        }
-        if code.is_some_and(|c| c.builtin != B::CUSTOM) {
-            let ranked = op.inputs.iter().chain(&op.outputs).filter_map(|&t| index(t, n));
-            if let Some(t) = ranked.into_iter().find(|&t| sg.tensors[t].shape().len() > MAX_KERNEL_RANK) {
-                return Err(err(format!(
-                    "tensor {t} has rank {}; the runtime's kernels take at most {MAX_KERNEL_RANK}",
-                    sg.tensors[t].shape().len()
-                )));
-            }
-        }
-        if let Some(c) = code {
             for &slot in integer_slots(c.builtin) {
                 let Some(t) = op.inputs.get(slot).and_then(|&t| index(t, n)) else { continue };
                 if !matches!(sg.tensors[t].dtype, T::INT32 | T::INT64) {
@@ -179,9 +179,8 @@ fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Opt
     let n = sg.tensors.len();
     let ty = |slot: usize| o.inputs.get(slot).and_then(|&t| index(t, n)).map(|t| sg.tensors[t].dtype);
     match (op, &o.builtin_options) {
-        (B::SPLIT, crate::schema::BuiltinOptionsT::SplitOptions(s)) => (s.num_splits < 1
-            || s.num_splits as usize != o.outputs.len())
-        .then(|| format!("num_splits is {} for {} outputs", s.num_splits, o.outputs.len())),
+        (B::SPLIT, O::SplitOptions(s)) => (s.num_splits < 1 || s.num_splits as usize != o.outputs.len())
+            .then(|| format!("num_splits is {} for {} outputs", s.num_splits, o.outputs.len())),
         (B::SPLIT, _) => Some("has no SplitOptions".into()),
         (B::DEQUANTIZE, _) => ty(0)
             .filter(|t| !matches!(*t, T::INT8 | T::UINT8 | T::INT16 | T::FLOAT16 | T::INT4))
@@ -198,14 +197,10 @@ fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Opt
                 _ => None,
             }
         }
-        (B::WHILE, o) if !matches!(o, crate::schema::BuiltinOptionsT::WhileOptions(_)) => {
-            Some("has no WhileOptions".into())
-        }
-        (B::IF, o) if !matches!(o, crate::schema::BuiltinOptionsT::IfOptions(_)) => Some("has no IfOptions".into()),
-        (B::CALL_ONCE, o) if !matches!(o, crate::schema::BuiltinOptionsT::CallOnceOptions(_)) => {
-            Some("has no CallOnceOptions".into())
-        }
-        (B::WHILE, crate::schema::BuiltinOptionsT::WhileOptions(w)) => {
+        (B::WHILE, o) if !matches!(o, O::WhileOptions(_)) => Some("has no WhileOptions".into()),
+        (B::IF, o) if !matches!(o, O::IfOptions(_)) => Some("has no IfOptions".into()),
+        (B::CALL_ONCE, o) if !matches!(o, O::CallOnceOptions(_)) => Some("has no CallOnceOptions".into()),
+        (B::WHILE, O::WhileOptions(w)) => {
             if w.cond_subgraph_index == w.body_subgraph_index {
                 Some("its condition and body are the same subgraph".into())
             } else if o.outputs.len() != o.inputs.len() {

@@ -7,14 +7,11 @@
 //! computed from one, is not, and ops without a rule here pass their declared shapes on.
 
 use super::arity::OperandError;
-use crate::ir::{cap_list, Model, Subgraph};
+use super::consistency::index;
+use crate::ir::{cap_list, codec, Model, Subgraph};
 use crate::schema::{BuiltinOperator as B, BuiltinOptionsT as O, Padding, TensorType};
 
 type Shape = Vec<i64>;
-
-fn index(t: i32, n: usize) -> Option<usize> {
-    usize::try_from(t).ok().filter(|&t| t < n)
-}
 
 /// Output size of one spatial axis, as the runtime's `ComputeOutSize`.
 fn out_size(same: bool, size: i64, k: i64, stride: i32, dilation: i32) -> Option<i64> {
@@ -24,6 +21,24 @@ fn out_size(same: bool, size: i64, k: i64, stride: i32, dilation: i32) -> Option
     }
     let eff = (k - 1) * d + 1;
     Some(if same { (size + s - 1) / s } else { (size - eff + s) / s })
+}
+
+/// The NHWC output of a window of `kh`×`kw` over input `x` with `c` output channels, or
+/// Unknown when the geometry cannot be computed (strides or dilations the operand check
+/// refuses anyway).
+fn spatial(
+    x: &[i64],
+    (kh, kw): (i64, i64),
+    padding: Padding,
+    (sh, sw): (i32, i32),
+    (dh, dw): (i32, i32),
+    c: i64,
+) -> Verdict {
+    let same = padding == Padding::SAME;
+    match (out_size(same, x[1], kh, sh, dh), out_size(same, x[2], kw, sw, dw)) {
+        (Some(h), Some(w)) => Verdict::Shape(vec![x[0], h, w, c]),
+        _ => Verdict::Unknown,
+    }
 }
 
 fn broadcast(a: &[i64], b: &[i64]) -> Option<Shape> {
@@ -57,16 +72,9 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
         if !model.is_constant(t) {
             return None;
         }
-        let b = model.tensor_bytes(t);
-        match t.dtype {
-            TensorType::INT32 => {
-                Some(b.chunks_exact(4).map(|c| i64::from(i32::from_le_bytes([c[0], c[1], c[2], c[3]]))).collect())
-            }
-            TensorType::INT64 => {
-                Some(b.chunks_exact(8).map(|c| i64::from_le_bytes(c.try_into().unwrap_or([0; 8]))).collect())
-            }
-            _ => None,
-        }
+        matches!(t.dtype, TensorType::INT32 | TensorType::INT64)
+            .then(|| codec::decode_i64(t.dtype, model.tensor_bytes(t)).ok())
+            .flatten()
     };
     match (op, opts) {
         (B::CONV_2D, O::Conv2DOptions(o)) => {
@@ -81,14 +89,14 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
                     cap_list(&w, 6)
                 ));
             }
-            let same = o.padding == Padding::SAME;
-            match (
-                out_size(same, x[1], w[1], o.stride_h, o.dilation_h_factor),
-                out_size(same, x[2], w[2], o.stride_w, o.dilation_w_factor),
-            ) {
-                (Some(h), Some(wd)) => Shape(vec![x[0], h, wd, w[0]]),
-                _ => Unknown,
-            }
+            spatial(
+                &x,
+                (w[1], w[2]),
+                o.padding,
+                (o.stride_h, o.stride_w),
+                (o.dilation_h_factor, o.dilation_w_factor),
+                w[0],
+            )
         }
         (B::DEPTHWISE_CONV_2D, O::DepthwiseConv2DOptions(o)) => {
             let (Some(x), Some(w)) = (get(0), get(1)) else { return Unknown };
@@ -98,27 +106,22 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
             if x[3] < 1 || w[3] % x[3] != 0 {
                 return Bad(format!("filter {} does not fit input {}", cap_list(&w, 6), cap_list(&x, 6)));
             }
-            let same = o.padding == Padding::SAME;
-            match (
-                out_size(same, x[1], w[1], o.stride_h, o.dilation_h_factor),
-                out_size(same, x[2], w[2], o.stride_w, o.dilation_w_factor),
-            ) {
-                (Some(h), Some(wd)) => Shape(vec![x[0], h, wd, w[3]]),
-                _ => Unknown,
-            }
+            spatial(
+                &x,
+                (w[1], w[2]),
+                o.padding,
+                (o.stride_h, o.stride_w),
+                (o.dilation_h_factor, o.dilation_w_factor),
+                w[3],
+            )
         }
         (B::AVERAGE_POOL_2D | B::MAX_POOL_2D | B::L2_POOL_2D, O::Pool2DOptions(o)) => {
             let Some(x) = get(0) else { return Unknown };
             if x.len() != 4 {
                 return Bad(format!("input {} must be 4-D", cap_list(&x, 6)));
             }
-            let same = o.padding == Padding::SAME;
-            let fh = i64::from(o.filter_height);
-            let fw = i64::from(o.filter_width);
-            match (out_size(same, x[1], fh, o.stride_h, 1), out_size(same, x[2], fw, o.stride_w, 1)) {
-                (Some(h), Some(wd)) => Shape(vec![x[0], h, wd, x[3]]),
-                _ => Unknown,
-            }
+            let window = (i64::from(o.filter_height), i64::from(o.filter_width));
+            spatial(&x, window, o.padding, (o.stride_h, o.stride_w), (1, 1), x[3])
         }
         (B::FULLY_CONNECTED, o) => {
             let (Some(x), Some(w)) = (get(0), get(1)) else { return Unknown };
@@ -243,10 +246,8 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
 /// Checks subgraph `si`: each op with a rule here against its declared output shape.
 pub(super) fn check_shapes(model: &Model, si: usize, sg: &Subgraph) -> Result<(), OperandError> {
     let n = sg.tensors.len();
-    let is_static = |t: usize| {
-        let x = &sg.tensors[t];
-        x.shape.is_some() && !x.shape_signature.as_ref().is_some_and(|s| s.iter().any(|&d| d < 0))
-    };
+    let open = |t: usize| sg.tensors[t].shape_signature.as_ref().is_some_and(|s| s.iter().any(|&d| d < 0));
+    let is_static = |t: usize| sg.tensors[t].shape.is_some() && !open(t);
     let declared = |t: usize| -> Shape { sg.tensors[t].shape().iter().map(|&d| i64::from(d)).collect() };
     let mut known: Vec<Option<Shape>> = vec![None; n];
     for (t, slot) in known.iter_mut().enumerate() {
@@ -256,7 +257,6 @@ pub(super) fn check_shapes(model: &Model, si: usize, sg: &Subgraph) -> Result<()
     }
     // A subgraph input without a shape is a scalar to the runtime.
     for &t in &sg.inputs {
-        let open = |t: usize| sg.tensors[t].shape_signature.as_ref().is_some_and(|s| s.iter().any(|&d| d < 0));
         if let Some(t) = index(t, n).filter(|&t| !open(t)) {
             known[t] = Some(declared(t));
         }

@@ -34,16 +34,10 @@ pub enum ReadError {
     Malformed { len: usize, detail: String },
     #[error("unsupported schema version {0} (only version 3 is supported)")]
     UnsupportedVersion(u32),
-    #[error("the model has no subgraphs")]
-    NoSubgraphs,
     #[error(transparent)]
     Index(#[from] IndexError),
     #[error(transparent)]
-    Operand(#[from] crate::ops::arity::OperandError),
-    #[error(transparent)]
-    Data(#[from] crate::ir::TensorError),
-    #[error(transparent)]
-    Version(#[from] super::versions::VersionError),
+    Check(#[from] super::check::ModelFault),
     #[error("{location}: unknown {what} value {value} (newer schema than tflq knows?)")]
     UnknownValue { location: String, what: &'static str, value: i64 },
     #[error("{location}: data at offset {offset}, size {size} lies outside the {file_len}-byte file")]
@@ -225,15 +219,7 @@ impl Mapper<'_> {
             external_buffer_groups: m.external_buffer_groups().map(|v| v.iter().map(|g| g.unpack()).collect()),
             external_buffers: m.external_buffers().map(|v| v.iter().map(|g| g.unpack()).collect()),
         };
-        if model.subgraphs.is_empty() {
-            return Err(ReadError::NoSubgraphs);
-        }
-        model.validate()?;
-        model.validate_data()?;
-        model.validate_quantization()?;
-        crate::ops::check_model(&model)?;
-        crate::ops::check_options(&model)?;
-        super::versions::check_versions(&model)?;
+        super::check::check(&model)?;
         Ok(model)
     }
 

@@ -129,20 +129,14 @@ enum Piece<'m> {
     Data(&'m Data),
 }
 
-/// The output gate, run on every model before a byte of it is written: indices in range, every
-/// constant's data the size its shape and type need, quantization parameters a runtime accepts,
-/// and every operator's operands as its kernel expects. Linear in the model's size.
+/// The output gate, run on every model before a byte of it is written: the reader's checks
+/// ([`check`](super::check::check)), so no file gets what tflq would not read back. A failure
+/// is a bug in a pass (or an input it let through). Linear in the model's size.
 pub fn gate(model: &Model) -> Result<(), WriteError> {
-    if model.subgraphs.is_empty() {
-        return Err(WriteError::Gate("the model has no subgraphs".into()));
-    }
-    model.validate()?;
-    model.validate_data().map_err(|e| WriteError::Gate(e.to_string()))?;
-    model.validate_quantization().map_err(|e| WriteError::Gate(e.to_string()))?;
-    crate::ops::check_model(model).map_err(|e| WriteError::Gate(e.to_string()))?;
-    crate::ops::check_options(model).map_err(|e| WriteError::Gate(e.to_string()))?;
-    super::versions::check_versions(model).map_err(|e| WriteError::Gate(e.to_string()))?;
-    Ok(())
+    super::check::check(model).map_err(|e| match e {
+        super::check::ModelFault::Index(e) => WriteError::Invalid(e),
+        e => WriteError::Gate(e.to_string()),
+    })
 }
 
 /// The output as a sequence of pieces: the flatbuffer without its buffer data,
