@@ -593,6 +593,19 @@ fn max_memory_sets_the_budget() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("over the memory budget of 1 KiB"), "{err}");
+    // Each tensor fits in 12 KiB, but CONCATENATION's 8 KiB output does not fit beside the
+    // two 4 KiB resizes it reads: refused before it is allocated.
+    let mut share = args("12K");
+    share.extend(["--threads".into(), "1".into()]);
+    let out = tflq_limited(&share.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "(CONCATENATION): a tensor of shape [1, 16, 16, 8] needs 8 KiB, over the 4 KiB left of one run's share"
+        ),
+        "{err}"
+    );
     let big: Vec<std::ffi::OsString> = args("1G");
     let out = tflq_limited(&big.iter().map(|s| s.as_os_str()).collect::<Vec<_>>());
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

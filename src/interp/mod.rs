@@ -353,6 +353,8 @@ impl Run<'_, '_, '_> {
             let ti = sg.inputs[k] as usize;
             check_input(k, &sg.tensors[ti], &v)?;
             (self.observe)(g, ti, Some(&v), None);
+            self.free(&mut slots[ti]);
+            self.live += v.values.byte_len();
             slots[ti] = Some(v);
         }
         for &t in &graph.folded {
@@ -393,6 +395,8 @@ impl Run<'_, '_, '_> {
         let kernel_error =
             |index: usize, msg: String| InterpError::Kernel { op: op_name(interp.model, sg, index), index, msg };
         let gather = |op: &Operator, slots| gather(op, &graph.consts, slots);
+        // Outputs are checked against what this run may still hold before they are allocated.
+        let headroom = crate::ir::budget::Headroom::set(self.live_cap.saturating_sub(self.live));
         if self.fuse && step.fuse_next {
             let next = &graph.steps[s + 1];
             let op2 = &sg.operators[next.index];
@@ -418,6 +422,7 @@ impl Run<'_, '_, '_> {
             let outs = step.kernel.eval(&ins, &mut ctx).map_err(|msg| kernel_error(step.index, msg))?;
             (outs, ctx.range)
         };
+        drop(headroom);
         if outs.len() != op.outputs.len() {
             let msg = format!("produced {} outputs, the model lists {}", outs.len(), op.outputs.len());
             return Err(kernel_error(step.index, msg));

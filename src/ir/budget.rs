@@ -8,6 +8,7 @@
 //! the process's address-space limit (`ulimit -v`) when one is set. [`set_max_bytes`]
 //! overrides it (the CLI's `--max-memory`).
 
+use std::cell::Cell;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// 0: not set, use the default.
@@ -78,11 +79,48 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 
 /// An allocation over the budget.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{what} needs {}, over the memory budget of {} (--max-memory raises it)", human(*.bytes), human(*.max))]
+#[error("{what} needs {}, over {} (--max-memory raises it)", human(*.bytes), self.limit())]
 pub struct OverBudget {
     pub what: String,
     pub bytes: u64,
     pub max: u64,
+    /// Set when the limit was what is left of an interpreter run's share ([`Headroom`]).
+    pub share: Option<u64>,
+}
+
+impl OverBudget {
+    fn limit(&self) -> String {
+        match self.share {
+            None => format!("the memory budget of {}", human(self.max)),
+            Some(left) => format!("the {} left of one run's share of the memory budget", human(left)),
+        }
+    }
+}
+
+thread_local! {
+    /// What the current thread's interpreter run may still allocate (u64::MAX outside a run).
+    static HEADROOM: Cell<u64> = const { Cell::new(u64::MAX) };
+}
+
+/// While alive, [`check`] on this thread also refuses allocations over `bytes`: an interpreter
+/// run sets it to its share minus the tensors it holds before each op, so an op's output is
+/// refused before it is allocated, not after. Dropping it restores the previous limit (runs nest
+/// through control-flow subgraphs).
+#[must_use]
+pub struct Headroom {
+    prev: u64,
+}
+
+impl Headroom {
+    pub fn set(bytes: u64) -> Headroom {
+        Headroom { prev: HEADROOM.with(|h| h.replace(bytes)) }
+    }
+}
+
+impl Drop for Headroom {
+    fn drop(&mut self) {
+        HEADROOM.with(|h| h.set(self.prev));
+    }
 }
 
 /// A byte count for people: `6.3 GiB`, `512 MiB`, `900 bytes`.
@@ -103,7 +141,11 @@ pub fn human(bytes: u64) -> String {
 pub fn check(bytes: u64, what: impl FnOnce() -> String) -> Result<(), OverBudget> {
     let max = max_bytes();
     if bytes > max {
-        return Err(OverBudget { what: what(), bytes, max });
+        return Err(OverBudget { what: what(), bytes, max, share: None });
+    }
+    let left = HEADROOM.with(Cell::get);
+    if bytes > left {
+        return Err(OverBudget { what: what(), bytes, max, share: Some(left) });
     }
     Ok(())
 }
@@ -130,5 +172,21 @@ mod tests {
         assert_eq!(parse_size("512MiB"), Ok(512 << 20));
         assert_eq!(parse_size("1000"), Ok(1000));
         assert!(parse_size("lots").is_err() && parse_size("0").is_err() && parse_size("nanG").is_err());
+    }
+
+    #[test]
+    fn a_run_headroom_limits_this_thread_until_dropped() {
+        {
+            let _outer = Headroom::set(1 << 20);
+            {
+                let _inner = Headroom::set(1000);
+                let e = check(2000, || "t".into()).unwrap_err();
+                assert_eq!(e.to_string(), "t needs 2 KiB, over the 1000 bytes left of one run's share of the memory budget (--max-memory raises it)");
+            }
+            assert!(check(2000, || unreachable!()).is_ok());
+            assert!(check(2 << 20, || "t".into()).is_err());
+            std::thread::spawn(|| assert!(check(2 << 20, || unreachable!()).is_ok())).join().unwrap();
+        }
+        assert!(check(2 << 20, || unreachable!()).is_ok());
     }
 }

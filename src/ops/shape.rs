@@ -493,6 +493,7 @@ pub(crate) fn concat(vs: &[&Value], ax: i64) -> KResult<Value> {
     let outer: usize = first.shape[..a].iter().product();
     let mut shape = first.shape.clone();
     shape[a] = vs.iter().map(|v| v.shape[a]).sum();
+    crate::ops::util::checked_numel(&shape)?;
     let chunk = |v: &Value| v.shape[a..].iter().product::<usize>();
     fn go<T: Elem>(vs: &[&Value], outer: usize, chunks: &[usize]) -> Buf<T> {
         let mut out = Buf::with_capacity(outer * chunks.iter().sum::<usize>());

@@ -15,6 +15,15 @@ use std::sync::Arc;
 /// Calibration inputs larger than this are not tried (the fuzzer wants many runs per second).
 const MAX_SAMPLE_ELEMENTS: usize = 1 << 16;
 
+/// The memory budget the whole-path checks run under: far below the fuzzer's 2 GB RSS limit,
+/// so a run that stays under it shows every allocation was checked, and a model that asks for
+/// a lot is refused in milliseconds rather than computed for seconds.
+pub const FUZZ_BUDGET: u64 = 256 << 20;
+
+fn fuzz_budget() {
+    crate::ir::budget::set_max_bytes(FUZZ_BUDGET);
+}
+
 /// A written model must read back and write again to the same bytes.
 fn assert_round_trip(model: &Model, what: &str) {
     let Ok(bytes) = write(model, &WriteOptions::default()) else { return };
@@ -28,6 +37,7 @@ fn assert_round_trip(model: &Model, what: &str) {
 /// `.tflite` bytes through every mode: weight modes, and int8 / int16x8 calibrated on two
 /// generated samples when the model has one small float input.
 pub fn tflite_every_mode(data: &[u8]) {
+    fuzz_budget();
     let Ok(model) = read(Arc::new(Source::Owned(data.to_vec()))) else { return };
     let opts = WeightOptions { min_weight_elements: 16, per_tensor: false };
     for mode in [WeightMode::Dynamic, WeightMode::Float16, WeightMode::WeightInt8] {
@@ -99,6 +109,7 @@ fn samples_for(model: &Model) -> Option<TempNpy> {
 /// Frozen GraphDef bytes through the importer; what it accepts must pass the output gate and
 /// round-trip.
 pub fn graphdef_import(data: &[u8]) {
+    fuzz_budget();
     if let Ok(model) = graphdef::import(data, &ImportOptions::default()) {
         assert_round_trip(&model, "imported GraphDef");
     }
@@ -106,6 +117,7 @@ pub fn graphdef_import(data: &[u8]) {
 
 /// Calibration data bytes as a `.npy` and as a `.npz`, for a model input of 4 floats.
 pub fn calibration_data(data: &[u8]) {
+    fuzz_budget();
     let _ = crate::calibrate::npy::parse(data);
     let spec = InputSpec { name: "x".into(), shape: vec![Some(1), Some(4)], dtype: SampleType::F32, raw: None };
     for ext in ["npy", "npz"] {
