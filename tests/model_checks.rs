@@ -23,6 +23,18 @@ fn fixture(name: &str) -> Model {
 
 type Edit = fn(&mut Model);
 
+/// Replaces the data of constant `t` of subgraph 0 with `values` (INT32).
+fn set_i32(m: &mut Model, t: usize, values: &[i32]) {
+    let b = m.subgraphs[0].tensors[t].buffer as usize;
+    m.buffers[b].data = Data::from(values.iter().flat_map(|v| v.to_le_bytes()).collect::<Vec<u8>>());
+    m.subgraphs[0].tensors[t].shape = Some(vec![values.len() as i32]);
+}
+
+/// The index of the first operator of subgraph 0 with builtin `op`.
+fn op_index(m: &Model, op: BuiltinOperator) -> usize {
+    m.subgraphs[0].operators.iter().position(|o| m.operator_codes[o.opcode_index as usize].builtin == op).unwrap()
+}
+
 /// (fixture, what the error must say, the corruption).
 fn cases() -> Vec<(&'static str, &'static str, &'static str, Edit)> {
     vec![
@@ -84,6 +96,78 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Edit)> {
                     w.cond_subgraph_index = w.body_subgraph_index;
                 }
             }
+        }),
+        ("a shape its signature contradicts", "mlp.tflite", "but signature", |m| {
+            let x = m.subgraphs[0].inputs[0] as usize;
+            m.subgraphs[0].tensors[x].shape = Some(vec![1, 46341]);
+        }),
+        ("an input with a dimension of size 0", "cnn.tflite", "of size 0", |m| {
+            let x = m.subgraphs[0].inputs[0] as usize;
+            m.subgraphs[0].tensors[x].shape.as_mut().unwrap()[2] = 0;
+            m.subgraphs[0].tensors[x].shape_signature = None;
+        }),
+        ("weights DEQUANTIZE declares in another shape", "fp16_weights.tflite", "declares output", |m| {
+            let dq = m.operator_codes.iter().position(|c| c.builtin == BuiltinOperator::DEQUANTIZE).unwrap();
+            let sg = &mut m.subgraphs[0];
+            let outs: Vec<usize> =
+                sg.operators.iter().filter(|o| o.opcode_index as usize == dq).map(|o| o.outputs[0] as usize).collect();
+            let y = outs.into_iter().find(|&y| sg.tensors[y].shape().len() == 2).unwrap();
+            sg.tensors[y].shape.as_mut().unwrap()[1] += 1;
+        }),
+        ("a bias of the wrong length", "mlp.tflite", "a bias of 10 values", |m| {
+            let other = m.subgraphs[0].operators[2].inputs[2];
+            m.subgraphs[0].operators[0].inputs[2] = other;
+        }),
+        ("a WHILE that changes a value's type", "lstm.tflite", "as the output", |m| {
+            let w = op_index(m, BuiltinOperator::WHILE);
+            let sg = &mut m.subgraphs[0];
+            let y = sg.operators[w]
+                .outputs
+                .iter()
+                .map(|&t| t as usize)
+                .find(|&t| sg.tensors[t].dtype == TensorType::FLOAT32);
+            sg.tensors[y.unwrap()].dtype = TensorType::INT64;
+        }),
+        ("a transposed convolution's output shape", "op_transpose_conv.tflite", "does not come from input", |m| {
+            let t = m.subgraphs[0].operators[0].inputs[0] as usize;
+            set_i32(m, t, &[1, 1, 16, 16]);
+        }),
+        ("transposed-convolution weights of type INT32", "op_transpose_conv.tflite", "the runtime takes", |m| {
+            let w = m.subgraphs[0].operators[0].inputs[1] as usize;
+            m.subgraphs[0].tensors[w].dtype = TensorType::INT32;
+        }),
+        ("a resize to a negative size", "op_resize.tflite", "size [", |m| {
+            let t = m.subgraphs[0].operators[0].inputs[1] as usize;
+            set_i32(m, t, &[-1, 16]);
+        }),
+        ("an FFT length that is not a power of two", "audio_spectrogram.tflite", "powers of two", |m| {
+            let r = op_index(m, BuiltinOperator::RFFT2D);
+            let t = m.subgraphs[0].operators[r].inputs[1] as usize;
+            let len = m.subgraphs[0].tensors[t].clone();
+            let b = len.buffer as usize;
+            let mut v: Vec<i32> =
+                m.buffers[b].data.as_bytes().chunks(4).map(|c| i32::from_le_bytes(c.try_into().unwrap())).collect();
+            v[1] -= 1;
+            set_i32(m, t, &v);
+        }),
+        ("a reduction over an axis the input lacks", "dynamic_hw.tflite", "axis 9", |m| {
+            let r = op_index(m, BuiltinOperator::MEAN);
+            let t = m.subgraphs[0].operators[r].inputs[1] as usize;
+            set_i32(m, t, &[1, 9]);
+        }),
+        ("a padding past 2^31 elements", "op_pad.tflite", "over 2^31 elements", |m| {
+            let r = op_index(m, BuiltinOperator::PAD);
+            let t = m.subgraphs[0].operators[r].inputs[1] as usize;
+            set_i32(m, t, &[0, 0, 100_000, 100_000, 100_000, 100_000, 0, 0]);
+        }),
+        ("a reshape without its options", "cnn.tflite", "do not fit target shape", |m| {
+            let r = op_index(m, BuiltinOperator::RESHAPE);
+            m.subgraphs[0].operators[r].inputs.truncate(1);
+            m.subgraphs[0].operators[r].builtin_options = BuiltinOptionsT::NONE;
+        }),
+        ("a concatenation with another op's options", "op_concat.tflite", "do not join", |m| {
+            let r = op_index(m, BuiltinOperator::CONCATENATION);
+            m.subgraphs[0].operators[r].builtin_options = BuiltinOptionsT::NONE;
         }),
         ("no subgraphs", "mlp.tflite", "no subgraphs", |m| {
             m.subgraphs.clear();

@@ -139,3 +139,41 @@ fn int16x8_fully_connected_without_options_passes_prepare() {
     assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
     oracle(["run".as_ref(), "--out".as_ref(), dir.path().join("o").as_os_str(), out.as_os_str()]);
 }
+
+/// int8 weights whose channel rescale (input scale × weight scale / output scale) falls outside
+/// XNNPACK's [2^-32, 256): a FULLY_CONNECTED scaled by 1e-6 with one all-zero channel (scale 1,
+/// against a tiny output scale), and a convolution channel of weights near 1e-30. The
+/// quantizer keeps each channel's scale within the bounds, so LiteRT loads and runs the output.
+#[test]
+fn weight_scales_stay_within_the_delegates_rescale_range() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut m = tflq::load(&testdata("cnn.tflite")).unwrap();
+    let sg = &m.subgraphs[0];
+    let fc = sg.operators.iter().find(|o| m.operator_codes[o.opcode_index as usize].name() == "FULLY_CONNECTED");
+    let fc_w = fc.unwrap().inputs[1] as usize;
+    let fc_row = sg.tensors[fc_w].shape()[1] as usize;
+    let conv_w = sg.operators[0].inputs[1] as usize;
+    let conv_row: usize = sg.tensors[conv_w].shape()[1..].iter().map(|&d| d as usize).product();
+    type Edit = fn(usize, usize, f32) -> f32;
+    let edits: [(usize, Edit, usize); 2] = [
+        (fc_w, |i, row, w| if i < row { 0.0 } else { w * 1e-6 }, fc_row),
+        (conv_w, |i, row, w| if i < row { 1e-30 } else { w }, conv_row),
+    ];
+    for (t, edit, row) in edits {
+        let b = m.subgraphs[0].tensors[t].buffer as usize;
+        let values: Vec<u8> = m.buffers[b]
+            .data
+            .as_bytes()
+            .chunks(4)
+            .enumerate()
+            .flat_map(|(i, c)| edit(i, row, f32::from_le_bytes(c.try_into().unwrap())).to_le_bytes())
+            .collect();
+        m.buffers[b].data = tflq::ir::Data::from(values);
+    }
+    let model = dir.path().join("extreme_weights.tflite");
+    std::fs::write(&model, write_unchecked(&m, &WriteOptions::default()).unwrap()).unwrap();
+    let out = dir.path().join("o.int8.tflite");
+    let r = convert(&model, &testdata("cnn.calib.npy"), "int8", &out);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    oracle(["run".as_ref(), "--out".as_ref(), dir.path().join("o").as_os_str(), out.as_os_str()]);
+}

@@ -219,10 +219,14 @@ pub struct OperandError {
 
 impl OperandError {
     pub const SUBGRAPH: usize = usize::MAX;
+    /// A fault of one of the subgraph's tensors, not of an operator.
+    pub const TENSORS: usize = usize::MAX - 1;
 
     fn place(&self) -> String {
         if self.operator == Self::SUBGRAPH {
             "its inputs".into()
+        } else if self.operator == Self::TENSORS {
+            "its tensors".into()
         } else {
             format!("operator {} ({})", self.operator, self.op)
         }

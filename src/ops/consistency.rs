@@ -82,22 +82,58 @@ pub(super) fn index(t: i32, n: usize) -> Option<usize> {
     usize::try_from(t).ok().filter(|&t| t < n)
 }
 
+/// A tensor's shape and its signature must agree: the same rank, and the same size wherever
+/// the signature fixes one (-1 marks an open dimension). The runtime allocates by the shape,
+/// and delegates plan by the signature.
+fn signature_disagrees(t: &crate::ir::Tensor) -> bool {
+    let Some(sig) = &t.shape_signature else { return false };
+    let shape = t.shape();
+    t.shape.is_none() && !sig.is_empty()
+        || sig.len() != shape.len()
+        || sig.iter().zip(shape).any(|(&s, &d)| s >= 0 && s != d)
+}
+
 pub(super) fn check_graph(model: &Model, si: usize, sg: &Subgraph) -> Result<(), OperandError> {
     let n = sg.tensors.len();
+    let graph_err =
+        |what: String| OperandError { subgraph: si, operator: OperandError::SUBGRAPH, op: "subgraph".into(), what };
+    if let Some((t, x)) = sg.tensors.iter().enumerate().find(|(_, x)| signature_disagrees(x)) {
+        return Err(OperandError {
+            operator: OperandError::TENSORS,
+            ..graph_err(format!(
+                "tensor {t} '{}' has shape {} but signature {}",
+                crate::ir::cap(x.name(), 60),
+                crate::ir::cap_list(x.shape(), 6),
+                crate::ir::cap_list(x.shape_signature.as_deref().unwrap_or(&[]), 6)
+            ))
+        });
+    }
+    // The graphs a user runs get their inputs from the user; none of them may be empty past
+    // the batch where its size is fixed (the kernels refuse zero-sized images, rows and sequences).
+    let entry = si == 0 || model.signature_defs.iter().any(|s| s.subgraph_index as usize == si);
+    for (k, &t) in sg.inputs.iter().enumerate() {
+        let Some(x) = index(t, n).map(|t| &sg.tensors[t]) else { continue };
+        let sig = x.shape_signature.as_deref();
+        // An empty batch (dimension 0) is fine; an empty image, row or sequence is not.
+        let zero =
+            x.shape().iter().enumerate().skip(1).any(|(i, &d)| d == 0 && sig.map_or(true, |s| s.get(i) != Some(&-1)));
+        if entry && zero {
+            return Err(graph_err(format!(
+                "input {k} '{}' has shape {}, with a dimension of size 0",
+                crate::ir::cap(x.name(), 60),
+                crate::ir::cap_list(x.shape(), 6)
+            )));
+        }
+    }
     let has_data = |t: usize| !model.tensor_bytes(&sg.tensors[t]).is_empty() || sg.tensors[t].sparsity.is_some();
     let mut defined: Vec<bool> = (0..n).map(|t| has_data(t) || sg.tensors[t].is_variable).collect();
     for (k, &t) in sg.inputs.iter().enumerate() {
         let Some(t) = index(t, n) else { continue };
         if has_data(t) {
-            return Err(OperandError {
-                subgraph: si,
-                operator: OperandError::SUBGRAPH,
-                op: "subgraph".into(),
-                what: format!(
-                    "input {k} is tensor {t} '{}', which is a constant",
-                    crate::ir::cap(sg.tensors[t].name(), 60)
-                ),
-            });
+            return Err(graph_err(format!(
+                "input {k} is tensor {t} '{}', which is a constant",
+                crate::ir::cap(sg.tensors[t].name(), 60)
+            )));
         }
         defined[t] = true;
     }
@@ -185,6 +221,24 @@ fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Opt
         (B::DEQUANTIZE, _) => ty(0)
             .filter(|t| !matches!(*t, T::INT8 | T::UINT8 | T::INT16 | T::FLOAT16 | T::INT4))
             .map(|t| format!("dequantizes {}", type_name(t))),
+        (B::MEAN | B::SUM | B::REDUCE_MAX | B::REDUCE_MIN | B::REDUCE_PROD | B::REDUCE_ANY | B::REDUCE_ALL, _) => {
+            // The rank is fixed even where dimensions are open (-1).
+            let x = &sg.tensors[o.inputs.first().and_then(|&t| index(t, n))?];
+            let axes = &sg.tensors[o.inputs.get(1).and_then(|&t| index(t, n))?];
+            if x.shape.is_none() || !model.is_constant(axes) {
+                return None;
+            }
+            let r = x.shape().len().max(1) as i64;
+            let values = crate::ir::codec::decode_i64(axes.dtype, model.tensor_bytes(axes)).ok()?;
+            let bad = values.into_iter().find(|&a| a < -r || a >= r)?;
+            Some(format!("reduces axis {bad} of a rank-{} input", x.shape().len()))
+        }
+        (B::TRANSPOSE_CONV, _) => ty(1)
+            .filter(|t| !matches!(*t, T::FLOAT32 | T::INT8))
+            .map(|t| format!("has {} weights (the runtime takes FLOAT32 or INT8)", type_name(t))),
+        (B::DENSIFY, _) if ty(0).is_some_and(|t| !matches!(t, T::FLOAT32 | T::FLOAT16 | T::INT8)) => {
+            Some(format!("densifies {} (the runtime takes FLOAT32, FLOAT16 or INT8)", type_name(ty(0)?)))
+        }
         (B::DENSIFY, _) => o
             .inputs
             .first()
@@ -210,9 +264,45 @@ fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Opt
                     o.outputs.len()
                 ))
             } else {
-                None
+                loop_types(model, sg, o, w)
             }
         }
         _ => None,
     }
+}
+
+/// A WHILE carries each value through its condition and body unchanged in type: value i has
+/// one type as the op's input and output, the condition's input, and the body's input and output.
+fn loop_types(
+    model: &Model,
+    sg: &Subgraph,
+    o: &crate::ir::Operator,
+    w: &crate::schema::WhileOptionsT,
+) -> Option<String> {
+    let graph = |i: i32| usize::try_from(i).ok().and_then(|i| model.subgraphs.get(i));
+    let (cond, body) = (graph(w.cond_subgraph_index)?, graph(w.body_subgraph_index)?);
+    let n = o.inputs.len();
+    if cond.inputs.len() != n || body.inputs.len() != n || body.outputs.len() != n {
+        return Some(format!(
+            "carries {n} values, but its condition takes {} and its body takes {} and gives {}",
+            cond.inputs.len(),
+            body.inputs.len(),
+            body.outputs.len()
+        ));
+    }
+    let ty = |g: &Subgraph, t: i32| index(t, g.tensors.len()).map(|t| g.tensors[t].dtype);
+    for i in 0..n {
+        let types = [
+            ("input", ty(sg, o.inputs[i])),
+            ("output", ty(sg, o.outputs[i])),
+            ("condition input", ty(cond, cond.inputs[i])),
+            ("body input", ty(body, body.inputs[i])),
+            ("body output", ty(body, body.outputs[i])),
+        ];
+        let Some(first) = types[0].1 else { continue };
+        if let Some((what, Some(t))) = types.iter().find(|(_, t)| t.is_some_and(|t| t != first)) {
+            return Some(format!("value {i} is {} as the input but {} as the {what}", type_name(first), type_name(*t)));
+        }
+    }
+    None
 }

@@ -2,9 +2,11 @@
 //! the input shapes when it prepares a model, and refuses a model whose constants or inputs
 //! do not fit (a filter whose channels are not the input's, a reshape to another element
 //! count, inputs that do not broadcast), so such a model is corrupt whatever mode converts it.
-//! Shapes are propagated as the runtime computes them (a declared output shape that disagrees
-//! is not a fault). Only static shapes are judged: a tensor with an open (-1) dimension, or
-//! computed from one, is not, and ops without a rule here pass their declared shapes on.
+//! A declared output shape that disagrees is not a fault (the runtime recomputes it), except
+//! for the weights DEQUANTIZE and DENSIFY make, which the default delegate (XNNPACK) reads as
+//! static data of their declared shape. Only static
+//! shapes are judged: a tensor with an open (-1) dimension, or computed from one, is not, and
+//! ops without a rule here pass their declared shapes on.
 
 use super::arity::OperandError;
 use super::consistency::index;
@@ -129,6 +131,11 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
             if w.len() != 2 {
                 return Bad(format!("weights {} must be 2-D", cap_list(&w, 6)));
             }
+            if let Some(b) = get(2) {
+                if b.iter().product::<i64>() != w[0] {
+                    return Bad(format!("bias {} for weights {}", cap_list(&b, 6), cap_list(&w, 6)));
+                }
+            }
             let n: i64 = x.iter().product();
             if w[1] < 1 || n % w[1] != 0 {
                 return Bad(format!("input {} does not split into rows of {}", cap_list(&x, 6), w[1]));
@@ -148,7 +155,48 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
                 Shape(vec![n / w[1], w[0]])
             }
         }
-        (B::ADD | B::SUB | B::MUL | B::DIV | B::MAXIMUM | B::MINIMUM | B::SQUARED_DIFFERENCE, _) => {
+        (B::SELECT_V2, _) => {
+            let (Some(c), Some(a), Some(b)) = (get(0), get(1), get(2)) else { return Unknown };
+            match broadcast(&a, &b).and_then(|ab| broadcast(&c, &ab)) {
+                Some(s) => Shape(s),
+                None => Bad(format!(
+                    "condition {} and inputs {} and {} do not broadcast",
+                    cap_list(&c, 6),
+                    cap_list(&a, 6),
+                    cap_list(&b, 6)
+                )),
+            }
+        }
+        (B::SELECT, _) => {
+            let (Some(c), Some(a), Some(b)) = (get(0), get(1), get(2)) else { return Unknown };
+            // The first SELECT takes one shape, or a condition over the first dimension only.
+            let rows = c.len() == 1 && a.first() == c.first();
+            if a != b || (c != a && !rows) {
+                return Bad(format!(
+                    "condition {} and inputs {} and {}",
+                    cap_list(&c, 6),
+                    cap_list(&a, 6),
+                    cap_list(&b, 6)
+                ));
+            }
+            Shape(a)
+        }
+        (
+            B::ADD
+            | B::SUB
+            | B::MUL
+            | B::DIV
+            | B::MAXIMUM
+            | B::MINIMUM
+            | B::SQUARED_DIFFERENCE
+            | B::LESS
+            | B::LESS_EQUAL
+            | B::GREATER
+            | B::GREATER_EQUAL
+            | B::EQUAL
+            | B::NOT_EQUAL,
+            _,
+        ) => {
             let (Some(a), Some(b)) = (get(0), get(1)) else { return Unknown };
             match broadcast(&a, &b) {
                 Some(s) => Shape(s),
@@ -187,9 +235,10 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
                 }
                 int_const(1)
             } else {
+                // Without its own options (or their new_shape) the runtime's target is a scalar.
                 match opts {
-                    O::ReshapeOptions(r) => r.new_shape.as_ref().map(|v| v.iter().map(|&d| i64::from(d)).collect()),
-                    _ => None,
+                    O::ReshapeOptions(r) => Some(r.new_shape.iter().flatten().map(|&d| i64::from(d)).collect()),
+                    _ => Some(Vec::new()),
                 }
             };
             let Some(t) = target else { return Unknown };
@@ -209,14 +258,20 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
             }
             Shape(t)
         }
-        (B::CONCATENATION, O::ConcatenationOptions(o)) => {
+        (B::CONCATENATION, _) => {
+            // Another op's options leave the runtime's defaults: axis 0.
+            let axis = match opts {
+                O::ConcatenationOptions(o) => o.axis,
+                _ => 0,
+            };
             let shapes: Option<Vec<Vec<i64>>> = ins.iter().cloned().collect();
             let Some(shapes) = shapes else { return Unknown };
             let Some(first) = shapes.first() else { return Unknown };
             let r = first.len() as i64;
-            let axis = if o.axis < 0 { i64::from(o.axis) + r } else { i64::from(o.axis) };
+            let axis_in = axis;
+            let axis = if axis < 0 { i64::from(axis) + r } else { i64::from(axis) };
             if axis < 0 || axis >= r {
-                return Bad(format!("axis {} of rank-{r} inputs", o.axis));
+                return Bad(format!("axis {axis_in} of rank-{r} inputs"));
             }
             let a = axis as usize;
             let mut out = first.clone();
@@ -239,9 +294,56 @@ fn infer(model: &Model, sg: &Subgraph, op: B, opts: &O, ins: &[Option<Shape>], i
             }
             Shape(x.iter().enumerate().map(|(i, &d)| d + p[2 * i] + p[2 * i + 1]).collect())
         }
+        (B::TRANSPOSE_CONV, O::TransposeConvOptions(o)) => {
+            let (Some(w), Some(x)) = (get(1), get(2)) else { return Unknown };
+            if x.len() != 4 || w.len() != 4 {
+                return Bad(format!("input {} and filter {} must both be 4-D", cap_list(&x, 6), cap_list(&w, 6)));
+            }
+            if x[3] < 1 || x[3] != w[3] {
+                return Bad(format!(
+                    "input {} has channels that filter {} cannot take",
+                    cap_list(&x, 6),
+                    cap_list(&w, 6)
+                ));
+            }
+            let Some(out) = int_const(0) else { return Unknown };
+            if out.len() != 4 || out.iter().any(|&d| d < 1) || out[3] != w[0] {
+                return Bad(format!("output shape {} for filter {}", cap_list(&out, 6), cap_list(&w, 6)));
+            }
+            // The runtime checks that a convolution of the output gives back the input's size.
+            let back = spatial(&out, (w[1], w[2]), o.padding, (o.stride_h, o.stride_w), (1, 1), x[3]);
+            match back {
+                Verdict::Shape(b) if b[1] != x[1] || b[2] != x[2] => Bad(format!(
+                    "output shape {} does not come from input {} at these strides",
+                    cap_list(&out, 6),
+                    cap_list(&x, 6)
+                )),
+                _ => Shape(out),
+            }
+        }
+        (B::RESIZE_BILINEAR | B::RESIZE_NEAREST_NEIGHBOR, _) => {
+            let Some(x) = get(0) else { return Unknown };
+            if x.len() != 4 {
+                return Bad(format!("input {} must be 4-D", cap_list(&x, 6)));
+            }
+            let Some(size) = int_const(1) else { return Unknown };
+            if size.len() != 2 || size.iter().any(|&d| d < 1) {
+                return Bad(format!("size {}", cap_list(&size, 6)));
+            }
+            Shape(vec![x[0], size[0], size[1], x[3]])
+        }
+        (B::RFFT2D, _) => match int_const(1) {
+            Some(len) if len.len() != 2 || len.iter().any(|&d| d < 1 || d.count_ones() != 1) => {
+                Bad(format!("fft_length {} must be two powers of two", cap_list(&len, 6)))
+            }
+            _ => Unknown,
+        },
         _ => Unknown,
     }
 }
+
+/// The most elements a tensor may have: the runtime's kernels index with 32-bit ints.
+const MAX_ELEMENTS: i64 = i32::MAX as i64;
 
 /// Checks subgraph `si`: each op with a rule here against its declared output shape.
 pub(super) fn check_shapes(model: &Model, si: usize, sg: &Subgraph) -> Result<(), OperandError> {
@@ -272,12 +374,31 @@ pub(super) fn check_shapes(model: &Model, si: usize, sg: &Subgraph) -> Result<()
             infer(model, sg, code.builtin, &op.builtin_options, &ins, &op.inputs)
         };
         let err = |what: String| OperandError { subgraph: si, operator: oi, op: code.name(), what };
+        let op_code = code.builtin;
         match verdict {
             Verdict::Bad(what) => return Err(err(what)),
             Verdict::Shape(s) => {
-                // The runtime recomputes output shapes when it prepares a model, so a declared
-                // shape that disagrees is not a fault; what follows is judged by the computed one.
+                let elements = s.iter().try_fold(1i64, |a, &d| if d < 0 { None } else { a.checked_mul(d) });
+                if elements.map_or(true, |e| e > MAX_ELEMENTS) {
+                    return Err(err(format!(
+                        "computes an output of shape {}, too large (over 2^31 elements)",
+                        cap_list(&s, 6)
+                    )));
+                }
                 if let Some(out) = out {
+                    // The builtin kernels recompute output shapes, but the default delegate
+                    // (XNNPACK) plans with the declared ones, before they are recomputed.
+                    // XNNPACK reads the weights that DEQUANTIZE and DENSIFY make as static data of
+                    // their declared shape, before the builtin kernels recompute it.
+                    let weights = matches!(op_code, B::DEQUANTIZE | B::DENSIFY);
+                    let shapeless = sg.tensors[out].shape.is_none() && sg.tensors[out].shape_signature.is_none();
+                    if weights && (is_static(out) || shapeless) && declared(out) != s {
+                        return Err(err(format!(
+                            "declares output {} but computes {}",
+                            cap_list(&declared(out), 6),
+                            cap_list(&s, 6)
+                        )));
+                    }
                     known[out] = Some(s);
                 }
             }

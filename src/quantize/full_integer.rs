@@ -8,7 +8,7 @@
 //! before the first such consumer, so the operator order stays topological.
 
 use super::graph::{self, consumers};
-use super::numerics::quantize_symmetric_int8_par;
+use super::numerics::{keep_scales_within, quantize_symmetric_int8_par};
 use super::report::{FloatOp, Quantized, RelaxedActivation, Report};
 use super::QuantizeError;
 use crate::ir::{codec, Model, Operator, QuantParams, Subgraph, Tensor};
@@ -312,13 +312,17 @@ impl Rewriter<'_> {
         si_op: &str,
         t: usize,
         axis: Option<usize>,
+        bounds: Option<(f32, f32)>,
     ) -> Result<usize, QuantizeError> {
         let tensor = &self.sg.tensors[t];
         let shape: Vec<usize> = tensor.shape().iter().map(|&d| d.max(0) as usize).collect();
         let axis = axis.filter(|&a| !self.opts.per_tensor && a < shape.len());
         let values = codec::f32s(model.tensor_bytes(tensor));
         non_finite_values(tensor.name(), "weights", &values)?;
-        let (q, elements) = (quantize_symmetric_int8_par(&values, &shape, axis), values.len());
+        let (mut q, elements) = (quantize_symmetric_int8_par(&values, &shape, axis), values.len());
+        if let Some(b) = bounds {
+            keep_scales_within(&mut q, &values, &shape, axis, b);
+        }
         self.report.quantized.push(Quantized::int8(self.si, t, tensor.name(), si_op, axis, elements, &q.scales));
         let params = QuantParams {
             scale: Some(q.scales.clone()),
@@ -406,6 +410,12 @@ impl Rewriter<'_> {
             let width = if self.opts.activations == Activations::Int8 { "int8" } else { "int16" };
             return Some(format!("no {width} kernel for {name}{note}"));
         }
+        if let crate::schema::BuiltinOptionsT::ResizeBilinearOptions(o) = &op.builtin_options {
+            // Only XNNPACK's float kernel takes both; the builtin kernels refuse the op.
+            if o.align_corners && o.half_pixel_centers {
+                return Some(format!("{name} sets both align_corners and half_pixel_centers"));
+            }
+        }
         for (slot, &t) in op.inputs.iter().enumerate() {
             if !float_tensor(t) {
                 continue;
@@ -450,6 +460,44 @@ impl Rewriter<'_> {
         }
     }
 
+    /// The weight scales an int8 convolution or matrix product may have: XNNPACK (the default
+    /// delegate) takes a per-channel rescale `input scale × weight scale / output scale` only
+    /// within [2^-32, 256). A channel beyond it (weights near ±3.4e38, or almost zero) gets the
+    /// bound, with margin: above it any non-zero input saturates the output anyway, and below
+    /// it the channel adds less than one output step.
+    fn weight_scale_bounds(
+        &self,
+        op: &Operator,
+        def: &OpDef,
+        rule: IntegerRule,
+        shared: Option<QParams>,
+    ) -> Result<Option<(f32, f32)>, QuantizeError> {
+        if self.opts.activations != Activations::Int8 || rule.output != OutputParams::Calibrated {
+            return Ok(None);
+        }
+        let input = def.roles.iter().find_map(|&(_, r)| match r {
+            Role::Bias { input, .. } => Some(input),
+            _ => None,
+        });
+        let (Some(&x), Some(&y)) = (input.and_then(|i| op.inputs.get(i)), op.outputs.first()) else {
+            return Ok(None);
+        };
+        let (x, y) = (usize::try_from(x).ok(), usize::try_from(y).ok());
+        let (Some(x), Some(y)) = (x, y) else { return Ok(None) };
+        let in_scale = match params_of(&self.sg.tensors[x])
+            .or_else(|| self.int_twin.get(&x).and_then(|&q| params_of(&self.sg.tensors[q])))
+        {
+            Some(p) => p.scale,
+            None => self.range_params(x)?.scale,
+        };
+        let out_scale = match shared {
+            Some(p) => p.scale,
+            None => self.range_params(y)?.scale,
+        };
+        let ratio = out_scale / in_scale;
+        Ok((ratio.is_finite() && ratio > 0.0).then(|| (ratio * 2f32.powi(-31), ratio * 255.0)))
+    }
+
     fn integer_op(&mut self, model: &mut Model, mut op: Operator, def: &OpDef) -> Result<(), QuantizeError> {
         let rule: IntegerRule = def.integer.ok_or(QuantizeError::Internal("an integer op has an integer rule"))?;
         let op_name = model.operator_codes[op.opcode_index as usize].name();
@@ -475,7 +523,10 @@ impl Rewriter<'_> {
                     bias_slots.push(slot);
                     continue;
                 }
-                Some(Role::Weights { axis }) => self.weights(model, &op_name, t, axis)?,
+                Some(Role::Weights { axis }) => {
+                    let bounds = self.weight_scale_bounds(&op, def, rule, shared)?;
+                    self.weights(model, &op_name, t, axis, bounds)?
+                }
                 Some(Role::Table) => return Err(QuantizeError::Internal("tables are not constant roles")),
                 None if constant => {
                     // A constant moved by a same-scale op, or shared with the output, takes those parameters.

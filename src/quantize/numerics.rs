@@ -110,6 +110,42 @@ pub fn quantize_symmetric_int8_par(values: &[f32], shape: &[usize], axis: Option
     quantize_symmetric_int8(values, shape, axis)
 }
 
+/// `q` (the quantization of `values`) with every channel's scale kept within `[lo, hi]`: a
+/// channel outside is quantized again at the bound (clipping its values when the scale
+/// shrinks). Returns how many channels moved.
+pub fn keep_scales_within(
+    q: &mut SymmetricInt8,
+    values: &[f32],
+    shape: &[usize],
+    axis: Option<usize>,
+    (lo, hi): (f32, f32),
+) -> usize {
+    let (outer, channels, inner) = match axis {
+        Some(a) => split_at_axis(shape, a),
+        None => (1, 1, values.len()),
+    };
+    if q.scales.len() != channels || q.values.len() != outer * channels * inner {
+        return 0;
+    }
+    let mut moved = 0;
+    for c in 0..channels {
+        let s = q.scales[c];
+        if s >= lo && s <= hi {
+            continue;
+        }
+        let scale = s.clamp(lo, hi);
+        q.scales[c] = scale;
+        moved += 1;
+        for o in 0..outer {
+            let start = (o * channels + c) * inner;
+            for (x, &v) in q.values[start..start + inner].iter_mut().zip(&values[start..start + inner]) {
+                *x = quantize_value(v, scale);
+            }
+        }
+    }
+    moved
+}
+
 /// The same code compiled for AVX2 (twice the vector width of the x86-64 baseline).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
