@@ -169,6 +169,10 @@ fn cases() -> Vec<(&'static str, &'static str, &'static str, Edit)> {
             let r = op_index(m, BuiltinOperator::CONCATENATION);
             m.subgraphs[0].operators[r].builtin_options = BuiltinOptionsT::NONE;
         }),
+        ("FULLY_CONNECTED weights that are the model input", "mlp.tflite", "a bias of 128 values", |m| {
+            let x = m.subgraphs[0].inputs[0];
+            m.subgraphs[0].operators[0].inputs[1] = x;
+        }),
         ("no subgraphs", "mlp.tflite", "no subgraphs", |m| {
             m.subgraphs.clear();
             m.signature_defs.clear();

@@ -233,6 +233,15 @@ fn op_rules(model: &Model, sg: &Subgraph, op: B, o: &crate::ir::Operator) -> Opt
             let bad = values.into_iter().find(|&a| a < -r || a >= r)?;
             Some(format!("reduces axis {bad} of a rank-{} input", x.shape().len()))
         }
+        (B::FULLY_CONNECTED, _) => {
+            // Prepare runs at the declared shapes, open dimensions included.
+            let t = |slot: usize| o.inputs.get(slot).and_then(|&t| index(t, n)).map(|t| &sg.tensors[t]);
+            let (w, b) = (t(1)?, t(2)?);
+            let filter_rows = *w.shape().first()?;
+            let bias: i64 = b.shape().iter().map(|&d| i64::from(d)).product();
+            (w.shape().len() == 2 && b.shape.is_some() && bias != i64::from(filter_rows))
+                .then(|| format!("a bias of {bias} values for weights {}", crate::ir::cap_list(w.shape(), 6)))
+        }
         (B::TRANSPOSE_CONV, _) => ty(1)
             .filter(|t| !matches!(*t, T::FLOAT32 | T::INT8))
             .map(|t| format!("has {} weights (the runtime takes FLOAT32 or INT8)", type_name(t))),
