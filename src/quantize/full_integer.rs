@@ -662,7 +662,7 @@ pub fn quantize_full_integer(
     let mut report = Report::new(mode);
     let inner = IntegerOptions { input_type: IoType::Float32, output_type: IoType::Float32, ..opts.clone() };
     let looped = IntegerOptions { activations: opts.loop_activations.unwrap_or(opts.activations), ..inner.clone() };
-    let loops = loop_bodies(model);
+    let loops = graph::loop_bodies(model);
     for si in 0..model.subgraphs.len() {
         let ranges = measured.ranges.get(si).map_or(&[][..], Vec::as_slice);
         if si > 0 && ranges.iter().all(Option::is_none) {
@@ -685,54 +685,13 @@ pub fn quantize_full_integer(
 
 /// The activations each subgraph is quantized to under `opts` (loop bodies may differ).
 pub fn subgraph_activations(model: &Model, opts: &IntegerOptions) -> Vec<Activations> {
-    let loops = loop_bodies(model);
+    let loops = graph::loop_bodies(model);
     (0..model.subgraphs.len())
         .map(|si| match si {
             _ if si > 0 && loops.contains(&si) => opts.loop_activations.unwrap_or(opts.activations),
             _ => opts.activations,
         })
         .collect()
-}
-
-/// The subgraphs that run as WHILE loop bodies, and every subgraph those call in turn.
-fn loop_bodies(model: &Model) -> Vec<usize> {
-    let calls_of = |si: usize| -> Vec<usize> {
-        model.subgraphs[si]
-            .operators
-            .iter()
-            .filter_map(|op| {
-                let def = ops::of_code(model.operator_codes.get(op.opcode_index as usize)?)?;
-                Some((def.calls?)(&op.builtin_options))
-            })
-            .flatten()
-            .filter_map(|i| usize::try_from(i).ok().filter(|&i| i < model.subgraphs.len()))
-            .collect()
-    };
-    let mut found: Vec<usize> = Vec::new();
-    for sg in &model.subgraphs {
-        for op in &sg.operators {
-            let code = model.operator_codes.get(op.opcode_index as usize);
-            if let (Some(c), crate::schema::BuiltinOptionsT::WhileOptions(w)) = (code, &op.builtin_options) {
-                if c.builtin == BuiltinOperator::WHILE {
-                    if let Ok(b) = usize::try_from(w.body_subgraph_index) {
-                        found.push(b);
-                    }
-                }
-            }
-        }
-    }
-    // Subgraphs a body calls loop too; the walk is bounded by the subgraph count.
-    let mut i = 0;
-    while i < found.len() && found.len() <= model.subgraphs.len() {
-        for c in calls_of(found[i]) {
-            if !found.contains(&c) {
-                found.push(c);
-            }
-        }
-        i += 1;
-    }
-    found.retain(|&b| b < model.subgraphs.len());
-    found
 }
 
 /// Rewrites subgraph `si`, adding what it did to `report`.

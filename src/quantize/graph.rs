@@ -82,3 +82,44 @@ pub fn op_version(sg: &Subgraph, code: &OperatorCode, op: &Operator, per_channel
 pub fn builtin_version(sg: &Subgraph, op: BuiltinOperator, o: &Operator, per_channel: &[(usize, bool)]) -> i32 {
     op_version(sg, &OperatorCode { builtin: op, custom_code: None, version: 1 }, o, per_channel)
 }
+
+/// The subgraphs that run as WHILE loop bodies, and every subgraph those call in turn.
+pub fn loop_bodies(model: &Model) -> Vec<usize> {
+    let calls_of = |si: usize| -> Vec<usize> {
+        model.subgraphs[si]
+            .operators
+            .iter()
+            .filter_map(|op| {
+                let def = ops::of_code(model.operator_codes.get(op.opcode_index as usize)?)?;
+                Some((def.calls?)(&op.builtin_options))
+            })
+            .flatten()
+            .filter_map(|i| usize::try_from(i).ok().filter(|&i| i < model.subgraphs.len()))
+            .collect()
+    };
+    let mut found: Vec<usize> = Vec::new();
+    for sg in &model.subgraphs {
+        for op in &sg.operators {
+            let code = model.operator_codes.get(op.opcode_index as usize);
+            if let (Some(c), crate::schema::BuiltinOptionsT::WhileOptions(w)) = (code, &op.builtin_options) {
+                if c.builtin == BuiltinOperator::WHILE {
+                    if let Ok(b) = usize::try_from(w.body_subgraph_index) {
+                        found.push(b);
+                    }
+                }
+            }
+        }
+    }
+    // Subgraphs a body calls loop too; the walk is bounded by the subgraph count.
+    let mut i = 0;
+    while i < found.len() && found.len() <= model.subgraphs.len() {
+        for c in calls_of(found[i]) {
+            if !found.contains(&c) {
+                found.push(c);
+            }
+        }
+        i += 1;
+    }
+    found.retain(|&b| b < model.subgraphs.len());
+    found
+}
